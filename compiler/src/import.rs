@@ -1,0 +1,252 @@
+//! ONNX back into the IR, the inverse of [`to_onnx`](crate::export::to_onnx): initializers, graph inputs,
+//! then each node in file order through the op table, running its shape rule as the builder does.
+//!
+//! Only the default ONNX domain at opset 17 is read, the opset onyx writes; anything else is an error
+//! that says so rather than a silent reinterpretation.
+use std::collections::{HashMap, HashSet};
+
+use onyx_proto::onnx::{
+    ModelProto, TensorProto, ValueInfoProto, tensor_proto::DataLocation, tensor_shape_proto::dimension, type_proto,
+};
+
+use crate::export::OPSET;
+use crate::ir::{DType, Dim, Graph, Node, ParamInfo, Tensor, TensorType, Value, ValueId};
+use crate::ops::{self, Fact, OpError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("the model has no graph")]
+    NoGraph,
+    #[error("the model does not import the default ONNX domain; onyx reads opset {OPSET} of it")]
+    NoOpset,
+    #[error("the model imports opset {version} of the default ONNX domain; onyx reads only opset {OPSET}")]
+    Opset { version: i64 },
+    #[error("initializer `{name}`: {message}")]
+    Initializer { name: String, message: String },
+    #[error("graph input `{name}`: {message}")]
+    Input { name: String, message: String },
+    #[error("{node}: domain `{domain}` is not supported; onyx reads only the default ONNX domain")]
+    Domain { node: String, domain: String },
+    #[error("{node}: op `{op}` is not in onyx's op table")]
+    UnsupportedOp { node: String, op: String },
+    #[error("{node}: input `{value}` is not defined by an initializer, a graph input or an earlier node")]
+    UndefinedValue { node: String, value: String },
+    #[error("{node}: {source}")]
+    Op { node: String, source: OpError },
+    #[error("{node}: names {listed} outputs, but the op has {produced}")]
+    TooManyOutputs { node: String, listed: usize, produced: usize },
+    #[error("value `{name}` is defined twice (second time by {by})")]
+    Redefined { name: String, by: String },
+    #[error("graph output `{name}` is not defined by an initializer, a graph input or a node")]
+    UndefinedOutput { name: String },
+    #[error("the graph has sparse initializers, which onyx does not read")]
+    SparseInitializer,
+}
+
+/// How messages name a node: by its name, or by its position when it has none.
+fn node_label(index: usize, name: &str, op_type: &str) -> String {
+    if name.is_empty() { format!("node #{index} ({op_type})") } else { format!("node `{name}` ({op_type})") }
+}
+
+pub fn import(model: &ModelProto) -> Result<Graph, ImportError> {
+    check_opset(model)?;
+    let g = model.graph.as_ref().ok_or(ImportError::NoGraph)?;
+    if !g.sparse_initializer.is_empty() {
+        return Err(ImportError::SparseInitializer);
+    }
+    let mut graph = Graph::new(g.name.clone().unwrap_or_default());
+    graph.metadata = model
+        .metadata_props
+        .iter()
+        .map(|p| (p.key.clone().unwrap_or_default(), p.value.clone().unwrap_or_default()))
+        .collect();
+    // Every name the file uses, so that names made up for unnamed outputs cannot collide.
+    let mut taken: HashSet<String> = g.initializer.iter().filter_map(|t| t.name.clone()).collect();
+    taken.extend(g.input.iter().filter_map(|v| v.name.clone()));
+    taken.extend(g.node.iter().flat_map(|n| n.output.iter().cloned()));
+    let mut by_name: HashMap<String, ValueId> = HashMap::new();
+
+    for t in &g.initializer {
+        let name = t.name.clone().unwrap_or_default();
+        let tensor = read_tensor(t).map_err(|message| ImportError::Initializer { name: name.clone(), message })?;
+        let ty = TensorType::new(tensor.dtype, tensor.dims.iter().map(|&d| Dim::Fixed(d)).collect());
+        let param = tensor.dtype.is_float().then(|| ParamInfo { trainable: true, regularizer: None, layer: String::new() });
+        define(&mut graph, &mut by_name, Value { name, ty, init: Some(tensor), param }, &|| "an initializer".into())?;
+    }
+    let initializers: HashSet<&str> = g.initializer.iter().filter_map(|t| t.name.as_deref()).collect();
+    for vi in &g.input {
+        let name = vi.name.clone().unwrap_or_default();
+        // Older exporters list initializers among the inputs as well.
+        if initializers.contains(name.as_str()) {
+            continue;
+        }
+        let ty = read_type(vi).map_err(|message| ImportError::Input { name: name.clone(), message })?;
+        let id = define(&mut graph, &mut by_name, Value { name, ty, init: None, param: None }, &|| "a graph input".into())?;
+        graph.inputs.push(id);
+    }
+
+    for (index, n) in g.node.iter().enumerate() {
+        let op_type = n.op_type.clone().unwrap_or_default();
+        let name = n.name.clone().unwrap_or_default();
+        let label = || node_label(index, &name, &op_type);
+        if let Some(domain) = n.domain.as_deref().filter(|d| !d.is_empty() && *d != "ai.onnx") {
+            return Err(ImportError::Domain { node: label(), domain: domain.to_string() });
+        }
+        let op = ops::from_onnx(&op_type, &n.attribute).map_err(|e| match e {
+            OpError::Unsupported { op } => ImportError::UnsupportedOp { node: label(), op },
+            source => ImportError::Op { node: label(), source },
+        })?;
+        let inputs: Vec<Option<ValueId>> = n
+            .input
+            .iter()
+            .map(|i| match i.as_str() {
+                "" => Ok(None),
+                i => by_name
+                    .get(i)
+                    .copied()
+                    .map(Some)
+                    .ok_or_else(|| ImportError::UndefinedValue { node: label(), value: i.to_string() }),
+            })
+            .collect::<Result<_, _>>()?;
+        let facts: Vec<Option<Fact>> = inputs
+            .iter()
+            .map(|i| {
+                i.map(|id| {
+                    let v = graph.value(id);
+                    Fact { ty: &v.ty, value: v.init.as_ref() }
+                })
+            })
+            .collect();
+        let types = op.infer(&facts).map_err(|source| ImportError::Op { node: label(), source })?;
+        // Optional outputs may be left off the end, or skipped with an empty name in the middle. Values
+        // exist for the listed ones; a skipped one in the middle gets a name of its own (ONNX allows
+        // naming an output nobody reads).
+        let listed = n.output.iter().rposition(|o| !o.is_empty()).map_or(0, |p| p + 1);
+        if listed > types.len() {
+            return Err(ImportError::TooManyOutputs { node: label(), listed, produced: types.len() });
+        }
+        let mut outputs = Vec::with_capacity(listed);
+        for (i, ty) in types.into_iter().take(listed).enumerate() {
+            let out_name = match n.output[i].as_str() {
+                "" => fresh_name(&mut taken, &format!("{}:{i}", if name.is_empty() { &op_type } else { &name })),
+                given => given.to_string(),
+            };
+            outputs.push(define(&mut graph, &mut by_name, Value { name: out_name, ty, init: None, param: None }, &label)?);
+        }
+        graph.nodes.push(Node { name: name.clone(), op, inputs, outputs, layer: None });
+    }
+
+    graph.outputs = g
+        .output
+        .iter()
+        .map(|vi| {
+            let name = vi.name.clone().unwrap_or_default();
+            by_name.get(&name).copied().ok_or(ImportError::UndefinedOutput { name })
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(graph)
+}
+
+/// Adds a value under its (so far unused) name; `by` says what defines it, for the error.
+fn define(
+    graph: &mut Graph,
+    by_name: &mut HashMap<String, ValueId>,
+    value: Value,
+    by: &dyn Fn() -> String,
+) -> Result<ValueId, ImportError> {
+    if by_name.contains_key(&value.name) {
+        return Err(ImportError::Redefined { name: value.name, by: by() });
+    }
+    let name = value.name.clone();
+    let id = graph.add_value(value);
+    by_name.insert(name, id);
+    Ok(id)
+}
+
+fn check_opset(model: &ModelProto) -> Result<(), ImportError> {
+    let default = model
+        .opset_import
+        .iter()
+        .find(|o| matches!(o.domain.as_deref(), None | Some("") | Some("ai.onnx")))
+        .ok_or(ImportError::NoOpset)?;
+    match default.version {
+        Some(OPSET) => Ok(()),
+        version => Err(ImportError::Opset { version: version.unwrap_or(0) }),
+    }
+}
+
+/// `base`, or `base_1`, `base_2`... if the file already uses it.
+fn fresh_name(taken: &mut HashSet<String>, base: &str) -> String {
+    let mut name = base.to_string();
+    let mut i = 0;
+    while taken.contains(&name) {
+        i += 1;
+        name = format!("{base}_{i}");
+    }
+    taken.insert(name.clone());
+    name
+}
+
+/// A value's type from its ValueInfo: a tensor of a known element type and rank. A dimension with
+/// neither a size nor a name gets a name of its own.
+fn read_type(vi: &ValueInfoProto) -> Result<TensorType, String> {
+    let Some(type_proto::Value::TensorType(t)) = vi.r#type.as_ref().and_then(|t| t.value.as_ref()) else {
+        return Err("is not a tensor".into());
+    };
+    let code = t.elem_type.unwrap_or(0);
+    let dtype = DType::from_onnx_code(code).ok_or_else(|| format!("element type {code} is not supported"))?;
+    let shape = t.shape.as_ref().ok_or("has no shape (unknown rank)")?;
+    let name = vi.name.as_deref().unwrap_or_default();
+    let dims = shape
+        .dim
+        .iter()
+        .enumerate()
+        .map(|(i, d)| match &d.value {
+            Some(dimension::Value::DimValue(n)) => {
+                usize::try_from(*n).map(Dim::Fixed).map_err(|_| format!("dimension {i} is negative ({n})"))
+            }
+            Some(dimension::Value::DimParam(s)) if !s.is_empty() => Ok(Dim::Sym(s.clone())),
+            _ => Ok(Dim::Sym(format!("{name}_dim{i}"))),
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(TensorType::new(dtype, dims))
+}
+
+/// An initializer's data, from `raw_data` or from the typed field its element type uses.
+fn read_tensor(t: &TensorProto) -> Result<Tensor, String> {
+    let code = t.data_type.unwrap_or(0);
+    let dtype = DType::from_onnx_code(code).ok_or_else(|| format!("element type {code} is not supported"))?;
+    if t.data_location == Some(DataLocation::External as i32) {
+        return Err("its data is external and has not been loaded".into());
+    }
+    if t.segment.is_some() {
+        return Err("segmented tensors are not supported".into());
+    }
+    let dims: Vec<usize> = t
+        .dims
+        .iter()
+        .map(|&d| usize::try_from(d).map_err(|_| format!("dimension {d} is negative")))
+        .collect::<Result<_, _>>()?;
+    let len: usize = dims.iter().product();
+    let data: Vec<u8> = match &t.raw_data {
+        Some(raw) => raw.clone(),
+        None => match dtype {
+            DType::F32 => t.float_data.iter().flat_map(|v| v.to_le_bytes()).collect(),
+            DType::F64 => t.double_data.iter().flat_map(|v| v.to_le_bytes()).collect(),
+            DType::I64 => t.int64_data.iter().flat_map(|v| v.to_le_bytes()).collect(),
+            DType::I32 => t.int32_data.iter().flat_map(|v| v.to_le_bytes()).collect(),
+            // ONNX keeps these in int32_data, one element (float16: its bits) per entry.
+            DType::F16 => t.int32_data.iter().flat_map(|&v| (v as u16).to_le_bytes()).collect(),
+            DType::U8 | DType::Bool => t.int32_data.iter().map(|&v| v as u8).collect(),
+            DType::I8 => t.int32_data.iter().map(|&v| v as i8 as u8).collect(),
+        },
+    };
+    if data.len() != len * dtype.size_of() {
+        return Err(format!(
+            "holds {} bytes of {dtype}, but its shape {dims:?} needs {}",
+            data.len(),
+            len * dtype.size_of()
+        ));
+    }
+    Ok(Tensor { dtype, dims, data })
+}

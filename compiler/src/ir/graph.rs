@@ -1,0 +1,93 @@
+use std::sync::Arc;
+
+use super::{Tensor, TensorType};
+use crate::ops::Op;
+
+/// Index of a value in its graph's arena.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ValueId(pub usize);
+
+/// A penalty on a parameter, added to the training loss: `l1·Σ|w| + l2·Σw²` (Keras' definition).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Regularizer {
+    pub l1: f32,
+    pub l2: f32,
+}
+
+/// What a weight is, for training and for the summary.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ParamInfo {
+    /// Updated by gradient descent (kernels, biases, batch-norm gamma/beta) or not (moving statistics).
+    pub trainable: bool,
+    pub regularizer: Option<Regularizer>,
+    /// The spec layer that owns it.
+    pub layer: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct Value {
+    pub name: String,
+    pub ty: TensorType,
+    /// Set for initializers: parameters and constants.
+    pub init: Option<Tensor>,
+    /// Set for parameters (weights); constants such as reshape targets have `init` but no `param`.
+    pub param: Option<ParamInfo>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Node {
+    pub name: String,
+    pub op: Arc<dyn Op>,
+    /// ONNX allows optional inputs to be skipped; `None` is an empty input name.
+    pub inputs: Vec<Option<ValueId>>,
+    pub outputs: Vec<ValueId>,
+    /// The spec layer this node was lowered from, for error messages.
+    pub layer: Option<String>,
+}
+
+/// A typed graph that mirrors ONNX. Nodes are kept in topological order.
+#[derive(Clone, Debug, Default)]
+pub struct Graph {
+    pub name: String,
+    pub inputs: Vec<ValueId>,
+    pub outputs: Vec<ValueId>,
+    pub values: Vec<Value>,
+    pub nodes: Vec<Node>,
+    /// Key/value facts carried into the model's `metadata_props`.
+    pub metadata: Vec<(String, String)>,
+}
+
+impl Graph {
+    pub fn new(name: impl Into<String>) -> Graph {
+        Graph { name: name.into(), ..Graph::default() }
+    }
+
+    pub fn value(&self, id: ValueId) -> &Value {
+        &self.values[id.0]
+    }
+
+    pub fn add_value(&mut self, value: Value) -> ValueId {
+        self.values.push(value);
+        ValueId(self.values.len() - 1)
+    }
+
+    pub fn find_value(&self, name: &str) -> Option<ValueId> {
+        self.values.iter().position(|v| v.name == name).map(ValueId)
+    }
+
+    /// Parameters in creation order.
+    pub fn params(&self) -> impl Iterator<Item = (ValueId, &Value, &ParamInfo)> {
+        self.values
+            .iter()
+            .enumerate()
+            .filter_map(|(i, v)| v.param.as_ref().map(|p| (ValueId(i), v, p)))
+    }
+
+    /// Elements stored in parameters, split into (trainable, non-trainable), as the file holds them.
+    pub fn stored_param_counts(&self) -> (usize, usize) {
+        self.params().fold((0, 0), |(t, n), (_, v, p)| {
+            let len = v.init.as_ref().map_or(0, Tensor::len);
+            if p.trainable { (t + len, n) } else { (t, n + len) }
+        })
+    }
+}

@@ -1,0 +1,81 @@
+use std::fmt;
+
+use super::DType;
+
+/// One dimension: a known size, or a symbol such as the batch dimension `N`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Dim {
+    Fixed(usize),
+    Sym(String),
+}
+
+/// The symbol every compiled model uses for its batch dimension.
+pub const BATCH: &str = "N";
+
+impl Dim {
+    pub fn batch() -> Dim {
+        Dim::Sym(BATCH.to_string())
+    }
+
+    pub fn fixed(&self) -> Option<usize> {
+        match self {
+            Dim::Fixed(n) => Some(*n),
+            Dim::Sym(_) => None,
+        }
+    }
+}
+
+impl fmt::Display for Dim {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Dim::Fixed(n) => write!(f, "{n}"),
+            Dim::Sym(s) => f.write_str(s),
+        }
+    }
+}
+
+/// The type of a value: element type and shape.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct TensorType {
+    pub dtype: DType,
+    pub shape: Vec<Dim>,
+}
+
+impl TensorType {
+    pub fn new(dtype: DType, shape: Vec<Dim>) -> TensorType {
+        TensorType { dtype, shape }
+    }
+
+    pub fn f32(shape: Vec<Dim>) -> TensorType {
+        TensorType::new(DType::F32, shape)
+    }
+
+    pub fn rank(&self) -> usize {
+        self.shape.len()
+    }
+
+    /// The shape when every dimension is known.
+    pub fn fixed_shape(&self) -> Option<Vec<usize>> {
+        self.shape.iter().map(Dim::fixed).collect()
+    }
+
+    /// The per-sample shape as Keras prints it, batch as `None`: `(None, 32, 26, 26)`.
+    pub fn keras_shape(&self) -> String {
+        let dims: Vec<String> = self
+            .shape
+            .iter()
+            .map(|d| match d {
+                Dim::Sym(s) if s == BATCH => "None".to_string(),
+                other => other.to_string(),
+            })
+            .collect();
+        if dims.len() == 1 { format!("({},)", dims[0]) } else { format!("({})", dims.join(", ")) }
+    }
+}
+
+impl fmt::Display for TensorType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let dims: Vec<String> = self.shape.iter().map(Dim::to_string).collect();
+        write!(f, "{}[{}]", self.dtype, dims.join(", "))
+    }
+}

@@ -1,0 +1,193 @@
+//! `lstm`, `gru` and `simple_rnn`: Keras' recurrent layers on (timesteps, features) samples, lowered
+//! to the native ONNX LSTM / GRU / RNN ops.
+//!
+//! Weights are drawn in Keras' layout and gate order — kernel (features, gates·units), recurrent
+//! kernel (units, gates·units), LSTM gates i, f, c, o — so their distribution is Keras' (orthogonal is
+//! taken over the whole recurrent kernel), then moved to ONNX's W, R, B with its gate order i, o, f, c.
+//! ONNX keeps two biases (input and recurrent); Keras counts one, except GRU with `reset_after`, which
+//! has both. The second bias is stored as zeros and reported as ONNX-only in the summary.
+use std::sync::Arc;
+
+use super::{Activation, Layer, LayerCx, LayerError, parse};
+use crate::init::Init;
+use crate::ir::{Dim, Regularizer, Tensor, ValueId};
+use crate::ops::{Direction, Op, Recurrent as RecurrentOp, RecurrentKind, Squeeze, Transpose};
+use crate::spec::raw::RawLayer;
+
+pub const LSTM_FIELDS: &[&str] = &[
+    "units", "activation", "recurrent_activation", "return_sequences", "use_bias", "init", "recurrent_init", "bias_init",
+    "regularizer", "unit_forget_bias",
+];
+pub const GRU_FIELDS: &[&str] = &[
+    "units", "activation", "recurrent_activation", "return_sequences", "use_bias", "init", "recurrent_init", "bias_init",
+    "regularizer", "reset_after",
+];
+pub const RNN_FIELDS: &[&str] =
+    &["units", "activation", "return_sequences", "use_bias", "init", "recurrent_init", "bias_init", "regularizer"];
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cell {
+    Lstm,
+    Gru,
+    SimpleRnn,
+}
+
+impl Cell {
+    fn gates(self) -> usize {
+        match self {
+            Cell::Lstm => 4,
+            Cell::Gru => 3,
+            Cell::SimpleRnn => 1,
+        }
+    }
+
+    /// For each ONNX gate slot, the Keras gate it holds. LSTM: ONNX i,o,f,c ← Keras i,f,c,o.
+    fn keras_gate_of(self, onnx_gate: usize) -> usize {
+        match self {
+            Cell::Lstm => [0, 3, 1, 2][onnx_gate],
+            _ => onnx_gate,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Recurrent {
+    cell: Cell,
+    units: usize,
+    activation: Activation,
+    recurrent_activation: Activation,
+    return_sequences: bool,
+    use_bias: bool,
+    init: Init,
+    recurrent_init: Init,
+    bias_init: Init,
+    unit_forget_bias: bool,
+    reset_after: bool,
+    regularizer: Option<Regularizer>,
+}
+
+fn recurrent_activation(value: &Option<String>, default: &str, field: &'static str) -> Result<Activation, LayerError> {
+    let act = Activation::parse(value.as_deref().unwrap_or(default), None, field)?;
+    if act.onnx_recurrent_name().is_none() {
+        return Err(LayerError::field(field, "the native recurrent ops take relu, tanh or sigmoid here"));
+    }
+    Ok(act)
+}
+
+pub fn parse(raw: &RawLayer, cell: Cell) -> Result<Box<dyn Layer>, LayerError> {
+    Ok(Box::new(Recurrent {
+        cell,
+        units: parse::positive(parse::required(&raw.units, "units")?, "units")?,
+        activation: recurrent_activation(&raw.activation, "tanh", "activation")?,
+        recurrent_activation: recurrent_activation(&raw.recurrent_activation, "sigmoid", "recurrent_activation")?,
+        return_sequences: raw.return_sequences.unwrap_or(false),
+        use_bias: raw.use_bias.unwrap_or(true),
+        init: parse::init(&raw.init, "glorot_uniform", "init")?,
+        recurrent_init: parse::init(&raw.recurrent_init, "orthogonal", "recurrent_init")?,
+        bias_init: parse::init(&raw.bias_init, "zeros", "bias_init")?,
+        unit_forget_bias: raw.unit_forget_bias.unwrap_or(true),
+        reset_after: raw.reset_after.unwrap_or(true),
+        regularizer: parse::regularizer(&raw.regularizer)?,
+    }))
+}
+
+impl Recurrent {
+    /// Moves a Keras-layout matrix (rows, gates·units) into ONNX's (gates·units, rows), reordering gates.
+    fn to_onnx(&self, keras: &[f32], rows: usize) -> Vec<f32> {
+        let (g, u) = (self.cell.gates(), self.units);
+        let mut out = vec![0.0; keras.len()];
+        for gate in 0..g {
+            let kg = self.cell.keras_gate_of(gate);
+            for j in 0..u {
+                for r in 0..rows {
+                    out[(gate * u + j) * rows + r] = keras[r * g * u + kg * u + j];
+                }
+            }
+        }
+        out
+    }
+
+    /// Keras' bias in Keras gate order: (input bias, recurrent bias if Keras has one).
+    fn keras_bias(&self, cx: &LayerCx) -> (Vec<f32>, Option<Vec<f32>>) {
+        let (g, u) = (self.cell.gates(), self.units);
+        match self.cell {
+            Cell::Lstm if self.unit_forget_bias => {
+                let mut b = cx.draw("bias_i", &self.bias_init, &[u]);
+                b.extend(vec![1.0; u]);
+                b.extend(cx.draw("bias_co", &self.bias_init, &[2 * u]));
+                (b, None)
+            }
+            Cell::Gru if self.reset_after => {
+                let both = cx.draw("bias", &self.bias_init, &[2, g * u]);
+                (both[..g * u].to_vec(), Some(both[g * u..].to_vec()))
+            }
+            _ => (cx.draw("bias", &self.bias_init, &[g * u]), None),
+        }
+    }
+}
+
+impl Layer for Recurrent {
+    fn keras_type(&self) -> &'static str {
+        match self.cell {
+            Cell::Lstm => "LSTM",
+            Cell::Gru => "GRU",
+            Cell::SimpleRnn => "SimpleRNN",
+        }
+    }
+
+    fn lower(&self, cx: &mut LayerCx, inputs: &[ValueId]) -> Result<ValueId, LayerError> {
+        let x = inputs[0];
+        let ty = cx.b.ty(x).clone();
+        let features = match (ty.rank(), ty.shape.get(2)) {
+            (3, Some(Dim::Fixed(f))) => *f,
+            _ => return Err(LayerError { field: None, message: format!("needs inputs shaped (timesteps, features), got {}", ty.keras_shape()) }),
+        };
+        let (g, u) = (self.cell.gates(), self.units);
+        let kernel = cx.draw("kernel", &self.init, &[features, g * u]);
+        let recurrent = cx.draw("recurrent_kernel", &self.recurrent_init, &[u, g * u]);
+        let w = cx.param("W", vec![1, g * u, features], &self.to_onnx(&kernel, features), true, self.regularizer);
+        let r = cx.param("R", vec![1, g * u, u], &self.to_onnx(&recurrent, u), true, None);
+        let b = self.use_bias.then(|| {
+            let (input_bias, recurrent_bias) = self.keras_bias(cx);
+            let reorder = |keras: &[f32]| self.to_onnx(keras, 1);
+            let mut bias = reorder(&input_bias);
+            match recurrent_bias {
+                Some(rb) => bias.extend(reorder(&rb)),
+                None => {
+                    bias.extend(vec![0.0; g * u]);
+                    cx.onnx_only_params += g * u;
+                }
+            }
+            cx.param("B", vec![1, 2 * g * u], &bias, true, None)
+        });
+        // ONNX's recurrent ops read [timesteps, batch, features]; Keras' samples are batch-first.
+        let seq_major = cx.node(Arc::new(Transpose { perm: vec![1, 0, 2] }), &[x])?;
+        let kind = match self.cell {
+            Cell::Lstm => RecurrentKind::Lstm,
+            Cell::Gru => RecurrentKind::Gru,
+            Cell::SimpleRnn => RecurrentKind::Rnn,
+        };
+        let (f, gact) = (self.recurrent_activation.onnx_recurrent_name(), self.activation.onnx_recurrent_name());
+        let activations: Vec<String> = match self.cell {
+            Cell::Lstm => vec![f, gact, gact],
+            Cell::Gru => vec![f, gact],
+            Cell::SimpleRnn => vec![gact],
+        }
+        .into_iter()
+        .map(|a| a.unwrap_or("Tanh").to_string())
+        .collect();
+        let op = RecurrentOp { kind, hidden_size: u, direction: Direction::Forward, activations, linear_before_reset: self.cell == Cell::Gru && self.reset_after };
+        let name = format!("{}/{}", cx.name, op.op_type());
+        let outputs = cx.b.node(&name, Arc::new(op), &[Some(seq_major), Some(w), Some(r), b])?;
+        if self.return_sequences {
+            // Y: [timesteps, 1, batch, units] → [batch, timesteps, units].
+            let axes = cx.constant("axes_dir", Tensor::from_i64(vec![1], &[1]));
+            let y = cx.node(Arc::new(Squeeze), &[outputs[0], axes])?;
+            cx.node(Arc::new(Transpose { perm: vec![1, 0, 2] }), &[y])
+        } else {
+            // Y_h: [1, batch, units] → [batch, units].
+            let axes = cx.constant("axes_dir", Tensor::from_i64(vec![1], &[0]));
+            cx.node(Arc::new(Squeeze), &[outputs[1], axes])
+        }
+    }
+}

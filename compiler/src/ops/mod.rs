@@ -1,0 +1,137 @@
+//! The op table. Each ONNX op the IR knows is defined once, in one file of this folder: its typed
+//! attributes (with ONNX's defaults), its shape rule and its ONNX form, side by side. `REGISTRY` lists
+//! every op by its ONNX name; import, shape inference and export all go through it, and the gradient
+//! rule of each op will sit in the same file.
+use std::fmt::Debug;
+use std::sync::Arc;
+
+use onyx_proto::onnx::AttributeProto;
+
+use crate::ir::{Tensor, TensorType};
+
+pub mod attrs;
+mod batch_norm;
+mod binary;
+mod concat;
+mod conv;
+mod dropout;
+mod gather;
+mod gemm;
+mod pool;
+mod reshape;
+mod rnn;
+mod slice;
+mod softmax;
+mod unary;
+
+pub use attrs::Attrs;
+pub use batch_norm::BatchNormalization;
+pub use binary::{Binary, BinaryKind};
+pub use concat::Concat;
+pub use conv::Conv;
+pub use dropout::Dropout;
+pub use gather::Gather;
+pub use gemm::{Gemm, MatMul};
+pub use pool::{GlobalAveragePool, Pool, PoolKind};
+pub use reshape::{Flatten, Reshape, Squeeze, Transpose, Unsqueeze};
+pub use rnn::{Direction, Recurrent, RecurrentKind};
+pub use slice::{Slice, slice_len};
+pub use softmax::{Softmax, SoftmaxKind};
+pub use unary::{Unary, UnaryKind};
+
+/// What the shape rule of an op sees of one input: its type, and its value when it is a constant.
+#[derive(Clone, Copy, Debug)]
+pub struct Fact<'a> {
+    pub ty: &'a TensorType,
+    pub value: Option<&'a Tensor>,
+}
+
+#[derive(Debug, thiserror::Error, Clone, PartialEq)]
+pub enum OpError {
+    #[error("{op}: {message}")]
+    Shape { op: String, message: String },
+    #[error("{op}: attribute `{name}`: {message}")]
+    Attribute { op: String, name: String, message: String },
+    #[error("op `{op}` is not supported by onyx")]
+    Unsupported { op: String },
+}
+
+pub fn shape_error(op: &str, message: impl Into<String>) -> OpError {
+    OpError::Shape { op: op.to_string(), message: message.into() }
+}
+
+/// One ONNX op with its attributes.
+pub trait Op: Debug + Send + Sync {
+    /// The ONNX op type, e.g. `Conv`.
+    fn op_type(&self) -> &'static str;
+
+    /// The shape rule: the types of the outputs from the facts about the inputs (`None` for an
+    /// omitted optional input).
+    fn infer(&self, inputs: &[Option<Fact>]) -> Result<Vec<TensorType>, OpError>;
+
+    /// The ONNX form: the node's attributes.
+    fn attributes(&self) -> Vec<AttributeProto>;
+}
+
+type FromAttrs = fn(&Attrs) -> Result<Arc<dyn Op>, OpError>;
+
+/// Every op the IR knows, keyed by its ONNX name (default domain, opset 17 semantics).
+pub static REGISTRY: &[(&str, FromAttrs)] = &[
+    ("Add", |a| Binary::from_attrs(BinaryKind::Add, a)),
+    ("AveragePool", |a| Pool::from_attrs(PoolKind::Average, a)),
+    ("BatchNormalization", BatchNormalization::from_attrs),
+    ("Concat", Concat::from_attrs),
+    ("Conv", Conv::from_attrs),
+    ("Div", |a| Binary::from_attrs(BinaryKind::Div, a)),
+    ("Dropout", Dropout::from_attrs),
+    ("Elu", |a| Unary::from_attrs(UnaryKind::Elu, a)),
+    ("Erf", |a| Unary::from_attrs(UnaryKind::Erf, a)),
+    ("Flatten", Flatten::from_attrs),
+    ("GRU", |a| Recurrent::from_attrs(RecurrentKind::Gru, a)),
+    ("Gather", Gather::from_attrs),
+    ("Gemm", Gemm::from_attrs),
+    ("GlobalAveragePool", GlobalAveragePool::from_attrs),
+    ("Identity", |a| Unary::from_attrs(UnaryKind::Identity, a)),
+    ("LSTM", |a| Recurrent::from_attrs(RecurrentKind::Lstm, a)),
+    ("LeakyRelu", |a| Unary::from_attrs(UnaryKind::LeakyRelu, a)),
+    ("LogSoftmax", |a| Softmax::from_attrs(SoftmaxKind::LogSoftmax, a)),
+    ("MatMul", MatMul::from_attrs),
+    ("MaxPool", |a| Pool::from_attrs(PoolKind::Max, a)),
+    ("Mul", |a| Binary::from_attrs(BinaryKind::Mul, a)),
+    ("RNN", |a| Recurrent::from_attrs(RecurrentKind::Rnn, a)),
+    ("Relu", |a| Unary::from_attrs(UnaryKind::Relu, a)),
+    ("Reshape", Reshape::from_attrs),
+    ("Sigmoid", |a| Unary::from_attrs(UnaryKind::Sigmoid, a)),
+    ("Slice", Slice::from_attrs),
+    ("Softmax", |a| Softmax::from_attrs(SoftmaxKind::Softmax, a)),
+    ("Squeeze", Squeeze::from_attrs),
+    ("Sub", |a| Binary::from_attrs(BinaryKind::Sub, a)),
+    ("Tanh", |a| Unary::from_attrs(UnaryKind::Tanh, a)),
+    ("Transpose", Transpose::from_attrs),
+    ("Unsqueeze", Unsqueeze::from_attrs),
+];
+
+/// Builds the op for an ONNX node from its type and attributes.
+pub fn from_onnx(op_type: &str, attributes: &[AttributeProto]) -> Result<Arc<dyn Op>, OpError> {
+    let (_, make) = REGISTRY
+        .iter()
+        .find(|(name, _)| *name == op_type)
+        .ok_or_else(|| OpError::Unsupported { op: op_type.to_string() })?;
+    make(&Attrs { op: op_type, list: attributes })
+}
+
+/// The input at `index`, which the op requires.
+pub(crate) fn required<'a>(op: &str, inputs: &'a [Option<Fact<'a>>], index: usize) -> Result<Fact<'a>, OpError> {
+    inputs.get(index).copied().flatten().ok_or_else(|| shape_error(op, format!("input {index} is missing")))
+}
+
+/// Resolves a possibly negative axis against a rank.
+pub(crate) fn normalize_axis(op: &str, axis: i64, rank: usize) -> Result<usize, OpError> {
+    let r = rank as i64;
+    let a = if axis < 0 { axis + r } else { axis };
+    if (0..r).contains(&a) {
+        Ok(a as usize)
+    } else {
+        Err(shape_error(op, format!("axis {axis} is out of range for rank {rank}")))
+    }
+}

@@ -1,0 +1,129 @@
+use std::fs::File;
+use std::path::Path;
+
+use ndarray::{ArrayD, IxDyn};
+use ndarray_npy::{NpzReader, ReadNpyExt};
+use onyx_compiler::ir::DType;
+
+use crate::error::RuntimeError;
+use crate::tensor::{HostTensor, IoInfo};
+
+fn data_error(path: &Path, message: impl Into<String>) -> RuntimeError {
+    RuntimeError::Data { path: path.to_path_buf(), message: message.into() }
+}
+
+/// Reads one tensor per model input from `path`, by extension: `.csv` (one sample a row, the
+/// sample's values flattened; single-input models), `.npy` (single input) or `.npz` (arrays named
+/// after the inputs, or one array for a single input).
+pub fn read_inputs(path: &Path, inputs: &[IoInfo]) -> Result<Vec<HostTensor>, RuntimeError> {
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+    let single = || match inputs {
+        [one] => Ok(one),
+        _ => Err(data_error(path, format!("the model has {} inputs; give them as named arrays in an .npz file", inputs.len()))),
+    };
+    match ext.as_str() {
+        "csv" => Ok(vec![read_csv(path, single()?)?]),
+        "npy" => {
+            let info = single()?;
+            let file = File::open(path).map_err(|source| RuntimeError::Io { path: path.to_path_buf(), source })?;
+            let t = read_npy(file, info.dtype).map_err(|m| data_error(path, m))?;
+            Ok(vec![fit(path, info, t)?])
+        }
+        "npz" => {
+            let file = File::open(path).map_err(|source| RuntimeError::Io { path: path.to_path_buf(), source })?;
+            let mut npz = NpzReader::new(file).map_err(|e| data_error(path, e.to_string()))?;
+            let names = npz.names().map_err(|e| data_error(path, e.to_string()))?;
+            inputs
+                .iter()
+                .map(|info| {
+                    let wanted = [info.name.clone(), format!("{}.npy", info.name)];
+                    let name = names
+                        .iter()
+                        .find(|n| wanted.contains(n))
+                        .or(if inputs.len() == 1 && names.len() == 1 { names.first() } else { None })
+                        .ok_or_else(|| data_error(path, format!("no array named `{}` (found: {})", info.name, names.join(", "))))?;
+                    let t = match info.dtype {
+                        DType::I64 => npz.by_name::<ndarray::OwnedRepr<i64>, IxDyn>(name).map(HostTensor::I64),
+                        _ => npz.by_name::<ndarray::OwnedRepr<f32>, IxDyn>(name).map(HostTensor::F32),
+                    }
+                    .map_err(|e| data_error(path, format!("array `{name}`: {e} (expected {})", info.dtype)))?;
+                    fit(path, info, t)
+                })
+                .collect()
+        }
+        other => Err(data_error(path, format!("unknown input format `.{other}`; use .csv, .npy or .npz"))),
+    }
+}
+
+fn read_npy(file: File, dtype: DType) -> Result<HostTensor, String> {
+    match dtype {
+        DType::I64 => ArrayD::<i64>::read_npy(file).map(HostTensor::I64).map_err(|e| format!("{e} (expected int64 values)")),
+        _ => ArrayD::<f32>::read_npy(file).map(HostTensor::F32).map_err(|e| format!("{e} (expected float32 values)")),
+    }
+}
+
+/// Reshapes (n, flattened) data to the input's (n, per-sample...) shape when the counts agree.
+fn fit(path: &Path, info: &IoInfo, t: HostTensor) -> Result<HostTensor, RuntimeError> {
+    let per_sample = info.sample_len().ok_or_else(|| data_error(path, format!("input {} has unknown dimensions", info.describe())))?;
+    let total: usize = t.shape().iter().product();
+    let rows = t.shape().first().copied().unwrap_or(0);
+    if rows == 0 || total != rows * per_sample {
+        return Err(data_error(path, format!("an array of shape {:?} does not hold samples of {}", t.shape(), info.describe())));
+    }
+    let mut shape = vec![rows];
+    shape.extend(info.shape.iter().skip(1).filter_map(|d| d.fixed()));
+    let reshape_error = |e: ndarray::ShapeError| data_error(path, e.to_string());
+    Ok(match t {
+        HostTensor::F32(a) => HostTensor::F32(a.as_standard_layout().into_owned().into_shape_with_order(IxDyn(&shape)).map_err(reshape_error)?),
+        HostTensor::I64(a) => HostTensor::I64(a.as_standard_layout().into_owned().into_shape_with_order(IxDyn(&shape)).map_err(reshape_error)?),
+    })
+}
+
+/// One sample a row. A first row that does not parse as numbers is a header.
+fn read_csv(path: &Path, info: &IoInfo) -> Result<HostTensor, RuntimeError> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_path(path)
+        .map_err(|e| data_error(path, e.to_string()))?;
+    let per_sample = info.sample_len().ok_or_else(|| data_error(path, format!("input {} has unknown dimensions", info.describe())))?;
+    let mut header: Option<Vec<String>> = None;
+    let (mut floats, mut ints, mut rows) = (vec![], vec![], 0usize);
+    for (i, record) in reader.records().enumerate() {
+        let line = i + 1;
+        let record = record.map_err(|e| data_error(path, format!("line {line}: {e}")))?;
+        if i == 0 && record.iter().any(|f| f.trim().parse::<f64>().is_err()) {
+            header = Some(record.iter().map(str::to_string).collect());
+            continue;
+        }
+        if record.len() != per_sample {
+            return Err(data_error(path, format!("line {line}: {} values, but each sample of {} has {per_sample}", record.len(), info.describe())));
+        }
+        for (c, field) in record.iter().enumerate() {
+            let column = header.as_ref().and_then(|h| h.get(c)).map_or_else(|| (c + 1).to_string(), |h| format!("{} `{h}`", c + 1));
+            let cell = |message: String| RuntimeError::DataCell { path: path.to_path_buf(), row: line, column: column.clone(), message };
+            let field = field.trim();
+            match info.dtype {
+                DType::I64 => ints.push(field.parse::<i64>().map_err(|_| cell(format!("`{field}` is not an integer")))?),
+                _ => {
+                    let v = field.parse::<f32>().map_err(|_| cell(format!("`{field}` is not a number")))?;
+                    if !v.is_finite() {
+                        return Err(cell(format!("`{field}` is not finite")));
+                    }
+                    floats.push(v);
+                }
+            }
+        }
+        rows += 1;
+    }
+    if rows == 0 {
+        return Err(data_error(path, "no data rows"));
+    }
+    let mut shape = vec![rows];
+    shape.extend(info.shape.iter().skip(1).filter_map(|d| d.fixed()));
+    let shape_error = |e: ndarray::ShapeError| data_error(path, e.to_string());
+    Ok(match info.dtype {
+        DType::I64 => HostTensor::I64(ArrayD::from_shape_vec(IxDyn(&shape), ints).map_err(shape_error)?),
+        _ => HostTensor::F32(ArrayD::from_shape_vec(IxDyn(&shape), floats).map_err(shape_error)?),
+    })
+}

@@ -1,0 +1,46 @@
+//! The engine abstraction: one trait, one implementation per back end (tract today; ONNX Runtime
+//! joins behind a cargo feature).
+use onyx_proto::onnx::ModelProto;
+
+use crate::error::RuntimeError;
+use crate::tensor::{HostTensor, IoInfo};
+
+/// A model loaded into an engine, ready to run batches of any size.
+pub trait Session: Send + Sync {
+    fn inputs(&self) -> &[IoInfo];
+    fn outputs(&self) -> &[IoInfo];
+    /// Runs the model on one tensor per input, in the order of `inputs()`.
+    fn run(&self, inputs: &[HostTensor]) -> Result<Vec<HostTensor>, RuntimeError>;
+}
+
+pub trait Engine {
+    fn name(&self) -> &'static str;
+    fn load(&self, model: &ModelProto) -> Result<Box<dyn Session>, RuntimeError>;
+}
+
+/// Checks that `inputs` match what the session declares: count, element type and known dimensions.
+pub fn check_inputs(declared: &[IoInfo], inputs: &[HostTensor]) -> Result<(), RuntimeError> {
+    if declared.len() != inputs.len() {
+        return Err(RuntimeError::Input {
+            input: declared.iter().map(|d| d.name.clone()).collect::<Vec<_>>().join(", "),
+            message: format!("the model takes {} inputs, got {}", declared.len(), inputs.len()),
+        });
+    }
+    for (d, t) in declared.iter().zip(inputs) {
+        let bad = |message: String| RuntimeError::Input { input: d.name.clone(), message };
+        if d.dtype != t.dtype() {
+            return Err(bad(format!("expected {} values, got {}", d.dtype, t.dtype())));
+        }
+        if d.shape.len() != t.shape().len() {
+            return Err(bad(format!("expected shape {}, got {:?}", d.describe(), t.shape())));
+        }
+        for (i, (dim, &n)) in d.shape.iter().zip(t.shape()).enumerate() {
+            if let Some(want) = dim.fixed() {
+                if want != n {
+                    return Err(bad(format!("axis {i} must be {want}, got {n} (expected {})", d.describe())));
+                }
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,11 @@
+//! onyx-runtime: engines that run ONNX models (tract today), and the data paths around them.
+pub mod data;
+pub mod engine;
+pub mod error;
+pub mod tensor;
+pub mod tract_engine;
+
+pub use engine::{Engine, Session};
+pub use error::RuntimeError;
+pub use tensor::{HostTensor, IoInfo, model_io};
+pub use tract_engine::TractEngine;

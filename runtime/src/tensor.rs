@@ -1,0 +1,80 @@
+//! Tensors as they cross the boundary between files, engines and the command line.
+use ndarray::ArrayD;
+use onyx_compiler::ir::{DType, Dim};
+use onyx_proto::onnx::{ModelProto, ValueInfoProto, tensor_shape_proto::dimension, type_proto};
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum HostTensor {
+    F32(ArrayD<f32>),
+    I64(ArrayD<i64>),
+}
+
+impl HostTensor {
+    pub fn shape(&self) -> &[usize] {
+        match self {
+            HostTensor::F32(a) => a.shape(),
+            HostTensor::I64(a) => a.shape(),
+        }
+    }
+
+    pub fn dtype(&self) -> DType {
+        match self {
+            HostTensor::F32(_) => DType::F32,
+            HostTensor::I64(_) => DType::I64,
+        }
+    }
+
+    /// Values as f64, row-major, for printing and comparing.
+    pub fn to_f64_vec(&self) -> Vec<f64> {
+        match self {
+            HostTensor::F32(a) => a.iter().map(|&v| v as f64).collect(),
+            HostTensor::I64(a) => a.iter().map(|&v| v as f64).collect(),
+        }
+    }
+}
+
+/// A model input or output as the user must feed or will receive it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IoInfo {
+    pub name: String,
+    pub dtype: DType,
+    pub shape: Vec<Dim>,
+}
+
+impl IoInfo {
+    /// The per-sample element count, when everything but the first (batch) dimension is known.
+    pub fn sample_len(&self) -> Option<usize> {
+        self.shape.iter().skip(1).map(Dim::fixed).product()
+    }
+
+    pub fn describe(&self) -> String {
+        let dims: Vec<String> = self.shape.iter().map(Dim::to_string).collect();
+        format!("{} {}[{}]", self.name, self.dtype, dims.join(", "))
+    }
+}
+
+fn io_info(v: &ValueInfoProto) -> Option<IoInfo> {
+    let Some(type_proto::Value::TensorType(t)) = v.r#type.as_ref()?.value.as_ref() else { return None };
+    let dtype = DType::from_onnx_code(t.elem_type?)?;
+    let shape = t
+        .shape
+        .as_ref()?
+        .dim
+        .iter()
+        .map(|d| match &d.value {
+            Some(dimension::Value::DimValue(n)) if *n >= 0 => Dim::Fixed(*n as usize),
+            Some(dimension::Value::DimParam(p)) => Dim::Sym(p.clone()),
+            _ => Dim::Sym("?".into()),
+        })
+        .collect();
+    Some(IoInfo { name: v.name.clone()?, dtype, shape })
+}
+
+/// The inputs a user feeds (initializers listed as inputs by older exporters are left out) and the
+/// outputs, with the types the file declares. Values of a type onyx cannot carry are skipped.
+pub fn model_io(model: &ModelProto) -> (Vec<IoInfo>, Vec<IoInfo>) {
+    let Some(graph) = &model.graph else { return (vec![], vec![]) };
+    let inits: Vec<&str> = graph.initializer.iter().filter_map(|t| t.name.as_deref()).collect();
+    let inputs = graph.input.iter().filter(|v| !inits.contains(&v.name.as_deref().unwrap_or(""))).filter_map(io_info).collect();
+    (inputs, graph.output.iter().filter_map(io_info).collect())
+}

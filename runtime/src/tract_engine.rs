@@ -1,0 +1,86 @@
+//! The tract engine: pure Rust, CPU, always built. Models are optimized once with a symbolic batch
+//! dimension, so one loaded plan serves any batch size.
+use std::sync::Arc;
+
+use onyx_proto::onnx::ModelProto;
+use tract_onnx::prelude::*;
+
+use crate::engine::{Engine, Session, check_inputs};
+use crate::error::RuntimeError;
+use crate::tensor::{HostTensor, IoInfo, model_io};
+
+pub struct TractEngine;
+
+type Plan = Arc<TypedRunnableModel>;
+
+struct TractSession {
+    plan: Plan,
+    inputs: Vec<IoInfo>,
+    outputs: Vec<IoInfo>,
+}
+
+fn load_error(e: impl std::fmt::Display) -> RuntimeError {
+    RuntimeError::Load { engine: "tract", message: format!("{e:#}") }
+}
+
+impl Engine for TractEngine {
+    fn name(&self) -> &'static str {
+        "tract"
+    }
+
+    fn load(&self, model: &ModelProto) -> Result<Box<dyn Session>, RuntimeError> {
+        // tract's own importer ignores the activations of LSTM/GRU/RNN; rewrite those ops first.
+        let model = onyx_compiler::passes::for_tract(model).map_err(load_error)?;
+        let bytes = onyx_proto::encode_model(&model);
+        // tract panics on some inputs it does not support (unwraps in its importers); a model file is
+        // user input, so a panic there becomes a load error.
+        let plan = std::panic::catch_unwind(|| {
+            tract_onnx::onnx().model_for_read(&mut bytes.as_slice()).and_then(|m| m.into_optimized()).and_then(|m| m.into_runnable())
+        })
+        .map_err(|panic| load_error(format!("tract failed inside its importer: {}", panic_message(&panic))))?
+        .map_err(load_error)?;
+        let (inputs, outputs) = model_io(&model);
+        Ok(Box::new(TractSession { plan, inputs, outputs }))
+    }
+}
+
+fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+    panic.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| panic.downcast_ref::<String>().cloned()).unwrap_or_else(|| "a panic".into())
+}
+
+fn to_tract(t: &HostTensor) -> TValue {
+    match t {
+        HostTensor::F32(a) => Tensor::from(a.clone()).into_tvalue(),
+        HostTensor::I64(a) => Tensor::from(a.clone()).into_tvalue(),
+    }
+}
+
+fn from_tract(v: &TValue) -> Result<HostTensor, RuntimeError> {
+    let run = |e: TractError| RuntimeError::Run { engine: "tract", message: format!("{e:#}") };
+    match v.datum_type() {
+        DatumType::F32 => Ok(HostTensor::F32(v.to_plain_array_view::<f32>().map_err(run)?.to_owned())),
+        DatumType::I64 => Ok(HostTensor::I64(v.to_plain_array_view::<i64>().map_err(run)?.to_owned())),
+        // Other element types (bool, int32...) are shown as floats.
+        _ => Ok(HostTensor::F32(v.cast_to::<f32>().map_err(run)?.to_plain_array_view::<f32>().map_err(run)?.to_owned())),
+    }
+}
+
+impl Session for TractSession {
+    fn inputs(&self) -> &[IoInfo] {
+        &self.inputs
+    }
+
+    fn outputs(&self) -> &[IoInfo] {
+        &self.outputs
+    }
+
+    fn run(&self, inputs: &[HostTensor]) -> Result<Vec<HostTensor>, RuntimeError> {
+        check_inputs(&self.inputs, inputs)?;
+        let values: TVec<TValue> = inputs.iter().map(to_tract).collect();
+        let run_error = |message: String| RuntimeError::Run { engine: "tract", message };
+        let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.plan.run(values)))
+            .map_err(|panic| run_error(format!("tract failed: {}", panic_message(&panic))))?
+            .map_err(|e| run_error(format!("{e:#}")))?;
+        out.iter().map(from_tract).collect()
+    }
+}

@@ -1,0 +1,38 @@
+//! The `onyx` command line: one module per subcommand under `cmd/`.
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod cmd;
+
+#[derive(Parser)]
+#[command(name = "onyx", version, about = "Compile model specs to ONNX, run them, and ship them", propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    Compile(cmd::compile::Args),
+    Summary(cmd::summary::Args),
+    Inspect(cmd::inspect::Args),
+    Predict(cmd::predict::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Compile(a) => cmd::compile::run(a),
+        Command::Summary(a) => cmd::summary::run(a),
+        Command::Inspect(a) => cmd::inspect::run(a),
+        Command::Predict(a) => cmd::predict::run(a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(cmd::exit_code(&e))
+        }
+    }
+}

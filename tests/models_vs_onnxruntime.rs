@@ -1,0 +1,76 @@
+//! Every spec in models/ compiles to a file that passes onnx.checker (full_check), and tract's
+//! outputs on random inputs equal ONNX Runtime's within 1e-5, for batch 1 and batch 7.
+mod support;
+
+use ndarray::{ArrayD, IxDyn};
+use ndarray_npy::NpzWriter;
+use onyx_compiler::ir::DType;
+use onyx_runtime::{Engine, HostTensor, TractEngine};
+use rand::{RngExt, SeedableRng};
+
+fn random_inputs(session: &dyn onyx_runtime::Session, batch: usize, seed: u64) -> Vec<HostTensor> {
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    session
+        .inputs()
+        .iter()
+        .map(|info| {
+            let mut shape = vec![batch];
+            shape.extend(info.shape.iter().skip(1).map(|d| d.fixed().expect("known per-sample dims")));
+            let n: usize = shape.iter().product();
+            match info.dtype {
+                // Token ids below every embedding's input_dim in models/.
+                DType::I64 => HostTensor::I64(ArrayD::from_shape_vec(IxDyn(&shape), (0..n).map(|_| rng.random_range(0..100)).collect()).unwrap()),
+                _ => HostTensor::F32(ArrayD::from_shape_vec(IxDyn(&shape), (0..n).map(|_| rng.random_range(-2.0f32..2.0)).collect()).unwrap()),
+            }
+        })
+        .collect()
+}
+
+fn write_npz(path: &std::path::Path, names: &[String], tensors: &[HostTensor]) {
+    let mut npz = NpzWriter::new(std::fs::File::create(path).unwrap());
+    for (name, t) in names.iter().zip(tensors) {
+        match t {
+            HostTensor::F32(a) => npz.add_array(name.as_str(), a).unwrap(),
+            HostTensor::I64(a) => npz.add_array(name.as_str(), a).unwrap(),
+        }
+    }
+    npz.finish().unwrap();
+}
+
+#[test]
+fn every_model_passes_the_checker_and_matches_onnxruntime() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut failures = vec![];
+    let specs: Vec<_> = support::model_specs().into_iter().filter(|p| std::env::var("ONYX_ONLY").map_or(true, |o| p.to_string_lossy().contains(&o))).collect();
+    assert!(support::model_specs().len() >= 7, "models/ holds the reference specs");
+    for spec in specs {
+        let stem = spec.file_stem().unwrap().to_string_lossy().to_string();
+        let model = onyx_compiler::compile_file(&spec).unwrap_or_else(|e| panic!("{e}"));
+        let proto = onyx_compiler::to_onnx(&model.graph);
+        let model_path = dir.path().join(format!("{stem}.onnx"));
+        onyx_proto::write_model(&model_path, &proto).unwrap();
+        let session = match TractEngine.load(&proto) {
+            Ok(s) => s,
+            Err(e) => {
+                failures.push(format!("{stem}: {e}"));
+                continue;
+            }
+        };
+        for (batch, seed) in [(1, 1), (7, 2)] {
+            let inputs = random_inputs(session.as_ref(), batch, seed);
+            let outputs = session.run(&inputs).unwrap_or_else(|e| panic!("{stem}: {e}"));
+            let in_names: Vec<String> = session.inputs().iter().map(|i| i.name.clone()).collect();
+            let out_names: Vec<String> = session.outputs().iter().map(|o| o.name.clone()).collect();
+            let inputs_path = dir.path().join(format!("{stem}_{batch}_in.npz"));
+            let outputs_path = dir.path().join(format!("{stem}_{batch}_out.npz"));
+            write_npz(&inputs_path, &in_names, &inputs);
+            write_npz(&outputs_path, &out_names, &outputs);
+            let (ok, report) = support::run_python("check_model.py", &[&model_path, &inputs_path, &outputs_path]);
+            println!("{stem} batch {batch}: {}", report.trim());
+            if !ok {
+                failures.push(format!("{stem} batch {batch}: {report}"));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "models that disagree with onnx/onnxruntime:\n{}", failures.join("\n"));
+}

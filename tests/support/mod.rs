@@ -1,0 +1,43 @@
+//! Shared helpers of the integration tests.
+#![allow(dead_code)]
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The Python of the test virtual environment (with pinned onnx and onnxruntime), which
+/// `scripts/test.sh` creates and exports as `ONYX_PYTHON`.
+pub fn python() -> PathBuf {
+    match std::env::var_os("ONYX_PYTHON") {
+        Some(p) => PathBuf::from(p),
+        None => panic!("ONYX_PYTHON is not set: run the tests through scripts/test.sh, which installs the reference tools"),
+    }
+}
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Every spec under models/, sorted.
+pub fn model_specs() -> Vec<PathBuf> {
+    let mut specs: Vec<PathBuf> = std::fs::read_dir(repo().join("models"))
+        .expect("models/ exists")
+        .map(|e| e.expect("readable entry").path())
+        .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("toml" | "json")))
+        .collect();
+    specs.sort();
+    specs
+}
+
+/// Runs a script of scripts/ with the test Python; returns (success, stdout+stderr).
+pub fn run_python(script: &str, args: &[&Path]) -> (bool, String) {
+    let out = Command::new(python())
+        .arg(repo().join("scripts").join(script))
+        .args(args)
+        .output()
+        .expect("the test Python runs");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.success(), text)
+}
+
+pub fn onyx() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_onyx"))
+}
