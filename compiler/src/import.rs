@@ -70,7 +70,8 @@ pub fn import(model: &ModelProto) -> Result<Graph, ImportError> {
         let name = t.name.clone().unwrap_or_default();
         let tensor = read_tensor(t).map_err(|message| ImportError::Initializer { name: name.clone(), message })?;
         let ty = TensorType::new(tensor.dtype, tensor.dims.iter().map(|&d| Dim::Fixed(d)).collect());
-        let param = tensor.dtype.is_float().then(|| ParamInfo { trainable: true, regularizer: None, layer: String::new() });
+        let param =
+            tensor.dtype.is_float().then(|| ParamInfo { trainable: true, regularizer: None, layer: String::new() });
         define(&mut graph, &mut by_name, Value { name, ty, init: Some(tensor), param }, &|| "an initializer".into())?;
     }
     let initializers: HashSet<&str> = g.initializer.iter().filter_map(|t| t.name.as_deref()).collect();
@@ -81,7 +82,8 @@ pub fn import(model: &ModelProto) -> Result<Graph, ImportError> {
             continue;
         }
         let ty = read_type(vi).map_err(|message| ImportError::Input { name: name.clone(), message })?;
-        let id = define(&mut graph, &mut by_name, Value { name, ty, init: None, param: None }, &|| "a graph input".into())?;
+        let id =
+            define(&mut graph, &mut by_name, Value { name, ty, init: None, param: None }, &|| "a graph input".into())?;
         graph.inputs.push(id);
     }
 
@@ -131,7 +133,12 @@ pub fn import(model: &ModelProto) -> Result<Graph, ImportError> {
                 "" => fresh_name(&mut taken, &format!("{}:{i}", if name.is_empty() { &op_type } else { &name })),
                 given => given.to_string(),
             };
-            outputs.push(define(&mut graph, &mut by_name, Value { name: out_name, ty, init: None, param: None }, &label)?);
+            outputs.push(define(
+                &mut graph,
+                &mut by_name,
+                Value { name: out_name, ty, init: None, param: None },
+                &label,
+            )?);
         }
         graph.nodes.push(Node { name: name.clone(), op, inputs, outputs, layer: None });
     }

@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! spec.toml ──Spec::from_file──▶ Spec ──compile──▶ Model { Graph } ──to_onnx──▶ ModelProto
+//!                                                         Graph ◀──import── ModelProto
 //! ```
 pub mod builder;
 pub mod dump;

@@ -185,7 +185,10 @@ impl Op for Unsqueeze {
             }
         }
         let mut rest = x.shape.iter();
-        let shape = inserted.iter().map(|&new| if new { Dim::Fixed(1) } else { rest.next().cloned().unwrap_or(Dim::Fixed(1)) }).collect();
+        let shape = inserted
+            .iter()
+            .map(|&new| if new { Dim::Fixed(1) } else { rest.next().cloned().unwrap_or(Dim::Fixed(1)) })
+            .collect();
         Ok(vec![TensorType::new(x.dtype, shape)])
     }
 

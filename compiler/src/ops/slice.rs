@@ -83,7 +83,10 @@ impl Op for Slice {
                 // A symbolic dimension can only be kept whole.
                 Dim::Sym(s) if start == 0 && step == 1 && end >= i32::MAX as i64 => Dim::Sym(s.clone()),
                 Dim::Sym(s) => {
-                    return Err(shape_error("Slice", format!("cannot slice the symbolic dimension `{s}` on axis {axis}")));
+                    return Err(shape_error(
+                        "Slice",
+                        format!("cannot slice the symbolic dimension `{s}` on axis {axis}"),
+                    ));
                 }
             };
         }

@@ -19,17 +19,23 @@ pub enum PassError {
 }
 
 /// The model as tract can run it. tract's ONNX importer ignores the `activations` of LSTM, GRU and
-/// RNN nodes (it always uses sigmoid and tanh), so nodes with other activations are unrolled into
-/// primitive ops; a model without such nodes comes back unchanged.
+/// RNN nodes (it always uses sigmoid and tanh), and panics on a symbolic batch when such a node has
+/// no initial state; a model with either kind of node has its recurrent nodes unrolled into
+/// primitive ops. A model without them comes back unchanged.
 pub fn for_tract(model: &ModelProto) -> Result<ModelProto, PassError> {
-    if !model.graph.iter().flat_map(|g| &g.node).any(has_custom_activations) {
+    if !model.graph.iter().flat_map(|g| &g.node).any(|n| has_custom_activations(n) || lacks_initial_state(n)) {
         return Ok(model.clone());
     }
     let mut graph = import(model)?;
-    unroll_recurrent(&mut graph, true)?;
+    unroll_recurrent(&mut graph, false)?;
     let mut out = to_onnx(&graph);
     out.metadata_props = model.metadata_props.clone();
     Ok(out)
+}
+
+/// Whether a node is an LSTM, GRU or RNN without an `initial_h` input.
+fn lacks_initial_state(n: &NodeProto) -> bool {
+    n.op_type.as_deref().and_then(RecurrentKind::from_op_type).is_some() && n.input.get(5).is_none_or(|i| i.is_empty())
 }
 
 /// Whether a node is an LSTM, GRU or RNN whose `activations` differ from ONNX's defaults.

@@ -23,8 +23,8 @@ use super::PassError;
 use crate::builder::Builder;
 use crate::ir::{DType, Dim, Graph, Node, Tensor, ValueId};
 use crate::ops::{
-    Attrs, Binary, BinaryKind, Concat, Direction, Gather, MatMul, Op, OpError, Recurrent, RecurrentKind, Slice, Squeeze,
-    Transpose, Unary, UnaryKind, Unsqueeze,
+    Attrs, Binary, BinaryKind, Concat, Direction, Gather, MatMul, Op, OpError, Recurrent, RecurrentKind, Slice,
+    Squeeze, Transpose, Unary, UnaryKind, Unsqueeze,
 };
 
 /// Replaces each LSTM/GRU/RNN node (only those with non-default activations when
@@ -73,11 +73,12 @@ fn node_error(node: &Node, message: impl Into<String>) -> PassError {
 }
 
 fn activation(node: &Node, name: &str) -> Result<UnaryKind, PassError> {
-    match name {
-        "Sigmoid" => Ok(UnaryKind::Sigmoid),
-        "Tanh" => Ok(UnaryKind::Tanh),
-        "Relu" => Ok(UnaryKind::Relu),
-        other => Err(node_error(node, format!("activation `{other}` cannot be unrolled (only Sigmoid, Tanh and Relu)"))),
+    // ONNX spells them `Sigmoid`, `Tanh`, `Relu`; ONNX Runtime also accepts other cases.
+    match name.to_ascii_lowercase().as_str() {
+        "sigmoid" => Ok(UnaryKind::Sigmoid),
+        "tanh" => Ok(UnaryKind::Tanh),
+        "relu" => Ok(UnaryKind::Relu),
+        _ => Err(node_error(node, format!("activation `{name}` cannot be unrolled (only Sigmoid, Tanh and Relu)"))),
     }
 }
 
@@ -103,7 +104,10 @@ struct Unroll<'a> {
 impl<'a> Unroll<'a> {
     fn new(b: &'a mut Builder, node: &'a Node, rec: &Recurrent) -> Result<Unroll<'a>, PassError> {
         if rec.direction != Direction::Forward {
-            return Err(node_error(node, format!("direction `{}` cannot be unrolled (only forward)", rec.direction.name())));
+            return Err(node_error(
+                node,
+                format!("direction `{}` cannot be unrolled (only forward)", rec.direction.name()),
+            ));
         }
         let input = |i: usize| node.inputs.get(i).copied().flatten();
         for (i, name) in [(4, "sequence_lens"), (5, "initial_h"), (6, "initial_c"), (7, "P (peepholes)")] {
@@ -152,7 +156,13 @@ impl<'a> Unroll<'a> {
     }
 
     /// Defines one of the replaced node's outputs.
-    fn bind(&mut self, what: &str, op: impl Op + 'static, inputs: &[ValueId], output: ValueId) -> Result<(), PassError> {
+    fn bind(
+        &mut self,
+        what: &str,
+        op: impl Op + 'static,
+        inputs: &[ValueId],
+        output: ValueId,
+    ) -> Result<(), PassError> {
         let name = format!("{}/{what}", self.node.name);
         self.b.node_into(&name, Arc::new(op), inputs, &[output]).map_err(|e| self.fail(e))
     }
@@ -334,7 +344,13 @@ impl<'a> Unroll<'a> {
     }
 
     /// `x_t + H_{t-1}·Rt`, or `x_t` at the first step.
-    fn plus_recurrent(&mut self, what: &str, xt: ValueId, h: Option<ValueId>, rt: ValueId) -> Result<ValueId, PassError> {
+    fn plus_recurrent(
+        &mut self,
+        what: &str,
+        xt: ValueId,
+        h: Option<ValueId>,
+        rt: ValueId,
+    ) -> Result<ValueId, PassError> {
         match h {
             None => Ok(xt),
             Some(h_prev) => {

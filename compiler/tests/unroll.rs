@@ -1,0 +1,621 @@
+//! The unrolled LSTM / GRU / RNN against the ONNX spec's equations, in numbers.
+//!
+//! No ONNX engine is reachable from the compiler's tests, so this file carries two things of its own:
+//! a small f64 interpreter for the primitive ops the unrolled graph uses, and a direct implementation
+//! of the recurrences written from the operator spec's text. The unrolled graph, run by the
+//! interpreter, must agree with the direct recurrence to 1e-6.
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use onyx_compiler::builder::Builder;
+use onyx_compiler::ir::{DType, Dim, Graph, ParamInfo, Tensor, TensorType, ValueId};
+use onyx_compiler::ops::{Direction, Recurrent, RecurrentKind, Squeeze};
+use onyx_compiler::passes::{PassError, for_tract, unroll_recurrent};
+use onyx_compiler::{import, to_onnx};
+use onyx_proto::onnx::{AttributeProto, ModelProto, NodeProto, TensorProto};
+
+const T: usize = 5;
+const N: usize = 3;
+const F: usize = 4;
+const U: usize = 6;
+
+// ---------------------------------------------------------------------------------------------
+// A dense f64 array and the interpreter.
+
+#[derive(Clone, Debug, PartialEq)]
+struct Arr {
+    shape: Vec<usize>,
+    data: Vec<f64>,
+}
+
+impl Arr {
+    fn new(shape: Vec<usize>, data: Vec<f64>) -> Arr {
+        assert_eq!(shape.iter().product::<usize>(), data.len(), "shape {shape:?}");
+        Arr { shape, data }
+    }
+
+    fn strides(shape: &[usize]) -> Vec<usize> {
+        let mut s = vec![1; shape.len()];
+        for i in (0..shape.len().saturating_sub(1)).rev() {
+            s[i] = s[i + 1] * shape[i + 1];
+        }
+        s
+    }
+
+    /// The multi-index of flat position `flat` in `shape`.
+    fn unravel(shape: &[usize], mut flat: usize) -> Vec<usize> {
+        let mut idx = vec![0; shape.len()];
+        for i in (0..shape.len()).rev() {
+            idx[i] = flat % shape[i];
+            flat /= shape[i];
+        }
+        idx
+    }
+
+    fn at(&self, idx: &[usize]) -> f64 {
+        let s = Arr::strides(&self.shape);
+        self.data[idx.iter().zip(&s).map(|(i, s)| i * s).sum::<usize>()]
+    }
+
+    fn ints(&self) -> Vec<i64> {
+        self.data.iter().map(|&v| v as i64).collect()
+    }
+}
+
+fn axis_of(a: i64, rank: usize) -> usize {
+    if a < 0 { (a + rank as i64) as usize } else { a as usize }
+}
+
+fn broadcast_shape(a: &[usize], b: &[usize]) -> Vec<usize> {
+    let rank = a.len().max(b.len());
+    (0..rank)
+        .map(|i| {
+            let da = if i < rank - a.len() { 1 } else { a[i - (rank - a.len())] };
+            let db = if i < rank - b.len() { 1 } else { b[i - (rank - b.len())] };
+            assert!(da == db || da == 1 || db == 1, "{a:?} and {b:?} do not broadcast");
+            da.max(db)
+        })
+        .collect()
+}
+
+/// The element of `a` that broadcasting maps to `idx` of an array of `out` shape.
+fn broadcast_at(a: &Arr, idx: &[usize]) -> f64 {
+    let pad = idx.len() - a.shape.len();
+    let own: Vec<usize> = a.shape.iter().enumerate().map(|(i, &d)| if d == 1 { 0 } else { idx[i + pad] }).collect();
+    a.at(&own)
+}
+
+fn elementwise(a: &Arr, b: &Arr, f: impl Fn(f64, f64) -> f64) -> Arr {
+    let shape = broadcast_shape(&a.shape, &b.shape);
+    let len = shape.iter().product();
+    let data = (0..len)
+        .map(|k| {
+            let idx = Arr::unravel(&shape, k);
+            f(broadcast_at(a, &idx), broadcast_at(b, &idx))
+        })
+        .collect();
+    Arr::new(shape, data)
+}
+
+fn matmul(a: &Arr, b: &Arr) -> Arr {
+    let (ra, rb) = (a.shape.len(), b.shape.len());
+    assert!(ra >= 2 && rb >= 2);
+    let (m, k, n) = (a.shape[ra - 2], a.shape[ra - 1], b.shape[rb - 1]);
+    assert_eq!(k, b.shape[rb - 2], "MatMul {:?} x {:?}", a.shape, b.shape);
+    let batch = broadcast_shape(&a.shape[..ra - 2], &b.shape[..rb - 2]);
+    let mut shape = batch.clone();
+    shape.extend([m, n]);
+    let mut data = Vec::with_capacity(shape.iter().product());
+    for bi in 0..batch.iter().product::<usize>() {
+        let bidx = Arr::unravel(&batch, bi);
+        let pick = |x: &Arr, rows: usize, cols: usize, i: usize, j: usize| {
+            let pad = bidx.len() - (x.shape.len() - 2);
+            let mut idx: Vec<usize> = x.shape[..x.shape.len() - 2]
+                .iter()
+                .enumerate()
+                .map(|(d, &s)| if s == 1 { 0 } else { bidx[d + pad] })
+                .collect();
+            let _ = (rows, cols);
+            idx.extend([i, j]);
+            x.at(&idx)
+        };
+        for i in 0..m {
+            for j in 0..n {
+                data.push((0..k).map(|kk| pick(a, m, k, i, kk) * pick(b, k, n, kk, j)).sum());
+            }
+        }
+    }
+    Arr::new(shape, data)
+}
+
+fn transpose(x: &Arr, perm: &[usize]) -> Arr {
+    let shape: Vec<usize> = perm.iter().map(|&p| x.shape[p]).collect();
+    let data = (0..x.data.len())
+        .map(|k| {
+            let out = Arr::unravel(&shape, k);
+            let mut src = vec![0; perm.len()];
+            for (o, &p) in perm.iter().enumerate() {
+                src[p] = out[o];
+            }
+            x.at(&src)
+        })
+        .collect();
+    Arr::new(shape, data)
+}
+
+fn slice(x: &Arr, starts: &[i64], ends: &[i64], axes: &[i64], steps: &[i64]) -> Arr {
+    let rank = x.shape.len();
+    // Per axis, the source positions taken.
+    let mut picks: Vec<Vec<usize>> = x.shape.iter().map(|&d| (0..d).collect()).collect();
+    for i in 0..starts.len() {
+        let axis = axis_of(axes[i], rank);
+        let d = x.shape[axis] as i64;
+        let step = steps[i];
+        let fix = |v: i64| if v < 0 { v + d } else { v };
+        let (mut s, mut e) = (fix(starts[i]), fix(ends[i]));
+        let mut taken = vec![];
+        if step > 0 {
+            s = s.clamp(0, d);
+            e = e.clamp(0, d);
+            while s < e {
+                taken.push(s as usize);
+                s += step;
+            }
+        } else {
+            s = s.clamp(0, d - 1);
+            e = e.clamp(-1, d - 1);
+            while s > e {
+                taken.push(s as usize);
+                s += step;
+            }
+        }
+        picks[axis] = taken;
+    }
+    let shape: Vec<usize> = picks.iter().map(Vec::len).collect();
+    let data = (0..shape.iter().product())
+        .map(|k| {
+            let out = Arr::unravel(&shape, k);
+            let src: Vec<usize> = out.iter().enumerate().map(|(a, &i)| picks[a][i]).collect();
+            x.at(&src)
+        })
+        .collect();
+    Arr::new(shape, data)
+}
+
+fn gather(x: &Arr, indices: &Arr, axis: usize) -> Arr {
+    let mut shape = x.shape[..axis].to_vec();
+    shape.extend(&indices.shape);
+    shape.extend(&x.shape[axis + 1..]);
+    let data = (0..shape.iter().product())
+        .map(|k| {
+            let out = Arr::unravel(&shape, k);
+            let ir = indices.shape.len();
+            let index = indices.at(&out[axis..axis + ir]) as i64;
+            let index = if index < 0 { index + x.shape[axis] as i64 } else { index } as usize;
+            let mut src = out[..axis].to_vec();
+            src.push(index);
+            src.extend(&out[axis + ir..]);
+            x.at(&src)
+        })
+        .collect();
+    Arr::new(shape, data)
+}
+
+fn concat(xs: &[&Arr], axis: usize) -> Arr {
+    let mut shape = xs[0].shape.clone();
+    shape[axis] = xs.iter().map(|x| x.shape[axis]).sum();
+    let data = (0..shape.iter().product())
+        .map(|k| {
+            let mut idx = Arr::unravel(&shape, k);
+            let mut part = 0;
+            while idx[axis] >= xs[part].shape[axis] {
+                idx[axis] -= xs[part].shape[axis];
+                part += 1;
+            }
+            xs[part].at(&idx)
+        })
+        .collect();
+    Arr::new(shape, data)
+}
+
+fn attr<'a>(n: &'a NodeProto, name: &str) -> Option<&'a AttributeProto> {
+    n.attribute.iter().find(|a| a.name.as_deref() == Some(name))
+}
+
+fn tensor_arr(t: &TensorProto) -> Arr {
+    let raw = t.raw_data.as_ref().expect("raw data");
+    let data: Vec<f64> = match t.data_type {
+        Some(1) => raw.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap()) as f64).collect(),
+        Some(7) => raw.chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().unwrap()) as f64).collect(),
+        other => panic!("initializer type {other:?}"),
+    };
+    Arr::new(t.dims.iter().map(|&d| d as usize).collect(), data)
+}
+
+/// Runs a model on the given inputs; returns every value by name.
+fn run(model: &ModelProto, inputs: &[(&str, Arr)]) -> HashMap<String, Arr> {
+    let g = model.graph.as_ref().unwrap();
+    let mut env: HashMap<String, Arr> = HashMap::new();
+    for t in &g.initializer {
+        env.insert(t.name.clone().unwrap(), tensor_arr(t));
+    }
+    for (name, a) in inputs {
+        env.insert(name.to_string(), a.clone());
+    }
+    for n in &g.node {
+        let ins: Vec<Option<&Arr>> = n
+            .input
+            .iter()
+            .map(|i| (!i.is_empty()).then(|| env.get(i).unwrap_or_else(|| panic!("`{i}` is not computed yet"))))
+            .collect();
+        let x = || ins[0].unwrap();
+        let unary = |f: fn(f64) -> f64| Arr::new(x().shape.clone(), x().data.iter().map(|&v| f(v)).collect());
+        let out = match n.op_type.as_deref().unwrap() {
+            "Identity" => x().clone(),
+            "Relu" => unary(|v| v.max(0.0)),
+            "Sigmoid" => unary(|v| 1.0 / (1.0 + (-v).exp())),
+            "Tanh" => unary(f64::tanh),
+            "Add" => elementwise(x(), ins[1].unwrap(), |a, b| a + b),
+            "Sub" => elementwise(x(), ins[1].unwrap(), |a, b| a - b),
+            "Mul" => elementwise(x(), ins[1].unwrap(), |a, b| a * b),
+            "Div" => elementwise(x(), ins[1].unwrap(), |a, b| a / b),
+            "MatMul" => matmul(x(), ins[1].unwrap()),
+            "Transpose" => {
+                let perm: Vec<usize> = attr(n, "perm").unwrap().ints.iter().map(|&p| p as usize).collect();
+                transpose(x(), &perm)
+            }
+            "Squeeze" => {
+                let axes: Vec<usize> = ins[1].unwrap().ints().iter().map(|&a| axis_of(a, x().shape.len())).collect();
+                let shape = x().shape.iter().enumerate().filter(|(i, _)| !axes.contains(i)).map(|(_, &d)| d).collect();
+                for &a in &axes {
+                    assert_eq!(x().shape[a], 1);
+                }
+                Arr::new(shape, x().data.clone())
+            }
+            "Unsqueeze" => {
+                let axes = ins[1].unwrap().ints();
+                let rank = x().shape.len() + axes.len();
+                let axes: Vec<usize> = axes.iter().map(|&a| axis_of(a, rank)).collect();
+                let mut rest = x().shape.iter();
+                let shape = (0..rank).map(|i| if axes.contains(&i) { 1 } else { *rest.next().unwrap() }).collect();
+                Arr::new(shape, x().data.clone())
+            }
+            "Slice" => {
+                let starts = ins[1].unwrap().ints();
+                let ends = ins[2].unwrap().ints();
+                let axes = ins.get(3).copied().flatten().map_or_else(|| (0..starts.len() as i64).collect(), Arr::ints);
+                let steps = ins.get(4).copied().flatten().map_or_else(|| vec![1; starts.len()], Arr::ints);
+                slice(x(), &starts, &ends, &axes, &steps)
+            }
+            "Gather" => {
+                let axis = attr(n, "axis").and_then(|a| a.i).unwrap_or(0);
+                gather(x(), ins[1].unwrap(), axis_of(axis, x().shape.len()))
+            }
+            "Concat" => {
+                let axis = attr(n, "axis").unwrap().i.unwrap();
+                let xs: Vec<&Arr> = ins.iter().map(|i| i.unwrap()).collect();
+                concat(&xs, axis_of(axis, xs[0].shape.len()))
+            }
+            other => panic!("the test interpreter does not know {other}"),
+        };
+        assert_eq!(n.output.len(), 1, "{:?} has several outputs", n.op_type);
+        env.insert(n.output[0].clone(), out);
+    }
+    env
+}
+
+// ---------------------------------------------------------------------------------------------
+// The recurrences, written from the ONNX operator spec (forward direction, zero initial state).
+
+fn act(name: &str, v: f64) -> f64 {
+    match name {
+        "Sigmoid" => 1.0 / (1.0 + (-v).exp()),
+        "Tanh" => v.tanh(),
+        "Relu" => v.max(0.0),
+        other => panic!("{other}"),
+    }
+}
+
+struct Weights {
+    /// W[0]: (gates·U) × F, R[0]: (gates·U) × U, B[0]: 2·gates·U, all row-major.
+    w: Vec<f64>,
+    r: Vec<f64>,
+    b: Vec<f64>,
+}
+
+impl Weights {
+    /// Row `row` of W times x, plus Wb[row].
+    fn xw(&self, row: usize, x: &[f64]) -> f64 {
+        (0..F).map(|k| self.w[row * F + k] * x[k]).sum::<f64>() + self.b[row]
+    }
+
+    /// Row `row` of R times h, plus Rb[row].
+    fn hr(&self, gates: usize, row: usize, h: &[f64]) -> f64 {
+        (0..U).map(|k| self.r[row * U + k] * h[k]).sum::<f64>() + self.b[gates * U + row]
+    }
+}
+
+/// Y as [t][n][j], and the final C for LSTM.
+fn reference(
+    kind: RecurrentKind,
+    acts: &[&str],
+    linear_before_reset: bool,
+    x: &Arr,
+    wt: &Weights,
+) -> (Vec<Vec<Vec<f64>>>, Vec<Vec<f64>>) {
+    let mut h = vec![vec![0.0; U]; N];
+    let mut c = vec![vec![0.0; U]; N];
+    let mut ys = vec![];
+    for t in 0..T {
+        for n in 0..N {
+            let xt: Vec<f64> = (0..F).map(|k| x.at(&[t, n, k])).collect();
+            let hp = h[n].clone();
+            match kind {
+                RecurrentKind::Rnn => {
+                    // Ht = f(Xt*(Wi^T) + Ht-1*(Ri^T) + Wbi + Rbi)
+                    h[n] = (0..U).map(|j| act(acts[0], wt.xw(j, &xt) + wt.hr(1, j, &hp))).collect();
+                }
+                RecurrentKind::Lstm => {
+                    // Gate blocks i, o, f, c.
+                    let (f, g, hh) = (acts[0], acts[1], acts[2]);
+                    for j in 0..U {
+                        let pre = |gate: usize| wt.xw(gate * U + j, &xt) + wt.hr(4, gate * U + j, &hp);
+                        let it = act(f, pre(0));
+                        let ot = act(f, pre(1));
+                        let ft = act(f, pre(2));
+                        let ct = act(g, pre(3));
+                        c[n][j] = ft * c[n][j] + it * ct;
+                        h[n][j] = ot * act(hh, c[n][j]);
+                    }
+                }
+                RecurrentKind::Gru => {
+                    // Gate blocks z, r, h.
+                    let (f, g) = (acts[0], acts[1]);
+                    let z: Vec<f64> = (0..U).map(|j| act(f, wt.xw(j, &xt) + wt.hr(3, j, &hp))).collect();
+                    let r: Vec<f64> = (0..U).map(|j| act(f, wt.xw(U + j, &xt) + wt.hr(3, U + j, &hp))).collect();
+                    for j in 0..U {
+                        let row = 2 * U + j;
+                        let cand = if linear_before_reset {
+                            // ht = g(Xt*(Wh^T) + (rt (.) (Ht-1*(Rh^T) + Rbh)) + Wbh)
+                            act(g, wt.xw(row, &xt) + r[j] * wt.hr(3, row, &hp))
+                        } else {
+                            // ht = g(Xt*(Wh^T) + (rt (.) Ht-1)*(Rh^T) + Rbh + Wbh)
+                            let rh: Vec<f64> = (0..U).map(|k| r[k] * hp[k]).collect();
+                            act(g, wt.xw(row, &xt) + wt.hr(3, row, &rh))
+                        };
+                        // Ht = (1 - zt) (.) ht + zt (.) Ht-1
+                        h[n][j] = (1.0 - z[j]) * cand + z[j] * hp[j];
+                    }
+                }
+            }
+        }
+        ys.push(h.clone());
+    }
+    (ys, c)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Test models.
+
+/// Deterministic numbers in [-scale, scale).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self, scale: f32) -> f32 {
+        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        ((self.0 >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0) * scale
+    }
+
+    fn vec(&mut self, len: usize, scale: f32) -> Vec<f32> {
+        (0..len).map(|_| self.next(scale)).collect()
+    }
+}
+
+struct Case {
+    graph: Graph,
+    weights: Weights,
+    /// Y, Y_h (and Y_c) of the recurrent node, then Squeeze(Y_h) read by a later node.
+    outputs: Vec<ValueId>,
+}
+
+fn param() -> ParamInfo {
+    ParamInfo { trainable: true, regularizer: None, layer: "rnn".into() }
+}
+
+fn build(
+    kind: RecurrentKind,
+    acts: &[&str],
+    linear_before_reset: bool,
+    direction: Direction,
+    seq: Dim,
+    seed: u64,
+) -> Case {
+    let mut rng = Rng(seed);
+    let (rows, dirs) = (kind.gates() * U, direction.count());
+    let (w, r, b) = (rng.vec(dirs * rows * F, 0.6), rng.vec(dirs * rows * U, 0.6), rng.vec(dirs * 2 * rows, 0.4));
+    let mut bld = Builder::new("unroll_test");
+    let x = bld.input("X", TensorType::f32(vec![seq, Dim::batch(), Dim::Fixed(F)]));
+    let wv = bld.param("W", Tensor::from_f32(vec![dirs, rows, F], &w), param());
+    let rv = bld.param("R", Tensor::from_f32(vec![dirs, rows, U], &r), param());
+    let bv = bld.param("B", Tensor::from_f32(vec![dirs, 2 * rows], &b), param());
+    let op = Recurrent {
+        kind,
+        hidden_size: U,
+        direction,
+        activations: acts.iter().map(|s| s.to_string()).collect(),
+        linear_before_reset,
+    };
+    let mut outputs = bld.node("rnn", Arc::new(op), &[Some(x), Some(wv), Some(rv), Some(bv)]).unwrap();
+    if dirs == 1 {
+        let axes = bld.constant("axes0", Tensor::from_i64(vec![1], &[0]));
+        let last = bld.node1("h_last", Arc::new(Squeeze), &[outputs[1], axes]).unwrap();
+        outputs.push(last);
+    }
+    bld.graph.outputs = outputs.clone();
+    let widen = |v: &[f32]| v.iter().map(|&f| f as f64).collect();
+    Case { graph: bld.graph, weights: Weights { w: widen(&w), r: widen(&r), b: widen(&b) }, outputs }
+}
+
+fn input(seed: u64) -> Arr {
+    let mut rng = Rng(seed);
+    Arr::new(vec![T, N, F], rng.vec(T * N * F, 1.0).into_iter().map(f64::from).collect())
+}
+
+fn assert_close(what: &str, got: &Arr, shape: &[usize], want: impl Fn(&[usize]) -> f64) {
+    assert_eq!(got.shape, shape, "{what}: shape");
+    for k in 0..got.data.len() {
+        let idx = Arr::unravel(shape, k);
+        let (g, w) = (got.data[k], want(&idx));
+        assert!((g - w).abs() <= 1e-6 * w.abs().max(1.0), "{what}{idx:?}: unrolled {g}, reference {w}");
+    }
+}
+
+/// Unrolls the case's model (through `for_tract` when its activations are custom, otherwise through
+/// import and the pass itself) and checks every output against the direct recurrence.
+fn check(kind: RecurrentKind, acts: &[&str], linear_before_reset: bool) {
+    let case = build(kind, acts, linear_before_reset, Direction::Forward, Dim::Fixed(T), 7 + kind.gates() as u64);
+    let original = to_onnx(&case.graph);
+    let defaults = Recurrent::default_activations(kind) == acts;
+    let unrolled = if defaults {
+        assert_eq!(for_tract(&original).unwrap(), original, "default activations need no rewrite");
+        let mut g = import(&original).unwrap();
+        assert_eq!(unroll_recurrent(&mut g, true).unwrap(), 0);
+        assert_eq!(unroll_recurrent(&mut g, false).unwrap(), 1);
+        to_onnx(&g)
+    } else {
+        for_tract(&original).unwrap()
+    };
+    let nodes = &unrolled.graph.as_ref().unwrap().node;
+    assert!(nodes.iter().all(|n| !matches!(n.op_type.as_deref(), Some("LSTM" | "GRU" | "RNN"))));
+    assert_eq!(unrolled.metadata_props, original.metadata_props);
+    // The unrolled model reads back: every op is in the table and every shape checks.
+    let reread = import(&unrolled).unwrap();
+    assert_eq!(reread.outputs.len(), case.outputs.len());
+
+    let x = input(99);
+    let env = run(&unrolled, &[("X", x.clone())]);
+    let (ys, c) = reference(kind, acts, linear_before_reset, &x, &case.weights);
+    let name = |id: ValueId| case.graph.value(id).name.clone();
+    let out = |i: usize| &env[&name(case.outputs[i])];
+    assert_close("Y", out(0), &[T, 1, N, U], |i| ys[i[0]][i[2]][i[3]]);
+    assert_close("Y_h", out(1), &[1, N, U], |i| ys[T - 1][i[1]][i[2]]);
+    if kind == RecurrentKind::Lstm {
+        assert_close("Y_c", out(2), &[1, N, U], |i| c[i[1]][i[2]]);
+    }
+    assert_close("h_last", out(case.outputs.len() - 1), &[N, U], |i| ys[T - 1][i[0]][i[1]]);
+    // The graph outputs keep their names and order.
+    let names: Vec<String> = unrolled.graph.as_ref().unwrap().output.iter().map(|o| o.name.clone().unwrap()).collect();
+    assert_eq!(names, case.outputs.iter().map(|&id| name(id)).collect::<Vec<_>>());
+}
+
+#[test]
+fn lstm_relu_matches_the_recurrence() {
+    check(RecurrentKind::Lstm, &["Sigmoid", "Relu", "Relu"], false);
+}
+
+#[test]
+fn lstm_default_matches_the_recurrence() {
+    check(RecurrentKind::Lstm, &["Sigmoid", "Tanh", "Tanh"], false);
+}
+
+#[test]
+fn gru_matches_the_recurrence() {
+    check(RecurrentKind::Gru, &["Sigmoid", "Tanh"], false);
+    check(RecurrentKind::Gru, &["Sigmoid", "Relu"], false);
+}
+
+#[test]
+fn gru_linear_before_reset_matches_the_recurrence() {
+    check(RecurrentKind::Gru, &["Sigmoid", "Tanh"], true);
+    check(RecurrentKind::Gru, &["Sigmoid", "Relu"], true);
+}
+
+#[test]
+fn rnn_matches_the_recurrence() {
+    check(RecurrentKind::Rnn, &["Relu"], false);
+    check(RecurrentKind::Rnn, &["Tanh"], false);
+}
+
+#[test]
+fn the_reference_is_not_trivially_equal_across_activations() {
+    // Guards the comparison itself: different activations must give different numbers here.
+    let case = build(RecurrentKind::Lstm, &["Sigmoid", "Tanh", "Tanh"], false, Direction::Forward, Dim::Fixed(T), 11);
+    let x = input(99);
+    let (a, _) = reference(RecurrentKind::Lstm, &["Sigmoid", "Tanh", "Tanh"], false, &x, &case.weights);
+    let (b, _) = reference(RecurrentKind::Lstm, &["Sigmoid", "Relu", "Relu"], false, &x, &case.weights);
+    let diff: f64 = a.iter().flatten().flatten().zip(b.iter().flatten().flatten()).map(|(p, q)| (p - q).abs()).sum();
+    assert!(diff > 1e-3, "{diff}");
+}
+
+fn unroll_error(case: &mut Case) -> String {
+    let (nodes, values) = (case.graph.nodes.len(), case.graph.values.len());
+    let e = unroll_recurrent(&mut case.graph, false).unwrap_err();
+    assert!(matches!(e, PassError::Node { .. }), "{e:?}");
+    assert_eq!((case.graph.nodes.len(), case.graph.values.len()), (nodes, values), "the graph is left as it was");
+    e.to_string()
+}
+
+#[test]
+fn refuses_other_directions() {
+    for dir in [Direction::Reverse, Direction::Bidirectional] {
+        let acts: &[&str] = if dir == Direction::Reverse {
+            &["Sigmoid", "Relu", "Relu"]
+        } else {
+            &["Sigmoid", "Relu", "Relu", "Sigmoid", "Relu", "Relu"]
+        };
+        let mut case = build(RecurrentKind::Lstm, acts, false, dir, Dim::Fixed(T), 1);
+        let e = unroll_error(&mut case);
+        assert!(e.contains("rnn") && e.contains(dir.name()), "{e}");
+        // for_tract reports it too rather than handing tract a model it would compute wrongly.
+        assert!(for_tract(&to_onnx(&case.graph)).is_err());
+    }
+}
+
+#[test]
+fn refuses_unknown_activations() {
+    let mut case = build(RecurrentKind::Rnn, &["Softsign"], false, Direction::Forward, Dim::Fixed(T), 2);
+    let e = unroll_error(&mut case);
+    assert!(e.contains("Softsign") && e.contains("rnn"), "{e}");
+    let e = for_tract(&to_onnx(&case.graph)).unwrap_err();
+    assert!(e.to_string().contains("Softsign"), "{e}");
+}
+
+#[test]
+fn refuses_an_unknown_sequence_length() {
+    let mut case = build(RecurrentKind::Gru, &["Sigmoid", "Relu"], true, Direction::Forward, Dim::Sym("T".into()), 3);
+    let e = unroll_error(&mut case);
+    assert!(e.contains("sequence length"), "{e}");
+}
+
+#[test]
+fn refuses_an_initial_state() {
+    let mut case = build(RecurrentKind::Rnn, &["Relu"], false, Direction::Forward, Dim::Fixed(T), 4);
+    let h0 = case.graph.add_value(onyx_compiler::ir::Value {
+        name: "h0".into(),
+        ty: TensorType::new(DType::F32, vec![Dim::Fixed(1), Dim::batch(), Dim::Fixed(U)]),
+        init: None,
+        param: None,
+    });
+    case.graph.inputs.push(h0);
+    let rnn = case.graph.nodes.iter_mut().find(|n| n.op.op_type() == "RNN").unwrap();
+    rnn.inputs.extend([None, Some(h0)]);
+    let e = unroll_error(&mut case);
+    assert!(e.contains("initial_h"), "{e}");
+}
+
+#[test]
+fn compiled_lstm_model_is_rewritten_for_tract() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/lstm_forecast.toml");
+    let model = onyx_compiler::compile_file(&path).unwrap();
+    let original = to_onnx(&model.graph);
+    let rewritten = for_tract(&original).unwrap();
+    let g = rewritten.graph.as_ref().unwrap();
+    assert!(g.node.iter().all(|n| n.op_type.as_deref() != Some("LSTM")));
+    assert_eq!(g.input, original.graph.as_ref().unwrap().input);
+    assert_eq!(g.output, original.graph.as_ref().unwrap().output);
+    assert_eq!(rewritten.metadata_props, original.metadata_props);
+    // Default-activation recurrent models (the GRU classifier) pass through untouched.
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/gru_classifier.toml");
+    let gru = to_onnx(&onyx_compiler::compile_file(&path).unwrap().graph);
+    assert_eq!(for_tract(&gru).unwrap(), gru);
+}
