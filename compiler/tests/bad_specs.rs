@@ -286,6 +286,22 @@ fn unknown_key_in_train() {
     assert!(e.message.contains("epoch"), "{e}");
 }
 
+#[test]
+fn unknown_key_in_a_layer_after_the_train_table() {
+    // TOML allows `[[layer]]` items after `[train]`; the error still lands in the right layer.
+    let text = format!(
+        "{MODEL}\n[train]\nloss = \"mse\"\nepochs = 2\n\n[[layer]]\nname = \"late\"\nkind = \"dense\"\nunits = 1\nactivaton = \"relu\"\n"
+    );
+    let e = expect("x.toml", &text, "activaton", Some("activaton"), Some(2));
+    assert!(e.message.contains("did you mean `activation`"), "{e}");
+}
+
+#[test]
+fn unknown_key_in_train_before_more_layers() {
+    let text = format!("{MODEL}\n[train]\nloss = \"mse\"\nepoch = 2\n\n[[layer]]\nkind = \"dense\"\nunits = 1\n");
+    expect("x.toml", &text, "epoch =", Some("epoch"), None);
+}
+
 // ── JSON specs ──────────────────────────────────────────────────────────────────────────────────
 
 const JSON_HEAD: &str = "{\n  \"model\": {\n    \"name\": \"m\",\n    \"input\": { \"name\": \"x\", \"shape\": [1, 8, 8] }\n  },\n  \"layer\": [\n";

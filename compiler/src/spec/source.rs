@@ -57,20 +57,28 @@ pub struct Source {
 fn from_toml_value(v: &toml::Spanned<DeValue>) -> SpanNode {
     match v.get_ref() {
         DeValue::Table(t) => from_toml_table(t, v.span()),
-        DeValue::Array(a) => SpanNode::Array { span: v.span(), items: a.iter().map(from_toml_value).collect() },
+        DeValue::Array(a) => {
+            let items: Vec<SpanNode> = a.iter().map(from_toml_value).collect();
+            // An array of tables (`[[layer]]`) spans from its first header to its last item's body.
+            let span = cover(v.span(), items.iter().map(SpanNode::span));
+            SpanNode::Array { span, items }
+        }
         _ => SpanNode::Scalar { span: v.span() },
     }
+}
+
+/// `span` widened to hold every one of `parts`; an empty `span` is replaced by them.
+fn cover(span: Range<usize>, parts: impl Iterator<Item = Range<usize>>) -> Range<usize> {
+    parts.fold(span, |acc, p| if acc.is_empty() { p } else { acc.start.min(p.start)..acc.end.max(p.end) })
 }
 
 fn from_toml_table(t: &DeTable, span: Range<usize>) -> SpanNode {
     let mut entries: Vec<(String, Range<usize>, SpanNode)> =
         t.iter().map(|(k, v)| (k.get_ref().to_string(), k.span(), from_toml_value(v))).collect();
     entries.sort_by_key(|(_, key, _)| key.start);
-    // Tables that toml gives no span of their own (dotted or implicit ones) are placed at their keys.
-    let span = match (entries.first(), entries.last()) {
-        (Some((_, first, _)), Some((_, _, last))) if span.is_empty() => first.start..last.span().end,
-        _ => span,
-    };
+    // toml spans a `[header]` table by its header alone, and gives dotted or implicit tables no span:
+    // widen it over its keys and values, so that a position in the body is found inside the table.
+    let span = cover(span, entries.iter().flat_map(|(_, key, value)| [key.clone(), value.span()]));
     SpanNode::Table { span, entries }
 }
 
@@ -149,9 +157,12 @@ impl Source {
         };
         loop {
             let next = match node {
+                // Header tables' spans may overlap (`[[layer]]` items after `[train]`): take the
+                // tightest entry that holds the offset.
                 SpanNode::Table { entries, .. } => entries
                     .iter()
-                    .find(|(_, key, value)| key.contains(&offset) || value.span().contains(&offset))
+                    .filter(|(_, key, value)| key.contains(&offset) || value.span().contains(&offset))
+                    .min_by_key(|(_, key, value)| if key.contains(&offset) { 0 } else { value.span().len() })
                     .map(|(name, _, value)| (Seg::Key(name.clone()), value)),
                 SpanNode::Array { items, .. } => {
                     items.iter().enumerate().find(|(_, item)| item.span().contains(&offset)).map(|(i, v)| (Seg::Index(i), v))
