@@ -477,7 +477,9 @@ fn check(kind: RecurrentKind, acts: &[&str], linear_before_reset: bool) {
     let original = to_onnx(&case.graph);
     let defaults = Recurrent::default_activations(kind) == acts;
     let unrolled = if defaults {
-        assert_eq!(for_tract(&original).unwrap(), original, "default activations need no rewrite");
+        // tract cannot run even default activations with a symbolic batch and no initial state.
+        let via_tract = for_tract(&original).unwrap();
+        assert!(via_tract.graph.as_ref().unwrap().node.iter().all(|n| RecurrentKind::from_op_type(n.op_type.as_deref().unwrap_or("")).is_none()));
         let mut g = import(&original).unwrap();
         assert_eq!(unroll_recurrent(&mut g, true).unwrap(), 0);
         assert_eq!(unroll_recurrent(&mut g, false).unwrap(), 1);
@@ -614,8 +616,12 @@ fn compiled_lstm_model_is_rewritten_for_tract() {
     assert_eq!(g.input, original.graph.as_ref().unwrap().input);
     assert_eq!(g.output, original.graph.as_ref().unwrap().output);
     assert_eq!(rewritten.metadata_props, original.metadata_props);
-    // Default-activation recurrent models (the GRU classifier) pass through untouched.
+    // Default activations without an initial state are rewritten too (tract panics on them with a
+    // symbolic batch); a model without recurrent ops passes through untouched.
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/gru_classifier.toml");
-    let gru = to_onnx(&onyx_compiler::compile_file(&path).unwrap().graph);
-    assert_eq!(for_tract(&gru).unwrap(), gru);
+    let gru = for_tract(&to_onnx(&onyx_compiler::compile_file(&path).unwrap().graph)).unwrap();
+    assert!(gru.graph.as_ref().unwrap().node.iter().all(|n| n.op_type.as_deref() != Some("GRU")));
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/mnist_cnn.toml");
+    let cnn = to_onnx(&onyx_compiler::compile_file(&path).unwrap().graph);
+    assert_eq!(for_tract(&cnn).unwrap(), cnn);
 }
