@@ -4,7 +4,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use crate::ir::{Graph, Node, ParamInfo, Tensor, TensorType, Value, ValueId};
-use crate::ops::{Fact, Op, OpError, shape_error};
+use crate::ops::{Op, OpError, shape_error};
 
 pub struct Builder {
     pub graph: Graph,
@@ -58,22 +58,12 @@ impl Builder {
 
     fn initializer(&mut self, name: &str, tensor: Tensor, param: Option<ParamInfo>) -> ValueId {
         let name = self.unique(name);
-        let ty = TensorType::new(tensor.dtype, tensor.dims.iter().map(|&d| crate::ir::Dim::Fixed(d)).collect());
-        self.graph.add_value(Value { name, ty, init: Some(tensor), param })
+        self.graph.add_value(Value { name, ty: tensor.ty(), init: Some(tensor), param })
     }
 
     /// Adds a node named `name` (made unique) and returns its outputs.
     pub fn node(&mut self, name: &str, op: Arc<dyn Op>, inputs: &[Option<ValueId>]) -> Result<Vec<ValueId>, OpError> {
-        let facts: Vec<Option<Fact>> = inputs
-            .iter()
-            .map(|i| {
-                i.map(|id| {
-                    let v = self.graph.value(id);
-                    Fact { ty: &v.ty, value: v.init.as_ref() }
-                })
-            })
-            .collect();
-        let types = op.infer(&facts)?;
+        let types = self.graph.infer(op.as_ref(), inputs)?;
         let name = self.unique(name);
         let outputs: Vec<ValueId> = types
             .into_iter()
@@ -102,14 +92,8 @@ impl Builder {
         inputs: &[ValueId],
         outputs: &[ValueId],
     ) -> Result<(), OpError> {
-        let facts: Vec<Option<Fact>> = inputs
-            .iter()
-            .map(|&id| {
-                let v = self.graph.value(id);
-                Some(Fact { ty: &v.ty, value: v.init.as_ref() })
-            })
-            .collect();
-        let types = op.infer(&facts)?;
+        let inputs: Vec<Option<ValueId>> = inputs.iter().copied().map(Some).collect();
+        let types = self.graph.infer(op.as_ref(), &inputs)?;
         if types.len() < outputs.len() {
             return Err(shape_error(
                 op.op_type(),
@@ -126,7 +110,6 @@ impl Builder {
             }
         }
         let name = self.unique(name);
-        let inputs = inputs.iter().copied().map(Some).collect();
         self.graph.nodes.push(Node { name, op, inputs, outputs: outputs.to_vec(), layer: self.layer.clone() });
         Ok(())
     }

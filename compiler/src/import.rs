@@ -11,7 +11,7 @@ use onyx_proto::onnx::{
 
 use crate::export::OPSET;
 use crate::ir::{DType, Dim, Graph, Node, ParamInfo, Tensor, TensorType, Value, ValueId};
-use crate::ops::{self, Fact, OpError};
+use crate::ops::{self, OpError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
@@ -69,7 +69,7 @@ pub fn import(model: &ModelProto) -> Result<Graph, ImportError> {
     for t in &g.initializer {
         let name = t.name.clone().unwrap_or_default();
         let tensor = read_tensor(t).map_err(|message| ImportError::Initializer { name: name.clone(), message })?;
-        let ty = TensorType::new(tensor.dtype, tensor.dims.iter().map(|&d| Dim::Fixed(d)).collect());
+        let ty = tensor.ty();
         let param =
             tensor.dtype.is_float().then(|| ParamInfo { trainable: true, regularizer: None, layer: String::new() });
         define(&mut graph, &mut by_name, Value { name, ty, init: Some(tensor), param }, &|| "an initializer".into())?;
@@ -110,16 +110,7 @@ pub fn import(model: &ModelProto) -> Result<Graph, ImportError> {
                     .ok_or_else(|| ImportError::UndefinedValue { node: label(), value: i.to_string() }),
             })
             .collect::<Result<_, _>>()?;
-        let facts: Vec<Option<Fact>> = inputs
-            .iter()
-            .map(|i| {
-                i.map(|id| {
-                    let v = graph.value(id);
-                    Fact { ty: &v.ty, value: v.init.as_ref() }
-                })
-            })
-            .collect();
-        let types = op.infer(&facts).map_err(|source| ImportError::Op { node: label(), source })?;
+        let types = graph.infer(op.as_ref(), &inputs).map_err(|source| ImportError::Op { node: label(), source })?;
         // Optional outputs may be left off the end, or skipped with an empty name in the middle. Values
         // exist for the listed ones; a skipped one in the middle gets a name of its own (ONNX allows
         // naming an output nobody reads).
@@ -196,7 +187,7 @@ fn fresh_name(taken: &mut HashSet<String>, base: &str) -> String {
 
 /// A value's type from its ValueInfo: a tensor of a known element type and rank. A dimension with
 /// neither a size nor a name gets a name of its own.
-fn read_type(vi: &ValueInfoProto) -> Result<TensorType, String> {
+pub fn read_type(vi: &ValueInfoProto) -> Result<TensorType, String> {
     let Some(type_proto::Value::TensorType(t)) = vi.r#type.as_ref().and_then(|t| t.value.as_ref()) else {
         return Err("is not a tensor".into());
     };

@@ -1,7 +1,7 @@
 //! Tensors as they cross the boundary between files, engines and the command line.
 use ndarray::ArrayD;
 use onyx_compiler::ir::{DType, Dim};
-use onyx_proto::onnx::{ModelProto, ValueInfoProto, tensor_shape_proto::dimension, type_proto};
+use onyx_proto::onnx::{ModelProto, ValueInfoProto};
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum HostTensor {
@@ -54,20 +54,8 @@ impl IoInfo {
 }
 
 fn io_info(v: &ValueInfoProto) -> Option<IoInfo> {
-    let Some(type_proto::Value::TensorType(t)) = v.r#type.as_ref()?.value.as_ref() else { return None };
-    let dtype = DType::from_onnx_code(t.elem_type?)?;
-    let shape = t
-        .shape
-        .as_ref()?
-        .dim
-        .iter()
-        .map(|d| match &d.value {
-            Some(dimension::Value::DimValue(n)) if *n >= 0 => Dim::Fixed(*n as usize),
-            Some(dimension::Value::DimParam(p)) => Dim::Sym(p.clone()),
-            _ => Dim::Sym("?".into()),
-        })
-        .collect();
-    Some(IoInfo { name: v.name.clone()?, dtype, shape })
+    let ty = onyx_compiler::import::read_type(v).ok()?;
+    Some(IoInfo { name: v.name.clone()?, dtype: ty.dtype, shape: ty.shape })
 }
 
 /// The inputs a user feeds (initializers listed as inputs by older exporters are left out) and the

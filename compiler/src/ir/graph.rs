@@ -1,7 +1,7 @@
 use std::sync::Arc;
 
 use super::{Tensor, TensorType};
-use crate::ops::Op;
+use crate::ops::{Fact, Op, OpError};
 
 /// Index of a value in its graph's arena.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -73,6 +73,15 @@ impl Graph {
 
     pub fn find_value(&self, name: &str) -> Option<ValueId> {
         self.values.iter().position(|v| v.name == name).map(ValueId)
+    }
+
+    /// Runs `op`'s shape rule on the values `inputs` name (`None` for an omitted optional input).
+    pub fn infer(&self, op: &dyn Op, inputs: &[Option<ValueId>]) -> Result<Vec<TensorType>, OpError> {
+        let facts: Vec<Option<Fact>> = inputs
+            .iter()
+            .map(|i| i.map(|id| Fact { ty: &self.value(id).ty, value: self.value(id).init.as_ref() }))
+            .collect();
+        op.infer(&facts)
     }
 
     /// Parameters in creation order.

@@ -1,4 +1,4 @@
-use super::DType;
+use super::{DType, Dim, TensorType};
 
 /// A constant tensor: ONNX's raw little-endian layout, so export is a copy.
 #[derive(Clone, Debug, PartialEq)]
@@ -21,6 +21,11 @@ impl Tensor {
 
     pub fn scalar_f32(value: f32) -> Tensor {
         Tensor::from_f32(vec![], &[value])
+    }
+
+    /// Its type: every dimension known.
+    pub fn ty(&self) -> TensorType {
+        TensorType::new(self.dtype, self.dims.iter().map(|&d| Dim::Fixed(d)).collect())
     }
 
     pub fn len(&self) -> usize {

@@ -3,7 +3,7 @@ use onyx_proto::onnx::{ModelProto, NodeProto};
 
 use crate::export::to_onnx;
 use crate::import::{ImportError, import};
-use crate::ops::{Recurrent, RecurrentKind};
+use crate::ops::{Attrs, Recurrent, RecurrentKind};
 
 mod unroll;
 
@@ -23,7 +23,7 @@ pub enum PassError {
 /// no initial state; a model with either kind of node has its recurrent nodes unrolled into
 /// primitive ops. A model without them comes back unchanged.
 pub fn for_tract(model: &ModelProto) -> Result<ModelProto, PassError> {
-    if !model.graph.iter().flat_map(|g| &g.node).any(|n| has_custom_activations(n) || lacks_initial_state(n)) {
+    if !model.graph.iter().flat_map(|g| &g.node).any(tract_cannot_run) {
         return Ok(model.clone());
     }
     let mut graph = import(model)?;
@@ -33,22 +33,13 @@ pub fn for_tract(model: &ModelProto) -> Result<ModelProto, PassError> {
     Ok(out)
 }
 
-/// Whether a node is an LSTM, GRU or RNN without an `initial_h` input.
-fn lacks_initial_state(n: &NodeProto) -> bool {
-    n.op_type.as_deref().and_then(RecurrentKind::from_op_type).is_some() && n.input.get(5).is_none_or(|i| i.is_empty())
-}
-
-/// Whether a node is an LSTM, GRU or RNN whose `activations` differ from ONNX's defaults.
-fn has_custom_activations(n: &NodeProto) -> bool {
+/// Whether a node is an LSTM, GRU or RNN with activations other than ONNX's defaults, or without an
+/// `initial_h` input. One whose attributes do not parse counts too, so that import reports why.
+fn tract_cannot_run(n: &NodeProto) -> bool {
     let Some(kind) = n.op_type.as_deref().and_then(RecurrentKind::from_op_type) else {
         return false;
     };
-    let defaults = Recurrent::default_activations(kind);
-    let given: Vec<String> = n
-        .attribute
-        .iter()
-        .find(|a| a.name.as_deref() == Some("activations"))
-        .map(|a| a.strings.iter().map(|s| String::from_utf8_lossy(s).into_owned()).collect())
-        .unwrap_or_default();
-    given.chunks(defaults.len()).any(|dir| dir != defaults.as_slice())
+    let no_initial_state = n.input.get(5).is_none_or(|i| i.is_empty());
+    let attrs = Attrs { op: n.op_type.as_deref().unwrap_or_default(), list: &n.attribute };
+    no_initial_state || Recurrent::parse(kind, &attrs).map_or(true, |r| !r.has_default_activations())
 }
