@@ -100,12 +100,14 @@ pub fn generate(init: &Init, shape: &[usize], seed: u64) -> Vec<f32> {
     let n: usize = shape.iter().product();
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let (fan_in, fan_out) = fans(shape);
-    let uniform = |rng: &mut ChaCha8Rng, limit: f64| -> Vec<f32> {
-        match Uniform::new(-limit, limit) {
+    // An empty or reversed range cannot come from a checked spec; it yields `lo` rather than a panic.
+    let uniform = |rng: &mut ChaCha8Rng, lo: f64, hi: f64| -> Vec<f32> {
+        match Uniform::new(lo, hi) {
             Ok(u) => (0..n).map(|_| u.sample(rng) as f32).collect(),
-            Err(_) => vec![0.0; n],
+            Err(_) => vec![lo as f32; n],
         }
     };
+    let symmetric = |rng: &mut ChaCha8Rng, limit: f64| uniform(rng, -limit, limit);
     let truncated = |rng: &mut ChaCha8Rng, mean: f64, std: f64| -> Vec<f32> {
         (0..n)
             .map(|_| loop {
@@ -120,17 +122,14 @@ pub fn generate(init: &Init, shape: &[usize], seed: u64) -> Vec<f32> {
         Init::Zeros => vec![0.0; n],
         Init::Ones => vec![1.0; n],
         Init::Constant { value } => vec![value; n],
-        Init::RandomUniform { minval, maxval } => match Uniform::new(minval as f64, maxval as f64) {
-            Ok(u) => (0..n).map(|_| u.sample(&mut rng) as f32).collect(),
-            Err(_) => vec![minval; n],
-        },
+        Init::RandomUniform { minval, maxval } => uniform(&mut rng, minval as f64, maxval as f64),
         Init::RandomNormal { mean, stddev } => (0..n)
             .map(|_| (mean as f64 + stddev as f64 * Distribution::<f64>::sample(&StandardNormal, &mut rng)) as f32)
             .collect(),
         Init::TruncatedNormal { mean, stddev } => truncated(&mut rng, mean as f64, stddev as f64),
-        Init::GlorotUniform => uniform(&mut rng, (6.0 / (fan_in + fan_out)).sqrt()),
-        Init::HeUniform => uniform(&mut rng, (6.0 / fan_in).sqrt()),
-        Init::LecunUniform => uniform(&mut rng, (3.0 / fan_in).sqrt()),
+        Init::GlorotUniform => symmetric(&mut rng, (6.0 / (fan_in + fan_out)).sqrt()),
+        Init::HeUniform => symmetric(&mut rng, (6.0 / fan_in).sqrt()),
+        Init::LecunUniform => symmetric(&mut rng, (3.0 / fan_in).sqrt()),
         Init::GlorotNormal => truncated(&mut rng, 0.0, (2.0 / (fan_in + fan_out)).sqrt() / TRUNCATED_STD),
         Init::HeNormal => truncated(&mut rng, 0.0, (2.0 / fan_in).sqrt() / TRUNCATED_STD),
         Init::LecunNormal => truncated(&mut rng, 0.0, (1.0 / fan_in).sqrt() / TRUNCATED_STD),

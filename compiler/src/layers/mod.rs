@@ -5,7 +5,7 @@ use std::fmt::Debug;
 use crate::builder::Builder;
 use crate::init::{self, Init};
 use crate::ir::{ParamInfo, Regularizer, Tensor, ValueId};
-use crate::ops::OpError;
+use crate::ops::{OpError, PoolKind, RecurrentKind};
 use crate::spec::raw::RawLayer;
 
 mod activation;
@@ -111,17 +111,17 @@ pub static LAYERS: &[LayerDef] = &[
     LayerDef { kind: "dense", fields: &["units", "activation", "use_bias", "init", "bias_init", "regularizer"], parse: dense::parse },
     LayerDef { kind: "conv1d", fields: conv::FIELDS, parse: |r| conv::parse(r, 1) },
     LayerDef { kind: "conv2d", fields: conv::FIELDS, parse: |r| conv::parse(r, 2) },
-    LayerDef { kind: "maxpool2d", fields: pool::FIELDS, parse: |r| pool::parse(r, pool::Kind::Max) },
-    LayerDef { kind: "avgpool2d", fields: pool::FIELDS, parse: |r| pool::parse(r, pool::Kind::Average) },
+    LayerDef { kind: "maxpool2d", fields: pool::FIELDS, parse: |r| pool::parse(r, PoolKind::Max) },
+    LayerDef { kind: "avgpool2d", fields: pool::FIELDS, parse: |r| pool::parse(r, PoolKind::Average) },
     LayerDef { kind: "global_avg_pool", fields: &[], parse: |_| Ok(Box::new(pool::GlobalAvgPool)) },
     LayerDef { kind: "flatten", fields: &[], parse: |_| Ok(Box::new(reshape::Flatten)) },
     LayerDef { kind: "reshape", fields: &["shape"], parse: reshape::parse },
     LayerDef { kind: "dropout", fields: &["rate"], parse: dropout::parse },
     LayerDef { kind: "batch_norm", fields: &["epsilon", "momentum", "center", "scale"], parse: batch_norm::parse },
     LayerDef { kind: "activation", fields: &["activation", "alpha"], parse: activation::parse_layer },
-    LayerDef { kind: "lstm", fields: recurrent::LSTM_FIELDS, parse: |r| recurrent::parse(r, recurrent::Cell::Lstm) },
-    LayerDef { kind: "gru", fields: recurrent::GRU_FIELDS, parse: |r| recurrent::parse(r, recurrent::Cell::Gru) },
-    LayerDef { kind: "simple_rnn", fields: recurrent::RNN_FIELDS, parse: |r| recurrent::parse(r, recurrent::Cell::SimpleRnn) },
+    LayerDef { kind: "lstm", fields: recurrent::LSTM_FIELDS, parse: |r| recurrent::parse(r, RecurrentKind::Lstm) },
+    LayerDef { kind: "gru", fields: recurrent::GRU_FIELDS, parse: |r| recurrent::parse(r, RecurrentKind::Gru) },
+    LayerDef { kind: "simple_rnn", fields: recurrent::RNN_FIELDS, parse: |r| recurrent::parse(r, RecurrentKind::Rnn) },
     LayerDef { kind: "embedding", fields: &["input_dim", "output_dim", "init"], parse: embedding::parse },
     LayerDef { kind: "add", fields: &[], parse: |_| Ok(Box::new(merge::Add)) },
     LayerDef { kind: "concat", fields: &["axis"], parse: merge::parse_concat },

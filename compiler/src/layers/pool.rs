@@ -9,21 +9,15 @@ use crate::spec::raw::RawLayer;
 
 pub const FIELDS: &[&str] = &["size", "stride", "padding"];
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
-    Max,
-    Average,
-}
-
 #[derive(Debug)]
 pub struct Pool {
-    kind: Kind,
+    kind: PoolKind,
     size: Vec<usize>,
     stride: Vec<usize>,
     padding: Padding,
 }
 
-pub fn parse(raw: &RawLayer, kind: Kind) -> Result<Box<dyn Layer>, LayerError> {
+pub fn parse(raw: &RawLayer, kind: PoolKind) -> Result<Box<dyn Layer>, LayerError> {
     let size = parse::per_axis(&raw.size, Some(vec![2, 2]), 2, "size")?;
     // Keras: the stride defaults to the pool size.
     let stride = parse::per_axis(&raw.stride, Some(size.clone()), 2, "stride")?;
@@ -33,8 +27,8 @@ pub fn parse(raw: &RawLayer, kind: Kind) -> Result<Box<dyn Layer>, LayerError> {
 impl Layer for Pool {
     fn keras_type(&self) -> &'static str {
         match self.kind {
-            Kind::Max => "MaxPooling2D",
-            Kind::Average => "AveragePooling2D",
+            PoolKind::Max => "MaxPooling2D",
+            PoolKind::Average => "AveragePooling2D",
         }
     }
 
@@ -47,7 +41,7 @@ impl Layer for Pool {
         }
         let pads = parse::pads(self.padding, &spatial, &self.size, &self.stride, &[1, 1]).map_err(|m| LayerError::field("size", m))?;
         let op = PoolOp {
-            kind: if self.kind == Kind::Max { PoolKind::Max } else { PoolKind::Average },
+            kind: self.kind,
             kernel_shape: self.size.clone(),
             strides: self.stride.clone(),
             pads: pads.iter().map(|p| p.0).chain(pads.iter().map(|p| p.1)).collect(),

@@ -25,37 +25,22 @@ pub const GRU_FIELDS: &[&str] = &[
 pub const RNN_FIELDS: &[&str] =
     &["units", "activation", "return_sequences", "use_bias", "init", "recurrent_init", "bias_init", "regularizer"];
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Cell {
-    Lstm,
-    Gru,
-    SimpleRnn,
-}
-
-impl Cell {
-    fn gates(self) -> usize {
-        match self {
-            Cell::Lstm => 4,
-            Cell::Gru => 3,
-            Cell::SimpleRnn => 1,
-        }
-    }
-
-    /// For each ONNX gate slot, the Keras gate it holds. LSTM: ONNX i,o,f,c ← Keras i,f,c,o.
-    fn keras_gate_of(self, onnx_gate: usize) -> usize {
-        match self {
-            Cell::Lstm => [0, 3, 1, 2][onnx_gate],
-            _ => onnx_gate,
-        }
+/// For each ONNX gate slot, the Keras gate it holds. LSTM: ONNX i,o,f,c ← Keras i,f,c,o; GRU and RNN
+/// share Keras' order.
+fn keras_gate_of(kind: RecurrentKind, onnx_gate: usize) -> usize {
+    match kind {
+        RecurrentKind::Lstm => [0, 3, 1, 2][onnx_gate],
+        _ => onnx_gate,
     }
 }
 
 #[derive(Debug)]
 pub struct Recurrent {
-    cell: Cell,
+    kind: RecurrentKind,
     units: usize,
-    activation: Activation,
-    recurrent_activation: Activation,
+    /// ONNX's names for Keras' `activation` and `recurrent_activation`.
+    activation: &'static str,
+    recurrent_activation: &'static str,
     return_sequences: bool,
     use_bias: bool,
     init: Init,
@@ -66,17 +51,16 @@ pub struct Recurrent {
     regularizer: Option<Regularizer>,
 }
 
-fn recurrent_activation(value: &Option<String>, default: &str, field: &'static str) -> Result<Activation, LayerError> {
-    let act = Activation::parse(value.as_deref().unwrap_or(default), None, field)?;
-    if act.onnx_recurrent_name().is_none() {
-        return Err(LayerError::field(field, "the native recurrent ops take relu, tanh or sigmoid here"));
-    }
-    Ok(act)
+/// The ONNX name of an activation the native recurrent ops take.
+fn recurrent_activation(value: &Option<String>, default: &str, field: &'static str) -> Result<&'static str, LayerError> {
+    Activation::parse(value.as_deref().unwrap_or(default), None, field)?
+        .onnx_recurrent_name()
+        .ok_or_else(|| LayerError::field(field, "the native recurrent ops take relu, tanh or sigmoid here"))
 }
 
-pub fn parse(raw: &RawLayer, cell: Cell) -> Result<Box<dyn Layer>, LayerError> {
+pub fn parse(raw: &RawLayer, kind: RecurrentKind) -> Result<Box<dyn Layer>, LayerError> {
     Ok(Box::new(Recurrent {
-        cell,
+        kind,
         units: parse::positive(parse::required(&raw.units, "units")?, "units")?,
         activation: recurrent_activation(&raw.activation, "tanh", "activation")?,
         recurrent_activation: recurrent_activation(&raw.recurrent_activation, "sigmoid", "recurrent_activation")?,
@@ -94,10 +78,10 @@ pub fn parse(raw: &RawLayer, cell: Cell) -> Result<Box<dyn Layer>, LayerError> {
 impl Recurrent {
     /// Moves a Keras-layout matrix (rows, gates·units) into ONNX's (gates·units, rows), reordering gates.
     fn to_onnx(&self, keras: &[f32], rows: usize) -> Vec<f32> {
-        let (g, u) = (self.cell.gates(), self.units);
+        let (g, u) = (self.kind.gates(), self.units);
         let mut out = vec![0.0; keras.len()];
         for gate in 0..g {
-            let kg = self.cell.keras_gate_of(gate);
+            let kg = keras_gate_of(self.kind, gate);
             for j in 0..u {
                 for r in 0..rows {
                     out[(gate * u + j) * rows + r] = keras[r * g * u + kg * u + j];
@@ -109,15 +93,15 @@ impl Recurrent {
 
     /// Keras' bias in Keras gate order: (input bias, recurrent bias if Keras has one).
     fn keras_bias(&self, cx: &LayerCx) -> (Vec<f32>, Option<Vec<f32>>) {
-        let (g, u) = (self.cell.gates(), self.units);
-        match self.cell {
-            Cell::Lstm if self.unit_forget_bias => {
+        let (g, u) = (self.kind.gates(), self.units);
+        match self.kind {
+            RecurrentKind::Lstm if self.unit_forget_bias => {
                 let mut b = cx.draw("bias_i", &self.bias_init, &[u]);
                 b.extend(vec![1.0; u]);
                 b.extend(cx.draw("bias_co", &self.bias_init, &[2 * u]));
                 (b, None)
             }
-            Cell::Gru if self.reset_after => {
+            RecurrentKind::Gru if self.reset_after => {
                 let both = cx.draw("bias", &self.bias_init, &[2, g * u]);
                 (both[..g * u].to_vec(), Some(both[g * u..].to_vec()))
             }
@@ -128,10 +112,10 @@ impl Recurrent {
 
 impl Layer for Recurrent {
     fn keras_type(&self) -> &'static str {
-        match self.cell {
-            Cell::Lstm => "LSTM",
-            Cell::Gru => "GRU",
-            Cell::SimpleRnn => "SimpleRNN",
+        match self.kind {
+            RecurrentKind::Lstm => "LSTM",
+            RecurrentKind::Gru => "GRU",
+            RecurrentKind::Rnn => "SimpleRNN",
         }
     }
 
@@ -142,7 +126,7 @@ impl Layer for Recurrent {
             (3, Some(Dim::Fixed(f))) => *f,
             _ => return Err(LayerError { field: None, message: format!("needs inputs shaped (timesteps, features), got {}", ty.keras_shape()) }),
         };
-        let (g, u) = (self.cell.gates(), self.units);
+        let (g, u) = (self.kind.gates(), self.units);
         let kernel = cx.draw("kernel", &self.init, &[features, g * u]);
         let recurrent = cx.draw("recurrent_kernel", &self.recurrent_init, &[u, g * u]);
         let w = cx.param("W", vec![1, g * u, features], &self.to_onnx(&kernel, features), true, self.regularizer);
@@ -162,21 +146,22 @@ impl Layer for Recurrent {
         });
         // ONNX's recurrent ops read [timesteps, batch, features]; Keras' samples are batch-first.
         let seq_major = cx.node(Arc::new(Transpose { perm: vec![1, 0, 2] }), &[x])?;
-        let kind = match self.cell {
-            Cell::Lstm => RecurrentKind::Lstm,
-            Cell::Gru => RecurrentKind::Gru,
-            Cell::SimpleRnn => RecurrentKind::Rnn,
-        };
-        let (f, gact) = (self.recurrent_activation.onnx_recurrent_name(), self.activation.onnx_recurrent_name());
-        let activations: Vec<String> = match self.cell {
-            Cell::Lstm => vec![f, gact, gact],
-            Cell::Gru => vec![f, gact],
-            Cell::SimpleRnn => vec![gact],
+        let (f, g) = (self.recurrent_activation, self.activation);
+        let activations: Vec<String> = match self.kind {
+            RecurrentKind::Lstm => vec![f, g, g],
+            RecurrentKind::Gru => vec![f, g],
+            RecurrentKind::Rnn => vec![g],
         }
         .into_iter()
-        .map(|a| a.unwrap_or("Tanh").to_string())
+        .map(str::to_string)
         .collect();
-        let op = RecurrentOp { kind, hidden_size: u, direction: Direction::Forward, activations, linear_before_reset: self.cell == Cell::Gru && self.reset_after };
+        let op = RecurrentOp {
+            kind: self.kind,
+            hidden_size: u,
+            direction: Direction::Forward,
+            activations,
+            linear_before_reset: self.kind == RecurrentKind::Gru && self.reset_after,
+        };
         let name = format!("{}/{}", cx.name, op.op_type());
         let outputs = cx.b.node(&name, Arc::new(op), &[Some(seq_major), Some(w), Some(r), b])?;
         if self.return_sequences {

@@ -129,6 +129,11 @@ impl Source {
 
     /// The span of the key at `path` (or of the element, for an index).
     pub fn locate(&self, path: &[Seg]) -> Option<Range<usize>> {
+        self.find(path).map(|(_, span)| span)
+    }
+
+    /// The node at `path`, with the span that names it: its key's, or its own for an array element.
+    fn find(&self, path: &[Seg]) -> Option<(&SpanNode, Range<usize>)> {
         let mut node = self.tree.as_ref()?;
         let mut found = node.span();
         for seg in path {
@@ -145,7 +150,7 @@ impl Source {
                 _ => return None,
             }
         }
-        Some(found)
+        Some((node, found))
     }
 
     /// The deepest path whose key or value contains `offset`.
@@ -181,41 +186,16 @@ impl Source {
 
     /// The keys present in the table at `path`, in document order.
     pub fn keys(&self, path: &[Seg]) -> Vec<String> {
-        let mut node = match &self.tree {
-            Some(n) => n,
-            None => return vec![],
-        };
-        for seg in path {
-            let next = match (node, seg) {
-                (SpanNode::Table { entries, .. }, Seg::Key(k)) => entries.iter().find(|(n, _, _)| n == k).map(|(_, _, v)| v),
-                (SpanNode::Array { items, .. }, Seg::Index(i)) => items.get(*i),
-                _ => None,
-            };
-            match next {
-                Some(n) => node = n,
-                None => return vec![],
-            }
-        }
-        match node {
-            SpanNode::Table { entries, .. } => entries.iter().map(|(k, _, _)| k.clone()).collect(),
+        match self.find(path) {
+            Some((SpanNode::Table { entries, .. }, _)) => entries.iter().map(|(k, _, _)| k.clone()).collect(),
             _ => vec![],
         }
     }
-}
 
-impl Source {
     /// The text of the scalar at `path`, unquoted (for messages before the value could be typed).
     pub fn scalar_text(&self, path: &[Seg]) -> Option<String> {
-        let mut node = self.tree.as_ref()?;
-        for seg in path {
-            node = match (node, seg) {
-                (SpanNode::Table { entries, .. }, Seg::Key(k)) => entries.iter().find(|(n, _, _)| n == k).map(|(_, _, v)| v)?,
-                (SpanNode::Array { items, .. }, Seg::Index(i)) => items.get(*i)?,
-                _ => return None,
-            };
-        }
-        match node {
-            SpanNode::Scalar { span } => self.text.get(span.clone()).map(|t| t.trim_matches(|c| c == '"' || c == '\'').to_string()),
+        match self.find(path)? {
+            (SpanNode::Scalar { span }, _) => self.text.get(span.clone()).map(|t| t.trim_matches(|c| c == '"' || c == '\'').to_string()),
             _ => None,
         }
     }
