@@ -18,8 +18,7 @@ fn inference(c: &mut Criterion) {
                 .inputs()
                 .iter()
                 .map(|info| {
-                    let mut shape = vec![batch];
-                    shape.extend(info.shape.iter().skip(1).filter_map(|d| d.fixed()));
+                    let shape = info.batch_shape(batch).expect("known per-sample dims");
                     let n: usize = shape.iter().product();
                     match info.dtype {
                         DType::I64 => HostTensor::I64(ArrayD::from_shape_vec(IxDyn(&shape), (0..n).map(|i| (i % 50) as i64).collect()).expect("shape")),

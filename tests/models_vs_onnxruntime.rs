@@ -14,8 +14,7 @@ fn random_inputs(session: &dyn onyx_runtime::Session, batch: usize, seed: u64) -
         .inputs()
         .iter()
         .map(|info| {
-            let mut shape = vec![batch];
-            shape.extend(info.shape.iter().skip(1).map(|d| d.fixed().expect("known per-sample dims")));
+            let shape = info.batch_shape(batch).expect("known per-sample dims");
             let n: usize = shape.iter().product();
             match info.dtype {
                 // Token ids below every embedding's input_dim in models/.

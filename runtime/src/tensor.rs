@@ -42,9 +42,9 @@ pub struct IoInfo {
 }
 
 impl IoInfo {
-    /// The per-sample element count, when everything but the first (batch) dimension is known.
-    pub fn sample_len(&self) -> Option<usize> {
-        self.shape.iter().skip(1).map(Dim::fixed).product()
+    /// The shape of `batch` samples, when everything but the first (batch) dimension is known.
+    pub fn batch_shape(&self, batch: usize) -> Option<Vec<usize>> {
+        std::iter::once(Some(batch)).chain(self.shape.iter().skip(1).map(Dim::fixed)).collect()
     }
 
     pub fn describe(&self) -> String {

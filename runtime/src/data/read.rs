@@ -12,6 +12,11 @@ fn data_error(path: &Path, message: impl Into<String>) -> RuntimeError {
     RuntimeError::Data { path: path.to_path_buf(), message: message.into() }
 }
 
+/// The shape of `rows` samples of `info`, whose per-sample dimensions must be known.
+fn batch_shape(path: &Path, info: &IoInfo, rows: usize) -> Result<Vec<usize>, RuntimeError> {
+    info.batch_shape(rows).ok_or_else(|| data_error(path, format!("input {} has unknown dimensions", info.describe())))
+}
+
 /// Reads one tensor per model input from `path`, by extension: `.csv` (one sample a row, the
 /// sample's values flattened; single-input models), `.npy` (single input) or `.npz` (arrays named
 /// after the inputs, or one array for a single input).
@@ -64,14 +69,12 @@ fn read_npy(file: File, dtype: DType) -> Result<HostTensor, String> {
 
 /// Reshapes (n, flattened) data to the input's (n, per-sample...) shape when the counts agree.
 fn fit(path: &Path, info: &IoInfo, t: HostTensor) -> Result<HostTensor, RuntimeError> {
-    let per_sample = info.sample_len().ok_or_else(|| data_error(path, format!("input {} has unknown dimensions", info.describe())))?;
-    let total: usize = t.shape().iter().product();
     let rows = t.shape().first().copied().unwrap_or(0);
-    if rows == 0 || total != rows * per_sample {
+    let shape = batch_shape(path, info, rows)?;
+    let total: usize = t.shape().iter().product();
+    if rows == 0 || total != shape.iter().product::<usize>() {
         return Err(data_error(path, format!("an array of shape {:?} does not hold samples of {}", t.shape(), info.describe())));
     }
-    let mut shape = vec![rows];
-    shape.extend(info.shape.iter().skip(1).filter_map(|d| d.fixed()));
     let reshape_error = |e: ndarray::ShapeError| data_error(path, e.to_string());
     Ok(match t {
         HostTensor::F32(a) => HostTensor::F32(a.as_standard_layout().into_owned().into_shape_with_order(IxDyn(&shape)).map_err(reshape_error)?),
@@ -86,7 +89,7 @@ fn read_csv(path: &Path, info: &IoInfo) -> Result<HostTensor, RuntimeError> {
         .flexible(true)
         .from_path(path)
         .map_err(|e| data_error(path, e.to_string()))?;
-    let per_sample = info.sample_len().ok_or_else(|| data_error(path, format!("input {} has unknown dimensions", info.describe())))?;
+    let per_sample: usize = batch_shape(path, info, 1)?.iter().product();
     let mut header: Option<Vec<String>> = None;
     let (mut floats, mut ints, mut rows) = (vec![], vec![], 0usize);
     for (i, record) in reader.records().enumerate() {
@@ -119,8 +122,7 @@ fn read_csv(path: &Path, info: &IoInfo) -> Result<HostTensor, RuntimeError> {
     if rows == 0 {
         return Err(data_error(path, "no data rows"));
     }
-    let mut shape = vec![rows];
-    shape.extend(info.shape.iter().skip(1).filter_map(|d| d.fixed()));
+    let shape = batch_shape(path, info, rows)?;
     let shape_error = |e: ndarray::ShapeError| data_error(path, e.to_string());
     Ok(match info.dtype {
         DType::I64 => HostTensor::I64(ArrayD::from_shape_vec(IxDyn(&shape), ints).map_err(shape_error)?),
