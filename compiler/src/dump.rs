@@ -37,8 +37,12 @@ pub fn dump(graph: &Graph) -> String {
                 Some(_) => "state ",
                 None => "const ",
             };
-            let values = if t.len() <= 4 { format!(" = {:?}", t.as_f32().map(|f| format!("{f:?}")).or_else(|| t.as_i64().map(|i| format!("{i:?}"))).unwrap_or_default()) } else { String::new() };
-            let _ = writeln!(out, "  {role} {}: {} ({} elements){}", v.name, v.ty, t.len(), values.replace('"', ""));
+            let values = match (t.len() <= 4, t.as_f32(), t.as_i64()) {
+                (true, Some(f), _) => format!(" = {f:?}"),
+                (true, _, Some(i)) => format!(" = {i:?}"),
+                _ => String::new(),
+            };
+            let _ = writeln!(out, "  {role} {}: {} ({} elements){values}", v.name, v.ty, t.len());
         }
     }
     for n in &graph.nodes {

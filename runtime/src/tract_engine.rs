@@ -23,13 +23,18 @@ fn load_error(e: impl std::fmt::Display) -> RuntimeError {
     RuntimeError::Load { engine: "tract", message: format!("{e:#}") }
 }
 
+fn run_error(e: impl std::fmt::Display) -> RuntimeError {
+    RuntimeError::Run { engine: "tract", message: format!("{e:#}") }
+}
+
 impl Engine for TractEngine {
     fn name(&self) -> &'static str {
         "tract"
     }
 
     fn load(&self, model: &ModelProto) -> Result<Box<dyn Session>, RuntimeError> {
-        // tract's own importer ignores the activations of LSTM/GRU/RNN; rewrite those ops first.
+        // tract's importer mishandles LSTM/GRU/RNN (it ignores their activations and cannot run them on
+        // a symbolic batch without an initial state): rewrite those ops first.
         let model = onyx_compiler::passes::for_tract(model).map_err(load_error)?;
         let bytes = onyx_proto::encode_model(&model);
         // tract panics on some inputs it does not support (unwraps in its importers); a model file is
@@ -56,12 +61,11 @@ fn to_tract(t: &HostTensor) -> TValue {
 }
 
 fn from_tract(v: &TValue) -> Result<HostTensor, RuntimeError> {
-    let run = |e: TractError| RuntimeError::Run { engine: "tract", message: format!("{e:#}") };
     match v.datum_type() {
-        DatumType::F32 => Ok(HostTensor::F32(v.to_plain_array_view::<f32>().map_err(run)?.to_owned())),
-        DatumType::I64 => Ok(HostTensor::I64(v.to_plain_array_view::<i64>().map_err(run)?.to_owned())),
+        DatumType::F32 => Ok(HostTensor::F32(v.to_plain_array_view::<f32>().map_err(run_error)?.to_owned())),
+        DatumType::I64 => Ok(HostTensor::I64(v.to_plain_array_view::<i64>().map_err(run_error)?.to_owned())),
         // Other element types (bool, int32...) are shown as floats.
-        _ => Ok(HostTensor::F32(v.cast_to::<f32>().map_err(run)?.to_plain_array_view::<f32>().map_err(run)?.to_owned())),
+        _ => Ok(HostTensor::F32(v.cast_to::<f32>().map_err(run_error)?.to_plain_array_view::<f32>().map_err(run_error)?.to_owned())),
     }
 }
 
@@ -77,10 +81,9 @@ impl Session for TractSession {
     fn run(&self, inputs: &[HostTensor]) -> Result<Vec<HostTensor>, RuntimeError> {
         check_inputs(&self.inputs, inputs)?;
         let values: TVec<TValue> = inputs.iter().map(to_tract).collect();
-        let run_error = |message: String| RuntimeError::Run { engine: "tract", message };
         let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.plan.run(values)))
             .map_err(|panic| run_error(format!("tract failed: {}", panic_message(&panic))))?
-            .map_err(|e| run_error(format!("{e:#}")))?;
+            .map_err(run_error)?;
         out.iter().map(from_tract).collect()
     }
 }

@@ -102,7 +102,7 @@ impl Layer for Conv {
             kernel_shape: self.kernel.clone(),
             strides: self.stride.clone(),
             dilations: self.dilation.clone(),
-            pads: pads.iter().map(|p| p.0).chain(pads.iter().map(|p| p.1)).collect(),
+            pads,
             group: self.groups,
         };
         let y = cx.node(Arc::new(op), &args)?;

@@ -43,15 +43,16 @@ pub fn padding(value: &Option<String>) -> Result<Padding, LayerError> {
 }
 
 /// Keras' padding: `valid` pads nothing; `same` pads so the output is ⌈input/stride⌉, the odd cell at
-/// the end (TensorFlow's convention). Returns (begin, end) per axis, or says why a window cannot fit.
+/// the end (TensorFlow's convention). Returns ONNX's `pads` (every axis' begin, then every end), or
+/// says why a window cannot fit.
 pub fn pads(
     padding: Padding,
     input: &[usize],
     kernel: &[usize],
     stride: &[usize],
     dilation: &[usize],
-) -> Result<Vec<(usize, usize)>, String> {
-    let mut out = vec![];
+) -> Result<Vec<usize>, String> {
+    let (mut begins, mut ends) = (vec![], vec![]);
     for i in 0..input.len() {
         let span = dilation[i] * (kernel[i] - 1) + 1;
         match padding {
@@ -62,16 +63,19 @@ pub fn pads(
                     let dil = if dilation.iter().any(|&d| d > 1) { format!(" (dilated to span {span})") } else { String::new() };
                     return Err(format!("a {window} window{dil} does not fit the {map} input with padding `valid`"));
                 }
-                out.push((0, 0));
+                begins.push(0);
+                ends.push(0);
             }
             Padding::Same => {
                 let output = input[i].div_ceil(stride[i]);
                 let total = ((output - 1) * stride[i] + span).saturating_sub(input[i]);
-                out.push((total / 2, total - total / 2));
+                begins.push(total / 2);
+                ends.push(total - total / 2);
             }
         }
     }
-    Ok(out)
+    begins.extend(ends);
+    Ok(begins)
 }
 
 pub fn init(value: &Option<RawInit>, default: &str, field: &'static str) -> Result<Init, LayerError> {

@@ -44,7 +44,7 @@ impl Layer for Pool {
             kind: self.kind,
             kernel_shape: self.size.clone(),
             strides: self.stride.clone(),
-            pads: pads.iter().map(|p| p.0).chain(pads.iter().map(|p| p.1)).collect(),
+            pads,
             // Keras averages over the cells inside the map only.
             count_include_pad: false,
         };
