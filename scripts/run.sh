@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The run command: builds onyx (release) and takes a bundled model through what onyx does today:
-# compile the seed's specs to ONNX, show them as Keras would, inspect a file, and predict with
-# tract on bundled data.
+# The run command: builds onyx (release) and does its main job on bundled data: trains the logistic
+# regression spec on the breast-cancer data set (its training-step graph running on tract), then
+# shows the other specs compiled, summarized and inspected, and predicts with the trained model.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release
@@ -11,8 +11,10 @@ mkdir -p "$out"
 for spec in models/*.toml models/*.json; do
     "$onyx" compile "$spec" -o "$out/$(basename "${spec%.*}").onnx"
 done
+"$onyx" train models/logistic_regression.toml --data data/breast_cancer.csv --target benign --standardize -o "$out/breast_cancer.onnx"
 "$onyx" summary models/mnist_cnn.toml
 "$onyx" summary models/lstm_forecast.toml
 "$onyx" inspect "$out/mnist_cnn.onnx"
-echo "predictions of the (untrained) linear model on 20 rows of diabetes.csv:"
-"$onyx" predict "$out/linear_regression.onnx" --input tests/data/diabetes_features.csv
+echo "probability of benign for the first rows of breast_cancer.csv (raw features; the scaling is in the model):"
+head -6 data/breast_cancer.csv | cut -d, -f1-30 > "$out/first_rows.csv"
+"$onyx" predict "$out/breast_cancer.onnx" --input "$out/first_rows.csv"

@@ -18,6 +18,7 @@ enum Command {
     Summary(cmd::summary::Args),
     Inspect(cmd::inspect::Args),
     Predict(cmd::predict::Args),
+    Train(cmd::train::Args),
 }
 
 fn main() -> ExitCode {
@@ -27,6 +28,7 @@ fn main() -> ExitCode {
         Command::Summary(a) => cmd::summary::run(a),
         Command::Inspect(a) => cmd::inspect::run(a),
         Command::Predict(a) => cmd::predict::run(a),
+        Command::Train(a) => cmd::train::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -4,6 +4,7 @@
 //! spec.toml ──Spec::from_file──▶ Spec ──compile──▶ Model { Graph } ──to_onnx──▶ ModelProto
 //!                                                         Graph ◀──import── ModelProto
 //! ```
+pub mod autodiff;
 pub mod builder;
 pub mod dump;
 pub mod export;
@@ -17,6 +18,7 @@ pub mod ops;
 pub mod passes;
 pub mod spec;
 pub mod summary;
+pub mod train;
 
 pub use export::{OPSET, to_onnx};
 pub use import::{ImportError, import};

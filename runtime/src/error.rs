@@ -19,4 +19,6 @@ pub enum RuntimeError {
     Io { path: PathBuf, source: std::io::Error },
     #[error("{0}")]
     Unsupported(String),
+    #[error("training diverged: the loss is {loss} at epoch {epoch}, batch {batch}; the last checkpoint is kept")]
+    Diverged { epoch: usize, batch: usize, loss: f64 },
 }

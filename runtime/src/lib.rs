@@ -4,6 +4,7 @@ pub mod engine;
 pub mod error;
 pub mod tensor;
 pub mod tract_engine;
+pub mod train;
 
 pub use engine::{Engine, Session};
 pub use error::RuntimeError;

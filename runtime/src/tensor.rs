@@ -24,6 +24,37 @@ impl HostTensor {
         }
     }
 
+    /// From an IR constant (float32 or int64).
+    pub fn from_ir(t: &onyx_compiler::ir::Tensor) -> Option<HostTensor> {
+        let shape = ndarray::IxDyn(&t.dims);
+        match t.dtype {
+            DType::F32 => ArrayD::from_shape_vec(shape, t.as_f32()?).ok().map(HostTensor::F32),
+            DType::I64 => ArrayD::from_shape_vec(shape, t.as_i64()?).ok().map(HostTensor::I64),
+            _ => None,
+        }
+    }
+
+    /// As an IR constant.
+    pub fn to_ir(&self) -> onyx_compiler::ir::Tensor {
+        match self {
+            HostTensor::F32(a) => onyx_compiler::ir::Tensor::from_f32(a.shape().to_vec(), &a.iter().copied().collect::<Vec<_>>()),
+            HostTensor::I64(a) => onyx_compiler::ir::Tensor::from_i64(a.shape().to_vec(), &a.iter().copied().collect::<Vec<_>>()),
+        }
+    }
+
+    /// The rows `rows` of the first axis, in that order.
+    pub fn select_rows(&self, rows: &[usize]) -> HostTensor {
+        match self {
+            HostTensor::F32(a) => HostTensor::F32(a.select(ndarray::Axis(0), rows)),
+            HostTensor::I64(a) => HostTensor::I64(a.select(ndarray::Axis(0), rows)),
+        }
+    }
+
+    /// The single value of a scalar (or first value), as f64.
+    pub fn scalar(&self) -> f64 {
+        self.to_f64_vec().first().copied().unwrap_or(f64::NAN)
+    }
+
     /// Values as f64, row-major, for printing and comparing.
     pub fn to_f64_vec(&self) -> Vec<f64> {
         match self {

@@ -16,15 +16,33 @@ pub struct Args {
     /// Also print a readable dump of the compiled graph.
     #[arg(long)]
     dump: bool,
+    /// Also write the training-step and eval graphs (train_step.onnx, eval.onnx) and a manifest of
+    /// their inputs and outputs into this folder, from the spec's [train] table.
+    #[arg(long, value_name = "DIR")]
+    emit_training: Option<PathBuf>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let model = onyx_compiler::compile_file(&args.spec)?;
+    let spec = onyx_compiler::Spec::from_file(&args.spec)?;
+    let model = onyx_compiler::compile(&spec)?;
     let output = args.output.unwrap_or_else(|| PathBuf::from(format!("{}.onnx", model.graph.name)));
     let proto = onyx_compiler::to_onnx(&model.graph);
     onyx_proto::write_model(&output, &proto).with_context(|| format!("writing {}", output.display()))?;
     if args.dump {
         print!("{}", onyx_compiler::dump::dump(&model.graph));
+    }
+    if let Some(dir) = &args.emit_training {
+        let Some(train) = &spec.train else { anyhow::bail!("{}: --emit-training needs a [train] table", args.spec.display()) };
+        let graphs = onyx_compiler::train::build(&model.graph, train).with_context(|| format!("deriving the training graphs of {}", args.spec.display()))?;
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        for (file, graph) in [("train_step.onnx", &graphs.step), ("eval.onnx", &graphs.eval)] {
+            let path = dir.join(file);
+            onyx_proto::write_model(&path, &onyx_compiler::to_onnx(graph)).with_context(|| format!("writing {}", path.display()))?;
+        }
+        let manifest = onyx_compiler::train::manifest(&graphs);
+        let path = dir.join("manifest.json");
+        onyx_proto::atomic_write(&path, manifest.as_bytes()).with_context(|| format!("writing {}", path.display()))?;
+        eprintln!("wrote train_step.onnx, eval.onnx and manifest.json to {}", dir.display());
     }
     let (total, _, _) = model.keras_counts();
     let bytes = std::fs::metadata(&output).map(|m| m.len()).unwrap_or(0);

@@ -1,3 +1,4 @@
+use std::fmt::Write;
 use std::path::PathBuf;
 
 use anyhow::Context;
@@ -15,23 +16,24 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<()> {
     let proto = onyx_proto::read_model(&args.model).with_context(|| format!("reading {}", args.model.display()))?;
     let i = onyx_compiler::inspect::inspect(&proto);
-    println!("model:      {}", args.model.display());
-    println!("producer:   {}", if i.producer.is_empty() { "(unknown)" } else { &i.producer });
-    let opsets: Vec<String> = i.opsets.iter().map(|(d, v)| format!("{}{v}", if d.is_empty() { "ai.onnx " .to_string() } else { format!("{d} ") })).collect();
-    println!("ir version: {}   opsets: {}", i.ir_version, opsets.join(", "));
+    let mut out = String::new();
+    let _ = writeln!(out, "model:      {}", args.model.display());
+    let _ = writeln!(out, "producer:   {}", if i.producer.is_empty() { "(unknown)" } else { &i.producer });
+    let opsets: Vec<String> = i.opsets.iter().map(|(d, v)| format!("{}{v}", if d.is_empty() { "ai.onnx ".to_string() } else { format!("{d} ") })).collect();
+    let _ = writeln!(out, "ir version: {}   opsets: {}", i.ir_version, opsets.join(", "));
     for (name, ty) in &i.inputs {
-        println!("input:      {name}: {ty}");
+        let _ = writeln!(out, "input:      {name}: {ty}");
     }
     for (name, ty) in &i.outputs {
-        println!("output:     {name}: {ty}");
+        let _ = writeln!(out, "output:     {name}: {ty}");
     }
-    println!("parameters: {} ({} bytes)", thousands(i.params as usize), thousands(i.param_bytes as usize));
-    println!("nodes:      {}", i.nodes);
+    let _ = writeln!(out, "parameters: {} ({} bytes)", thousands(i.params as usize), thousands(i.param_bytes as usize));
+    let _ = writeln!(out, "nodes:      {}", i.nodes);
     for (op, count) in &i.ops {
-        println!("  {op:<24} {count:>6}");
+        let _ = writeln!(out, "  {op:<24} {count:>6}");
     }
     for (k, v) in &i.metadata {
-        println!("metadata:   {k} = {v}");
+        let _ = writeln!(out, "metadata:   {k} = {v}");
     }
-    Ok(())
+    super::print(&out)
 }

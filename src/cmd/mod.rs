@@ -2,6 +2,7 @@ pub mod compile;
 pub mod inspect;
 pub mod predict;
 pub mod summary;
+pub mod train;
 
 use onyx_runtime::RuntimeError;
 
@@ -16,4 +17,14 @@ pub fn exit_code(e: &anyhow::Error) -> u8 {
             )
     });
     if bad_input { 2 } else { 1 }
+}
+
+/// Writes command output to stdout; a reader that went away (`onyx inspect m.onnx | head`) is not an
+/// error.
+pub fn print(text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(anyhow::Error::new(e).context("writing to stdout")),
+        _ => Ok(()),
+    }
 }

@@ -1,4 +1,3 @@
-use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::Context;
@@ -45,7 +44,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 StdoutFormat::Json => OutputFormat::Json,
             };
             let bytes = data::encode_outputs(format, session.outputs(), &outputs, std::path::Path::new("<stdout>"))?;
-            std::io::stdout().write_all(&bytes).context("writing to stdout")?;
+            super::print(&String::from_utf8_lossy(&bytes))?;
         }
     }
     Ok(())

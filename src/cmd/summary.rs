@@ -16,6 +16,5 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let v = model.graph.value(i);
         (v.name.clone(), v.ty.keras_shape())
     }).collect();
-    print!("{}", onyx_compiler::summary::summary(&model, &inputs));
-    Ok(())
+    super::print(&onyx_compiler::summary::summary(&model, &inputs))
 }

@@ -3,8 +3,9 @@ use std::sync::Arc;
 
 use onyx_proto::onnx::AttributeProto;
 
-use super::{Attrs, Fact, Op, OpError, required, shape_error};
-use crate::ir::{Dim, TensorType};
+use super::{Attrs, Fact, Op, OpError, UnaryKind, required, shape_error};
+use crate::autodiff::GradCx;
+use crate::ir::{Dim, TensorType, ValueId};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BinaryKind {
@@ -12,6 +13,8 @@ pub enum BinaryKind {
     Sub,
     Mul,
     Div,
+    /// `a^b`; its gradient is taken for `a` (the base) only where `a` is positive or `b` an integer.
+    Pow,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -49,6 +52,7 @@ impl Op for Binary {
             BinaryKind::Sub => "Sub",
             BinaryKind::Mul => "Mul",
             BinaryKind::Div => "Div",
+            BinaryKind::Pow => "Pow",
         }
     }
 
@@ -63,5 +67,36 @@ impl Op for Binary {
 
     fn attributes(&self) -> Vec<AttributeProto> {
         vec![]
+    }
+
+    fn gradient(&self, cx: &mut GradCx, output_grads: &[Option<ValueId>]) -> Result<Vec<Option<ValueId>>, OpError> {
+        use BinaryKind::{Div, Mul, Sub};
+        let Some(g) = output_grads.first().copied().flatten() else { return Ok(vec![None, None]) };
+        let (a, b) = (cx.x(0)?, cx.x(1)?);
+        let (ga, gb) = match self.kind {
+            BinaryKind::Add => (g, g),
+            BinaryKind::Sub => (g, cx.unary(UnaryKind::Neg, g)?),
+            BinaryKind::Mul => (cx.binary(Mul, g, b)?, cx.binary(Mul, g, a)?),
+            BinaryKind::Div => {
+                // d(a/b)/db = −(a/b)/b
+                let ga = cx.binary(Div, g, b)?;
+                let ratio = cx.binary(Div, cx.y(0), b)?;
+                let scaled = cx.binary(Mul, g, ratio)?;
+                (ga, cx.unary(UnaryKind::Neg, scaled)?)
+            }
+            BinaryKind::Pow => {
+                // d(aᵇ)/da = b·aᵇ⁻¹; d(aᵇ)/db = ln(a)·aᵇ
+                let one = cx.scalar(1.0);
+                let b_minus_one = cx.binary(Sub, b, one)?;
+                let power = cx.binary(BinaryKind::Pow, a, b_minus_one)?;
+                let slope = cx.binary(Mul, b, power)?;
+                let ga = cx.binary(Mul, g, slope)?;
+                let ln = cx.unary(UnaryKind::Log, a)?;
+                let slope_b = cx.binary(Mul, ln, cx.y(0))?;
+                (ga, cx.binary(Mul, g, slope_b)?)
+            }
+        };
+        let (ta, tb) = (cx.ty(a), cx.ty(b));
+        Ok(vec![Some(cx.unbroadcast(ga, &ta)?), Some(cx.unbroadcast(gb, &tb)?)])
     }
 }

@@ -3,8 +3,9 @@ use std::sync::Arc;
 
 use onyx_proto::onnx::AttributeProto;
 
-use super::{Attrs, Fact, Op, OpError, attrs, normalize_axis, shape_error};
-use crate::ir::{Dim, TensorType};
+use super::{Attrs, Fact, Op, OpError, Slice, attrs, normalize_axis, shape_error};
+use crate::autodiff::GradCx;
+use crate::ir::{Dim, TensorType, ValueId};
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Concat {
@@ -46,5 +47,22 @@ impl Op for Concat {
 
     fn attributes(&self) -> Vec<AttributeProto> {
         vec![attrs::int("axis", self.axis)]
+    }
+
+    fn gradient(&self, cx: &mut GradCx, output_grads: &[Option<ValueId>]) -> Result<Vec<Option<ValueId>>, OpError> {
+        // Each input's gradient is its own slice of the output's along the axis.
+        let inputs: Vec<ValueId> = cx.node.inputs.iter().flatten().copied().collect();
+        let Some(g) = output_grads.first().copied().flatten() else { return Ok(vec![None; inputs.len()]) };
+        let rank = cx.ty(g).rank();
+        let axis = normalize_axis("Concat", self.axis, rank)? as i64;
+        let mut start = 0i64;
+        let mut out = vec![];
+        for x in inputs {
+            let len = cx.ty(x).shape[axis as usize].fixed().ok_or_else(|| shape_error("Concat", "the concatenated axis must be known"))? as i64;
+            let (starts, ends, axes) = (cx.ints(&[start]), cx.ints(&[start + len]), cx.ints(&[axis]));
+            out.push(Some(cx.op(Slice, &[g, starts, ends, axes])?));
+            start += len;
+        }
+        Ok(out)
     }
 }

@@ -3,8 +3,9 @@ use std::sync::Arc;
 
 use onyx_proto::onnx::AttributeProto;
 
-use super::{Attrs, Fact, Op, OpError, attrs, required, shape_error};
-use crate::ir::{Dim, TensorType};
+use super::{Attrs, Concat, ConvTranspose, Fact, Op, OpError, Reduce, ReduceKind, Slice, Transpose, attrs, required, shape_error};
+use crate::autodiff::GradCx;
+use crate::ir::{Dim, TensorType, ValueId};
 
 /// The output length of one spatial axis of a window op, or why the window does not fit.
 pub fn window_output(
@@ -100,23 +101,29 @@ impl Op for Conv {
 
     fn infer(&self, inputs: &[Option<Fact>]) -> Result<Vec<TensorType>, OpError> {
         let (x, w) = (required("Conv", inputs, 0)?.ty, required("Conv", inputs, 1)?.ty);
-        let w_shape = w.fixed_shape().ok_or_else(|| shape_error("Conv", "weights need a known shape"))?;
-        let channels = x.shape.get(1).and_then(Dim::fixed);
-        if w_shape.len() != self.kernel_shape.len() + 2 || w_shape[2..] != self.kernel_shape[..] {
+        let rank = self.kernel_shape.len();
+        if w.rank() != rank + 2 || w.shape[2..].iter().zip(&self.kernel_shape).any(|(d, &k)| *d != Dim::Fixed(k)) {
             return Err(shape_error("Conv", format!("weights {w} disagree with kernel {:?}", self.kernel_shape)));
         }
-        if let Some(c) = channels {
-            if c != w_shape[1] * self.group {
+        let filters = w.shape[0].fixed().ok_or_else(|| shape_error("Conv", format!("weights {w} need a known number of filters")))?;
+        // The weights' channel axis may be a symbol only where it is the input's own (a gradient
+        // correlates over the batch axis).
+        match (x.shape.get(1), &w.shape[1]) {
+            (Some(Dim::Fixed(c)), Dim::Fixed(per_group)) if *c != per_group * self.group => {
                 return Err(shape_error(
                     "Conv",
-                    format!("input has {c} channels but the weights expect {} x {} groups", w_shape[1], self.group),
+                    format!("input has {c} channels but the weights expect {per_group} x {} groups", self.group),
                 ));
             }
+            // A missing channel axis is reported by `window_dims` below.
+            (None, _) | (Some(Dim::Fixed(_)), Dim::Fixed(_)) | (Some(Dim::Sym(_)), Dim::Fixed(_)) => {}
+            (Some(c), d) if c == d && self.group == 1 => {}
+            _ => return Err(shape_error("Conv", format!("weights {w} do not match the channels of {x}"))),
         }
-        if w_shape[0] % self.group != 0 {
-            return Err(shape_error("Conv", format!("{} filters do not split into {} groups", w_shape[0], self.group)));
+        if filters % self.group != 0 {
+            return Err(shape_error("Conv", format!("{filters} filters do not split into {} groups", self.group)));
         }
-        let mut shape = vec![x.shape[0].clone(), Dim::Fixed(w_shape[0])];
+        let mut shape = vec![x.shape[0].clone(), Dim::Fixed(filters)];
         shape.extend(window_dims("Conv", x, &self.kernel_shape, &self.strides, &self.dilations, &self.pads)?);
         Ok(vec![TensorType::new(x.dtype, shape)])
     }
@@ -131,4 +138,81 @@ impl Op for Conv {
             attrs::int("group", self.group as i64),
         ]
     }
+
+    fn gradient(&self, cx: &mut GradCx, output_grads: &[Option<ValueId>]) -> Result<Vec<Option<ValueId>>, OpError> {
+        let Some(g) = output_grads.first().copied().flatten() else { return Ok(vec![None, None, None]) };
+        let (x, w) = (cx.x(0)?, cx.x(1)?);
+        let rank = self.kernel_shape.len();
+        let input = spatial_dims("Conv", &cx.ty(x))?;
+        // dX: the transposed convolution with the same weights, sized to X exactly.
+        let adjoint = ConvTranspose::adjoint(&input, &self.kernel_shape, &self.strides, &self.dilations, &self.pads, self.group);
+        let gx = cx.op(adjoint, &[g, w])?;
+        // dW[m, c, k] = Σₙ Σₒ X[n, c, o·s + k·d − pad] · dY[n, m, o]
+        let gw = weight_gradient(cx, x, g, self)?;
+        let gb = match cx.x_opt(2) {
+            Some(_) => {
+                let axes = cx.ints(&std::iter::once(0).chain(2..2 + rank as i64).collect::<Vec<_>>());
+                Some(cx.op(Reduce { kind: ReduceKind::Sum, axes: None, keepdims: false }, &[g, axes])?)
+            }
+            None => None,
+        };
+        Ok(vec![Some(gx), Some(gw), gb])
+    }
+}
+
+/// The spatial dimensions of (N, C, spatial...), which window gradients need known.
+pub(crate) fn spatial_dims(op: &str, t: &TensorType) -> Result<Vec<usize>, OpError> {
+    t.shape.get(2..).unwrap_or_default().iter().map(Dim::fixed).collect::<Option<_>>().ok_or_else(|| shape_error(op, format!("its gradient needs the spatial dimensions of {t}")))
+}
+
+/// The weight gradient shared by Conv and ConvTranspose, for the window geometry of `forward`: for
+/// each group, the correlation `R[j, i, k] = Σₙ Σₒ A[n, i, o·s + k·d − pad] · B[n, j, o]` of `a`
+/// (N, Ca, ...) with `b` (N, Cb, ...), returned as (Cb, Ca/group, kernel...). It is one Conv with the
+/// batch as channels: input Aᵀ, weights Bᵀ, the stride becoming the dilation and the dilation the
+/// stride; end padding the forward windows never reached is dropped, and what remains beyond the
+/// kernel cropped.
+pub(crate) fn weight_gradient(cx: &mut GradCx, a: ValueId, b: ValueId, forward: &Conv) -> Result<ValueId, OpError> {
+    let Conv { kernel_shape: kernel, strides, dilations, pads, group } = forward;
+    let group = *group;
+    let op = cx.node.op.op_type();
+    let rank = kernel.len();
+    let (ta, tb) = (cx.ty(a), cx.ty(b));
+    let (la, lb) = (spatial_dims(op, &ta)?, spatial_dims(op, &tb)?);
+    let channels = |t: &TensorType| t.shape[1].fixed().ok_or_else(|| shape_error(op, format!("its gradient needs the channels of {t}")));
+    let (ca, cb) = (channels(&ta)? / group, channels(&tb)? / group);
+    let mut w_pads = pads.to_vec();
+    let mut crop = false;
+    for i in 0..rank {
+        let needed = strides[i] * (lb[i] - 1) + dilations[i] * (kernel[i] - 1) + 1;
+        let excess = (la[i] + pads[i] + pads[rank + i])
+            .checked_sub(needed)
+            .ok_or_else(|| shape_error(op, "the windows overrun the padded input"))?;
+        let cut = excess.min(pads[rank + i]);
+        w_pads[rank + i] -= cut;
+        crop |= excess - cut >= dilations[i];
+    }
+    let conv = Conv { kernel_shape: lb, strides: dilations.to_vec(), dilations: strides.to_vec(), pads: w_pads, group: 1 };
+    let swap = Transpose { perm: [1, 0].into_iter().chain(2..rank + 2).collect() };
+    let mut parts = vec![];
+    for gi in 0..group {
+        let mut pick = |v: ValueId, per: usize| -> Result<ValueId, OpError> {
+            if group == 1 {
+                return Ok(v);
+            }
+            let (starts, ends, axes) = (cx.ints(&[(gi * per) as i64]), cx.ints(&[((gi + 1) * per) as i64]), cx.ints(&[1]));
+            cx.op(Slice, &[v, starts, ends, axes])
+        };
+        let (ag, bg) = (pick(a, ca)?, pick(b, cb)?);
+        let at = cx.op(swap.clone(), &[ag])?;
+        let bt = cx.op(swap.clone(), &[bg])?;
+        let mut r = cx.op(conv.clone(), &[at, bt])?;
+        if crop {
+            let axes: Vec<i64> = (2..2 + rank as i64).collect();
+            let ends: Vec<i64> = kernel.iter().map(|&k| k as i64).collect();
+            let (starts, ends, axes) = (cx.ints(&vec![0; rank]), cx.ints(&ends), cx.ints(&axes));
+            r = cx.op(Slice, &[r, starts, ends, axes])?;
+        }
+        parts.push(cx.op(swap.clone(), &[r])?);
+    }
+    if parts.len() == 1 { Ok(parts[0]) } else { cx.op(Concat { axis: 0 }, &parts) }
 }

@@ -5,7 +5,8 @@ use std::sync::Arc;
 use onyx_proto::onnx::AttributeProto;
 
 use super::{Attrs, Fact, Op, OpError, required};
-use crate::ir::TensorType;
+use crate::autodiff::GradCx;
+use crate::ir::{TensorType, ValueId};
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Dropout;
@@ -27,5 +28,10 @@ impl Op for Dropout {
 
     fn attributes(&self) -> Vec<AttributeProto> {
         vec![]
+    }
+
+    fn gradient(&self, _cx: &mut GradCx, output_grads: &[Option<ValueId>]) -> Result<Vec<Option<ValueId>>, OpError> {
+        // Inference form: the identity. Training graphs replace the node with a mask first.
+        Ok(vec![output_grads.first().copied().flatten(), None])
     }
 }

@@ -4,8 +4,9 @@ use std::sync::Arc;
 use onyx_proto::onnx::AttributeProto;
 
 use super::binary::broadcast;
-use super::{Attrs, Fact, Op, OpError, attrs, required, shape_error};
-use crate::ir::TensorType;
+use super::{Attrs, BinaryKind, Fact, Op, OpError, Transpose, attrs, required, shape_error};
+use crate::autodiff::GradCx;
+use crate::ir::{TensorType, ValueId};
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Gemm {
@@ -70,6 +71,30 @@ impl Op for Gemm {
         }
         out
     }
+
+    fn gradient(&self, cx: &mut GradCx, output_grads: &[Option<ValueId>]) -> Result<Vec<Option<ValueId>>, OpError> {
+        let Some(g) = output_grads.first().copied().flatten() else { return Ok(vec![None, None, None]) };
+        let (a, b) = (cx.x(0)?, cx.x(1)?);
+        let gemm = |trans_a, trans_b| Gemm { alpha: self.alpha, beta: 0.0, trans_a, trans_b };
+        // With A' = op(A), B' = op(B): dA' = α·dY·B'ᵀ and dB' = α·A'ᵀ·dY, transposed back where op
+        // transposed. Each is one Gemm with the transposes folded into its flags.
+        let ga = if self.trans_a { cx.op(gemm(self.trans_b, true), &[b, g])? } else { cx.op(gemm(false, !self.trans_b), &[g, b])? };
+        let gb = if self.trans_b { cx.op(gemm(true, self.trans_a), &[g, a])? } else { cx.op(gemm(!self.trans_a, false), &[a, g])? };
+        let gc = match cx.x_opt(2) {
+            Some(c) => {
+                let scaled = if self.beta == 1.0 {
+                    g
+                } else {
+                    let beta = cx.scalar(self.beta);
+                    cx.binary(BinaryKind::Mul, g, beta)?
+                };
+                let tc = cx.ty(c);
+                Some(cx.unbroadcast(scaled, &tc)?)
+            }
+            None => None,
+        };
+        Ok(vec![Some(ga), Some(gb), gc])
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -104,5 +129,22 @@ impl Op for MatMul {
 
     fn attributes(&self) -> Vec<AttributeProto> {
         vec![]
+    }
+
+    fn gradient(&self, cx: &mut GradCx, output_grads: &[Option<ValueId>]) -> Result<Vec<Option<ValueId>>, OpError> {
+        let Some(g) = output_grads.first().copied().flatten() else { return Ok(vec![None, None]) };
+        let (a, b) = (cx.x(0)?, cx.x(1)?);
+        let (ta, tb) = (cx.ty(a), cx.ty(b));
+        // dA = dY·Bᵀ and dB = Aᵀ·dY over the last two axes, then summed over broadcast batch axes.
+        let swap_last = |rank: usize| {
+            let mut perm: Vec<usize> = (0..rank).collect();
+            perm.swap(rank - 2, rank - 1);
+            Transpose { perm }
+        };
+        let bt = cx.op(swap_last(tb.rank()), &[b])?;
+        let at = cx.op(swap_last(ta.rank()), &[a])?;
+        let ga = cx.op(MatMul, &[g, bt])?;
+        let gb = cx.op(MatMul, &[at, g])?;
+        Ok(vec![Some(cx.unbroadcast(ga, &ta)?), Some(cx.unbroadcast(gb, &tb)?)])
     }
 }

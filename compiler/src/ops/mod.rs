@@ -7,33 +7,50 @@ use std::sync::Arc;
 
 use onyx_proto::onnx::AttributeProto;
 
-use crate::ir::{Tensor, TensorType};
+use crate::autodiff::GradCx;
+use crate::ir::{Tensor, TensorType, ValueId};
 
 pub mod attrs;
+mod argmax;
 mod batch_norm;
 mod binary;
+mod cast;
+mod compare;
 mod concat;
 mod conv;
+mod conv_transpose;
 mod dropout;
 mod gather;
 mod gemm;
+mod pad;
 mod pool;
+mod reduce;
 mod reshape;
 mod rnn;
+mod select;
+mod shape_op;
 mod slice;
 mod softmax;
 mod unary;
 
+pub use argmax::ArgMax;
 pub use attrs::Attrs;
 pub use batch_norm::BatchNormalization;
-pub use binary::{Binary, BinaryKind};
+pub use binary::{Binary, BinaryKind, broadcast};
+pub use cast::Cast;
+pub use compare::{Compare, CompareKind};
 pub use concat::Concat;
 pub use conv::Conv;
+pub use conv_transpose::ConvTranspose;
 pub use dropout::Dropout;
 pub use gather::Gather;
 pub use gemm::{Gemm, MatMul};
+pub use pad::Pad;
 pub use pool::{GlobalAveragePool, Pool, PoolKind};
+pub use reduce::{Reduce, ReduceKind};
 pub use reshape::{Flatten, Reshape, Squeeze, Transpose, Unsqueeze};
+pub use select::Where;
+pub use shape_op::Shape;
 pub use rnn::{Direction, Recurrent, RecurrentKind};
 pub use slice::{Slice, slice_len};
 pub use softmax::{Softmax, SoftmaxKind};
@@ -54,6 +71,8 @@ pub enum OpError {
     Attribute { op: String, name: String, message: String },
     #[error("op `{op}` is not supported by onyx")]
     Unsupported { op: String },
+    #[error("op `{op}` has no gradient rule")]
+    NoGradient { op: String },
 }
 
 pub fn shape_error(op: &str, message: impl Into<String>) -> OpError {
@@ -71,44 +90,72 @@ pub trait Op: Debug + Send + Sync {
 
     /// The ONNX form: the node's attributes.
     fn attributes(&self) -> Vec<AttributeProto>;
+
+    /// The gradient rule: given the gradients of the node's outputs (`None` for an output the loss
+    /// does not depend on), appends the nodes that compute the gradients of its inputs (`None` for
+    /// inputs that take none, such as shapes and indices).
+    fn gradient(&self, _cx: &mut GradCx, _output_grads: &[Option<ValueId>]) -> Result<Vec<Option<ValueId>>, OpError> {
+        Err(OpError::NoGradient { op: self.op_type().to_string() })
+    }
 }
 
 type FromAttrs = fn(&Attrs) -> Result<Arc<dyn Op>, OpError>;
 
 /// Every op the IR knows, keyed by its ONNX name (default domain, opset 17 semantics).
 pub static REGISTRY: &[(&str, FromAttrs)] = &[
+    ("Abs", |a| Unary::from_attrs(UnaryKind::Abs, a)),
     ("Add", |a| Binary::from_attrs(BinaryKind::Add, a)),
+    ("ArgMax", ArgMax::from_attrs),
     ("AveragePool", |a| Pool::from_attrs(PoolKind::Average, a)),
     ("BatchNormalization", BatchNormalization::from_attrs),
+    ("Cast", Cast::from_attrs),
     ("Concat", Concat::from_attrs),
     ("Conv", Conv::from_attrs),
+    ("ConvTranspose", ConvTranspose::from_attrs),
+    ("Cos", |a| Unary::from_attrs(UnaryKind::Cos, a)),
     ("Div", |a| Binary::from_attrs(BinaryKind::Div, a)),
     ("Dropout", Dropout::from_attrs),
     ("Elu", |a| Unary::from_attrs(UnaryKind::Elu, a)),
+    ("Equal", |a| Compare::from_attrs(CompareKind::Equal, a)),
     ("Erf", |a| Unary::from_attrs(UnaryKind::Erf, a)),
+    ("Exp", |a| Unary::from_attrs(UnaryKind::Exp, a)),
     ("Flatten", Flatten::from_attrs),
+    ("Floor", |a| Unary::from_attrs(UnaryKind::Floor, a)),
     ("GRU", |a| Recurrent::from_attrs(RecurrentKind::Gru, a)),
     ("Gather", Gather::from_attrs),
     ("Gemm", Gemm::from_attrs),
     ("GlobalAveragePool", GlobalAveragePool::from_attrs),
+    ("Greater", |a| Compare::from_attrs(CompareKind::Greater, a)),
     ("Identity", |a| Unary::from_attrs(UnaryKind::Identity, a)),
     ("LSTM", |a| Recurrent::from_attrs(RecurrentKind::Lstm, a)),
     ("LeakyRelu", |a| Unary::from_attrs(UnaryKind::LeakyRelu, a)),
+    ("Less", |a| Compare::from_attrs(CompareKind::Less, a)),
+    ("Log", |a| Unary::from_attrs(UnaryKind::Log, a)),
     ("LogSoftmax", |a| Softmax::from_attrs(SoftmaxKind::LogSoftmax, a)),
     ("MatMul", MatMul::from_attrs),
     ("MaxPool", |a| Pool::from_attrs(PoolKind::Max, a)),
     ("Mul", |a| Binary::from_attrs(BinaryKind::Mul, a)),
+    ("Neg", |a| Unary::from_attrs(UnaryKind::Neg, a)),
+    ("Pad", Pad::from_attrs),
+    ("Pow", |a| Binary::from_attrs(BinaryKind::Pow, a)),
     ("RNN", |a| Recurrent::from_attrs(RecurrentKind::Rnn, a)),
+    ("ReduceMax", |a| Reduce::from_attrs(ReduceKind::Max, a)),
+    ("ReduceMean", |a| Reduce::from_attrs(ReduceKind::Mean, a)),
+    ("ReduceSum", |a| Reduce::from_attrs(ReduceKind::Sum, a)),
     ("Relu", |a| Unary::from_attrs(UnaryKind::Relu, a)),
     ("Reshape", Reshape::from_attrs),
+    ("Shape", Shape::from_attrs),
     ("Sigmoid", |a| Unary::from_attrs(UnaryKind::Sigmoid, a)),
+    ("Sign", |a| Unary::from_attrs(UnaryKind::Sign, a)),
     ("Slice", Slice::from_attrs),
     ("Softmax", |a| Softmax::from_attrs(SoftmaxKind::Softmax, a)),
+    ("Sqrt", |a| Unary::from_attrs(UnaryKind::Sqrt, a)),
     ("Squeeze", Squeeze::from_attrs),
     ("Sub", |a| Binary::from_attrs(BinaryKind::Sub, a)),
     ("Tanh", |a| Unary::from_attrs(UnaryKind::Tanh, a)),
     ("Transpose", Transpose::from_attrs),
     ("Unsqueeze", Unsqueeze::from_attrs),
+    ("Where", Where::from_attrs),
 ];
 
 /// Builds the op for an ONNX node from its type and attributes.

@@ -3,9 +3,13 @@ use std::sync::Arc;
 
 use onyx_proto::onnx::AttributeProto;
 
-use super::conv::{positive_ints, window_dims};
-use super::{Attrs, Fact, Op, OpError, attrs, required, shape_error};
-use crate::ir::{Dim, TensorType};
+use super::conv::{positive_ints, spatial_dims, window_dims};
+use super::{
+    ArgMax, Attrs, BinaryKind, Compare, CompareKind, Conv, ConvTranspose, Fact, Op, OpError, Reshape, Unsqueeze, Where, attrs,
+    required, shape_error,
+};
+use crate::autodiff::GradCx;
+use crate::ir::{DType, Dim, Tensor, TensorType, ValueId};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PoolKind {
@@ -78,6 +82,114 @@ impl Op for Pool {
         }
         out
     }
+
+    /// Both gradients end in the ConvTranspose that is the window's adjoint, grouped per channel:
+    /// AveragePool spreads `dY / count` over each window with a kernel of ones; MaxPool routes `dY`
+    /// to one cell per window with one-hot kernels. MaxPool's windows are read out cell by cell with
+    /// a grouped Conv of those one-hot kernels (exact for finite inputs: each output is one input
+    /// times 1 plus zeros), the winning cell found with ArgMax; an infinite or NaN input would spread
+    /// NaN over its windows.
+    fn gradient(&self, cx: &mut GradCx, output_grads: &[Option<ValueId>]) -> Result<Vec<Option<ValueId>>, OpError> {
+        let Some(g) = output_grads.first().copied().flatten() else { return Ok(vec![None]) };
+        let op = self.op_type();
+        let x = cx.x(0)?;
+        let tx = cx.ty(x);
+        let input = spatial_dims(op, &tx)?;
+        let out = spatial_dims(op, &cx.ty(g))?;
+        let channels = tx.shape[1].fixed().ok_or_else(|| shape_error(op, format!("its gradient needs the channels of {tx}")))?;
+        let geometry = Geometry { input: &input, out: &out, kernel: &self.kernel_shape, strides: &self.strides, pads: &self.pads };
+        let ones = vec![1; self.kernel_shape.len()];
+        let adjoint = ConvTranspose::adjoint(&input, &self.kernel_shape, &self.strides, &ones, &self.pads, channels);
+        let cells: usize = self.kernel_shape.iter().product();
+        let mut kernel_dims = vec![channels, 1];
+        kernel_dims.extend(&self.kernel_shape);
+        let name = format!("{}/grad", cx.node.name);
+        let gx = match self.kind {
+            PoolKind::Average => {
+                let counts = if self.count_include_pad || self.pads.iter().all(|&p| p == 0) {
+                    cx.scalar(cells as f32)
+                } else {
+                    let counts: Vec<f32> = (0..out.iter().product())
+                        .map(|o| {
+                            let o = unravel(&out, o);
+                            (0..o.len()).map(|i| (0..self.kernel_shape[i]).filter(|&k| geometry.inside(i, o[i], k)).count()).product::<usize>() as f32
+                        })
+                        .collect();
+                    cx.b.constant(&format!("{name}/counts"), Tensor::from_f32(out.clone(), &counts))
+                };
+                let share = cx.binary(BinaryKind::Div, g, counts)?;
+                let ones = cx.b.constant(&format!("{name}/ones"), Tensor::from_f32(kernel_dims.clone(), &vec![1.0; channels * cells]));
+                cx.op(adjoint, &[share, ones])?
+            }
+            PoolKind::Max => {
+                // Channel c·K + k of the grouped one-hot kernel picks cell k of each window of channel c.
+                kernel_dims[0] *= cells;
+                let one_hot: Vec<f32> = (0..channels * cells * cells).map(|i| ((i / cells) % cells == i % cells) as u8 as f32).collect();
+                let pick = cx.b.constant(&format!("{name}/one_hot"), Tensor::from_f32(kernel_dims, &one_hot));
+                let gather = Conv { kernel_shape: self.kernel_shape.clone(), strides: self.strides.clone(), dilations: ones, pads: self.pads.clone(), group: channels };
+                let windows = cx.op(gather, &[x, pick])?;
+                let dims = |split: &[usize]| -> Vec<i64> { [0].into_iter().chain(split.iter().chain(&out).map(|&d| d as i64)).collect() };
+                let by_cell = cx.ints(&dims(&[channels, cells]));
+                let mut windows = cx.op(Reshape, &[windows, by_cell])?;
+                if self.pads.iter().any(|&p| p != 0) {
+                    // Padding cells read as zeros through the Conv; they must never win.
+                    let mut valid_dims = vec![1, 1, cells];
+                    valid_dims.extend(&out);
+                    let valid: Vec<u8> = (0..cells * out.iter().product::<usize>())
+                        .map(|i| {
+                            let (k, o) = (unravel(&self.kernel_shape, i / out.iter().product::<usize>()), unravel(&out, i % out.iter().product::<usize>()));
+                            (0..o.len()).all(|a| geometry.inside(a, o[a], k[a])) as u8
+                        })
+                        .collect();
+                    let valid = cx.b.constant(&format!("{name}/valid"), Tensor { dtype: DType::Bool, dims: valid_dims, data: valid });
+                    let low = cx.scalar(f32::NEG_INFINITY);
+                    windows = cx.op(Where, &[valid, windows, low])?;
+                }
+                // Ties go to the window's first maximal cell in row-major order, as ONNX Runtime's
+                // MaxPool picks it.
+                let first = cx.op(ArgMax { axis: 2, keepdims: true }, &[windows])?;
+                let mut cell_dims = vec![1, 1, cells];
+                cell_dims.extend(std::iter::repeat_n(1, out.len()));
+                let cell_ids = cx.b.constant(&format!("{name}/cells"), Tensor::from_i64(cell_dims, &(0..cells as i64).collect::<Vec<_>>()));
+                let winner = cx.op(Compare { kind: CompareKind::Equal }, &[first, cell_ids])?;
+                let axis = cx.ints(&[2]);
+                let spread = cx.op(Unsqueeze, &[g, axis])?;
+                let zero = cx.scalar(0.0);
+                let routed = cx.op(Where, &[winner, spread, zero])?;
+                let flat = cx.ints(&dims(&[channels * cells]));
+                let routed = cx.op(Reshape, &[routed, flat])?;
+                cx.op(adjoint, &[routed, pick])?
+            }
+        };
+        Ok(vec![Some(gx)])
+    }
+}
+
+/// Where a pool's windows fall on its input.
+struct Geometry<'a> {
+    input: &'a [usize],
+    out: &'a [usize],
+    kernel: &'a [usize],
+    strides: &'a [usize],
+    pads: &'a [usize],
+}
+
+impl Geometry<'_> {
+    /// Whether cell `k` of window `o` on axis `i` lies on the input rather than its padding.
+    fn inside(&self, i: usize, o: usize, k: usize) -> bool {
+        debug_assert!(o < self.out[i] && k < self.kernel[i]);
+        let p = (o * self.strides[i] + k) as i64 - self.pads[i] as i64;
+        (0..self.input[i] as i64).contains(&p)
+    }
+}
+
+fn unravel(shape: &[usize], mut flat: usize) -> Vec<usize> {
+    let mut idx = vec![0; shape.len()];
+    for i in (0..shape.len()).rev() {
+        idx[i] = flat % shape[i];
+        flat /= shape[i];
+    }
+    idx
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -106,5 +218,17 @@ impl Op for GlobalAveragePool {
 
     fn attributes(&self) -> Vec<AttributeProto> {
         vec![]
+    }
+
+    fn gradient(&self, cx: &mut GradCx, output_grads: &[Option<ValueId>]) -> Result<Vec<Option<ValueId>>, OpError> {
+        let Some(g) = output_grads.first().copied().flatten() else { return Ok(vec![None]) };
+        let x = cx.x(0)?;
+        let cells: usize = spatial_dims("GlobalAveragePool", &cx.ty(x))?.iter().product();
+        // Spread over x's shape, which may have a symbolic batch: g + 0·x broadcasts without a Shape op.
+        let zero = cx.scalar(0.0);
+        let zeros = cx.binary(BinaryKind::Mul, x, zero)?;
+        let spread = cx.binary(BinaryKind::Add, zeros, g)?;
+        let count = cx.scalar(cells as f32);
+        Ok(vec![Some(cx.binary(BinaryKind::Div, spread, count)?)])
     }
 }

@@ -4,7 +4,8 @@ use std::sync::Arc;
 use onyx_proto::onnx::AttributeProto;
 
 use super::{Attrs, Fact, Op, OpError, attrs, normalize_axis, required, shape_error};
-use crate::ir::{DType, Dim, TensorType};
+use crate::autodiff::GradCx;
+use crate::ir::{DType, Dim, TensorType, ValueId};
 
 /// The product of dims, with the symbols collected apart.
 fn split_product(dims: &[Dim]) -> (usize, Vec<String>) {
@@ -53,6 +54,12 @@ impl Op for Flatten {
 
     fn attributes(&self) -> Vec<AttributeProto> {
         vec![attrs::int("axis", self.axis)]
+    }
+
+    fn gradient(&self, cx: &mut GradCx, output_grads: &[Option<ValueId>]) -> Result<Vec<Option<ValueId>>, OpError> {
+        let Some(g) = output_grads.first().copied().flatten() else { return Ok(vec![None]) };
+        let tx = cx.ty(cx.x(0)?);
+        Ok(vec![Some(cx.reshape_to(g, &tx)?)])
     }
 }
 
@@ -114,6 +121,12 @@ impl Op for Reshape {
     fn attributes(&self) -> Vec<AttributeProto> {
         vec![]
     }
+
+    fn gradient(&self, cx: &mut GradCx, output_grads: &[Option<ValueId>]) -> Result<Vec<Option<ValueId>>, OpError> {
+        let Some(g) = output_grads.first().copied().flatten() else { return Ok(vec![None, None]) };
+        let tx = cx.ty(cx.x(0)?);
+        Ok(vec![Some(cx.reshape_to(g, &tx)?), None])
+    }
 }
 
 /// Squeeze (opset 13 form: the axes are a constant int64 second input).
@@ -146,6 +159,13 @@ impl Op for Squeeze {
 
     fn attributes(&self) -> Vec<AttributeProto> {
         vec![]
+    }
+
+    fn gradient(&self, cx: &mut GradCx, output_grads: &[Option<ValueId>]) -> Result<Vec<Option<ValueId>>, OpError> {
+        // Unsqueeze at the same axes puts the removed 1s back.
+        let Some(g) = output_grads.first().copied().flatten() else { return Ok(vec![None, None]) };
+        let axes = cx.x(1)?;
+        Ok(vec![Some(cx.op(Unsqueeze, &[g, axes])?), None])
     }
 }
 
@@ -195,6 +215,12 @@ impl Op for Unsqueeze {
     fn attributes(&self) -> Vec<AttributeProto> {
         vec![]
     }
+
+    fn gradient(&self, cx: &mut GradCx, output_grads: &[Option<ValueId>]) -> Result<Vec<Option<ValueId>>, OpError> {
+        let Some(g) = output_grads.first().copied().flatten() else { return Ok(vec![None, None]) };
+        let axes = cx.x(1)?;
+        Ok(vec![Some(cx.op(Squeeze, &[g, axes])?), None])
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -235,5 +261,14 @@ impl Op for Transpose {
 
     fn attributes(&self) -> Vec<AttributeProto> {
         vec![attrs::ints("perm", &self.perm.iter().map(|&p| p as i64).collect::<Vec<_>>())]
+    }
+
+    fn gradient(&self, cx: &mut GradCx, output_grads: &[Option<ValueId>]) -> Result<Vec<Option<ValueId>>, OpError> {
+        let Some(g) = output_grads.first().copied().flatten() else { return Ok(vec![None]) };
+        let mut inverse = vec![0; self.perm.len()];
+        for (i, &p) in self.perm.iter().enumerate() {
+            inverse[p] = i;
+        }
+        Ok(vec![Some(cx.op(Transpose { perm: inverse }, &[g])?)])
     }
 }

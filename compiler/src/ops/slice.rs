@@ -3,8 +3,9 @@ use std::sync::Arc;
 
 use onyx_proto::onnx::AttributeProto;
 
-use super::{Attrs, Fact, Op, OpError, normalize_axis, required, shape_error};
-use crate::ir::{DType, Dim, TensorType};
+use super::{Attrs, Fact, Op, OpError, Pad, Reshape, Unsqueeze, normalize_axis, required, shape_error};
+use crate::autodiff::GradCx;
+use crate::ir::{DType, Dim, TensorType, ValueId};
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Slice;
@@ -46,6 +47,14 @@ pub fn slice_len(len: usize, start: i64, end: i64, step: i64) -> usize {
         (start.clamp(0, d - 1) - end.clamp(-1, d - 1), step.unsigned_abs())
     };
     if span <= 0 { 0 } else { ((span as u64 - 1) / stride + 1) as usize }
+}
+
+/// The first position `start..` by `step` takes from a dimension of `len`, with ONNX's clamping (when
+/// `slice_len` is not zero).
+fn slice_first(len: usize, start: i64, step: i64) -> i64 {
+    let d = len as i64;
+    let start = if start < 0 { start.saturating_add(d) } else { start };
+    if step > 0 { start.clamp(0, d) } else { start.clamp(0, d - 1) }
 }
 
 impl Op for Slice {
@@ -95,5 +104,74 @@ impl Op for Slice {
 
     fn attributes(&self) -> Vec<AttributeProto> {
         vec![]
+    }
+    /// The gradient puts dY back where the slice took it and zeros elsewhere: one Pad, after reversing
+    /// the axes taken backwards and spacing out the ones taken with a stride (Unsqueeze, Pad, Reshape).
+    fn gradient(&self, cx: &mut GradCx, output_grads: &[Option<ValueId>]) -> Result<Vec<Option<ValueId>>, OpError> {
+        let no_more = vec![None; cx.node.inputs.len().saturating_sub(1)];
+        let Some(g) = output_grads.first().copied().flatten() else { return Ok([vec![None], no_more].concat()) };
+        let tx = cx.ty(cx.x(0)?);
+        let rank = tx.rank();
+        let read = |cx: &GradCx, i: usize| cx.x_opt(i).and_then(|v| cx.b.graph.value(v).init.as_ref().and_then(|t| t.as_i64()));
+        let starts = read(cx, 1).ok_or_else(|| shape_error("Slice", "`starts` must be a constant"))?;
+        let ends = read(cx, 2).ok_or_else(|| shape_error("Slice", "`ends` must be a constant"))?;
+        let axes = read(cx, 3).unwrap_or_else(|| (0..starts.len() as i64).collect());
+        let steps = read(cx, 4).unwrap_or_else(|| vec![1; starts.len()]);
+        let mut pads = vec![0i64; 2 * rank];
+        let mut out = g;
+        for i in 0..starts.len() {
+            let axis = normalize_axis("Slice", axes[i], rank)?;
+            // A symbolic axis can only have been kept whole.
+            let Dim::Fixed(len) = tx.shape[axis] else { continue };
+            let step = steps[i];
+            let count = slice_len(len, starts[i], ends[i], step);
+            let stride = step.unsigned_abs() as usize;
+            let mut low = if count == 0 { 0 } else { slice_first(len, starts[i], step) };
+            if step < 0 && count > 0 {
+                low += (count as i64 - 1) * step;
+                if count > 1 {
+                    let (s, e, a, st) = (cx.ints(&[-1]), cx.ints(&[i64::MIN]), cx.ints(&[axis as i64]), cx.ints(&[-1]));
+                    out = cx.op(Slice, &[out, s, e, a, st])?;
+                }
+            }
+            let mut extent = count;
+            if stride > 1 && count > 0 {
+                // Follow each taken cell with stride − 1 zeros, then drop those past the end.
+                let target: Vec<i64> = cx
+                    .ty(out)
+                    .shape
+                    .iter()
+                    .enumerate()
+                    .map(|(j, d)| match d {
+                        _ if j == axis => Ok((count * stride) as i64),
+                        Dim::Fixed(n) => Ok(*n as i64),
+                        Dim::Sym(_) if j < axis => Ok(0),
+                        Dim::Sym(s) => Err(shape_error("Slice", format!("its gradient cannot regroup past the symbolic dimension `{s}`"))),
+                    })
+                    .collect::<Result<_, _>>()?;
+                let after = cx.ints(&[axis as i64 + 1]);
+                let split = cx.op(Unsqueeze, &[out, after])?;
+                let mut spacing = vec![0i64; 2 * (rank + 1)];
+                spacing[rank + 1 + axis + 1] = stride as i64 - 1;
+                let spacing = cx.ints(&spacing);
+                let spaced = cx.op(Pad, &[split, spacing])?;
+                let target = cx.ints(&target);
+                out = cx.op(Reshape, &[spaced, target])?;
+                extent = count * stride;
+                let over = (low as usize + extent).saturating_sub(len);
+                if over > 0 {
+                    extent -= over;
+                    let (s, e, a) = (cx.ints(&[0]), cx.ints(&[extent as i64]), cx.ints(&[axis as i64]));
+                    out = cx.op(Slice, &[out, s, e, a])?;
+                }
+            }
+            pads[axis] = low;
+            pads[rank + axis] = (len - low as usize - extent) as i64;
+        }
+        if pads.iter().any(|&p| p != 0) {
+            let pads = cx.ints(&pads);
+            out = cx.op(Pad, &[out, pads])?;
+        }
+        Ok([vec![Some(out)], no_more].concat())
     }
 }

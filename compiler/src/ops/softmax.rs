@@ -3,8 +3,9 @@ use std::sync::Arc;
 
 use onyx_proto::onnx::AttributeProto;
 
-use super::{Attrs, Fact, Op, OpError, attrs, normalize_axis, required};
-use crate::ir::TensorType;
+use super::{Attrs, BinaryKind, Fact, Op, OpError, Reduce, ReduceKind, UnaryKind, attrs, normalize_axis, required};
+use crate::autodiff::GradCx;
+use crate::ir::{TensorType, ValueId};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SoftmaxKind {
@@ -40,5 +41,30 @@ impl Op for Softmax {
 
     fn attributes(&self) -> Vec<AttributeProto> {
         vec![attrs::int("axis", self.axis)]
+    }
+
+    fn gradient(&self, cx: &mut GradCx, output_grads: &[Option<ValueId>]) -> Result<Vec<Option<ValueId>>, OpError> {
+        use BinaryKind::{Mul, Sub};
+        let Some(g) = output_grads.first().copied().flatten() else { return Ok(vec![None]) };
+        let y = cx.y(0);
+        let sum = Reduce { kind: ReduceKind::Sum, axes: None, keepdims: true };
+        let axis = cx.ints(&[self.axis]);
+        let gx = match self.kind {
+            // dx = y·(g − Σ g·y)
+            SoftmaxKind::Softmax => {
+                let gy = cx.binary(Mul, g, y)?;
+                let total = cx.op(sum, &[gy, axis])?;
+                let centred = cx.binary(Sub, g, total)?;
+                cx.binary(Mul, y, centred)?
+            }
+            // dx = g − softmax·Σ g, with softmax = exp(y)
+            SoftmaxKind::LogSoftmax => {
+                let total = cx.op(sum, &[g, axis])?;
+                let p = cx.unary(UnaryKind::Exp, y)?;
+                let share = cx.binary(Mul, p, total)?;
+                cx.binary(Sub, g, share)?
+            }
+        };
+        Ok(vec![Some(gx)])
     }
 }

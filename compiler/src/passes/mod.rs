@@ -1,12 +1,14 @@
 //! Whole-graph transforms.
-use onyx_proto::onnx::{ModelProto, NodeProto};
+use onyx_proto::onnx::{ModelProto, NodeProto, ValueInfoProto, tensor_shape_proto::dimension, type_proto};
 
 use crate::export::to_onnx;
 use crate::import::{ImportError, import};
 use crate::ops::{Attrs, Recurrent, RecurrentKind};
 
+mod standardize;
 mod unroll;
 
+pub use standardize::prepend_standardization;
 pub use unroll::unroll_recurrent;
 
 #[derive(Debug, thiserror::Error)]
@@ -42,4 +44,23 @@ fn tract_cannot_run(n: &NodeProto) -> bool {
     let no_initial_state = n.input.get(5).is_none_or(|i| i.is_empty());
     let attrs = Attrs { op: n.op_type.as_deref().unwrap_or_default(), list: &n.attribute };
     no_initial_state || Recurrent::parse(kind, &attrs).map_or(true, |r| !r.has_default_activations())
+}
+
+/// The model with its batch dimension (`N`) made `batch` in every declared type, for engines that
+/// plan better (or only) with concrete shapes.
+pub fn fix_batch(model: &ModelProto, batch: usize) -> ModelProto {
+    let mut out = model.clone();
+    let fix = |v: &mut ValueInfoProto| {
+        if let Some(type_proto::Value::TensorType(t)) = v.r#type.as_mut().and_then(|t| t.value.as_mut()) {
+            for d in t.shape.iter_mut().flat_map(|s| s.dim.iter_mut()) {
+                if matches!(&d.value, Some(dimension::Value::DimParam(p)) if p == crate::ir::BATCH) {
+                    d.value = Some(dimension::Value::DimValue(batch as i64));
+                }
+            }
+        }
+    };
+    if let Some(g) = out.graph.as_mut() {
+        g.input.iter_mut().chain(g.output.iter_mut()).chain(g.value_info.iter_mut()).for_each(fix);
+    }
+    out
 }

@@ -115,6 +115,7 @@ pub struct RawTrain {
     pub shuffle: Option<bool>,
     pub early_stopping: Option<RawEarlyStopping>,
     pub solver: Option<String>,
+    pub standardize: Option<bool>,
 }
 
 #[derive(Deserialize, Debug)]

@@ -61,6 +61,9 @@ pub struct TrainSpec {
     pub shuffle: bool,
     pub early_stopping: Option<EarlyStopping>,
     pub solver: String,
+    /// Scale features to zero mean and unit variance (training rows' statistics), baked into the
+    /// exported model as its first nodes.
+    pub standardize: bool,
 }
 
 /// A train error: the field (dotted path inside `[train]`) and why.
@@ -129,7 +132,7 @@ pub fn parse(raw: &RawTrain) -> Result<TrainSpec, TrainError> {
         restore_best_weights: e.restore_best_weights.unwrap_or(false),
     });
     let solver = one_of(raw.solver.as_deref().unwrap_or("gd"), SOLVERS, vec!["solver"])?;
-    Ok(TrainSpec { loss, optimizer, schedule, batch_size, epochs, metrics, validation_split, shuffle: raw.shuffle.unwrap_or(true), early_stopping, solver })
+    Ok(TrainSpec { loss, optimizer, schedule, batch_size, epochs, metrics, validation_split, shuffle: raw.shuffle.unwrap_or(true), early_stopping, solver, standardize: raw.standardize.unwrap_or(false) })
 }
 
 fn optimizer_defaults() -> Optimizer {

@@ -1,6 +1,11 @@
-//! Reading model inputs from CSV, NPY and NPZ files and writing outputs as CSV, NPY, NPZ or JSON.
+//! Reading model inputs from CSV, NPY and NPZ files, labelled tables for training, and writing
+//! outputs as CSV, NPY, NPZ or JSON.
 mod read;
+mod scale;
+mod table;
 mod write;
 
 pub use read::read_inputs;
+pub use scale::{feature_stats, standardize};
+pub use table::{Table, read_table};
 pub use write::{OutputFormat, encode_outputs, write_outputs};

@@ -1,0 +1,168 @@
+//! Reverse-mode differentiation on the IR: one walk from the loss back to the parameters, each op's
+//! rule (`Op::gradient`, in the op's own file) appending the nodes that compute its inputs'
+//! gradients. Gradients of a value read by several nodes are summed.
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use crate::builder::Builder;
+use crate::ir::{Dim, Node, Tensor, TensorType, ValueId};
+use crate::ops::{Binary, BinaryKind, Op, OpError, Reduce, ReduceKind, Reshape, Squeeze, Unary, UnaryKind};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AutodiffError {
+    #[error("{}op `{op}` (node `{node}`) has no gradient rule; freeze the layer or use another", layer.as_ref().map(|l| format!("layer `{l}`: ")).unwrap_or_default())]
+    NoGradient { op: String, node: String, layer: Option<String> },
+    #[error("{}node `{node}`: {source}", layer.as_ref().map(|l| format!("layer `{l}`: ")).unwrap_or_default())]
+    Rule { node: String, layer: Option<String>, source: OpError },
+    #[error("the loss must be a float scalar, got {0}")]
+    NotScalar(TensorType),
+    #[error("`{0}` does not affect the loss")]
+    Unreachable(String),
+}
+
+/// What a gradient rule works with: the node being differentiated and the graph being extended.
+pub struct GradCx<'a> {
+    pub b: &'a mut Builder,
+    pub node: &'a Node,
+}
+
+impl GradCx<'_> {
+    /// The node's input `i`, which the rule needs.
+    pub fn x(&self, i: usize) -> Result<ValueId, OpError> {
+        self.node.inputs.get(i).copied().flatten().ok_or_else(|| crate::ops::shape_error(self.node.op.op_type(), format!("input {i} is missing")))
+    }
+
+    /// The node's input `i`, when given.
+    pub fn x_opt(&self, i: usize) -> Option<ValueId> {
+        self.node.inputs.get(i).copied().flatten()
+    }
+
+    /// The node's output `i`.
+    pub fn y(&self, i: usize) -> ValueId {
+        self.node.outputs[i]
+    }
+
+    pub fn ty(&self, v: ValueId) -> TensorType {
+        self.b.ty(v).clone()
+    }
+
+    /// Appends a one-output node named after the node being differentiated.
+    pub fn op(&mut self, op: impl Op + 'static, inputs: &[ValueId]) -> Result<ValueId, OpError> {
+        let name = format!("{}/grad/{}", self.node.name, op.op_type());
+        self.b.node1(&name, Arc::new(op), inputs)
+    }
+
+    pub fn scalar(&mut self, value: f32) -> ValueId {
+        self.b.constant(&format!("{}/grad/c", self.node.name), Tensor::scalar_f32(value))
+    }
+
+    pub fn ints(&mut self, values: &[i64]) -> ValueId {
+        self.b.constant(&format!("{}/grad/i", self.node.name), Tensor::from_i64(vec![values.len()], values))
+    }
+
+    pub fn unary(&mut self, kind: UnaryKind, x: ValueId) -> Result<ValueId, OpError> {
+        self.op(Unary::new(kind), &[x])
+    }
+
+    pub fn binary(&mut self, kind: BinaryKind, a: ValueId, b: ValueId) -> Result<ValueId, OpError> {
+        self.op(Binary { kind }, &[a, b])
+    }
+
+    /// Reshapes `g` to `target`'s shape; a symbolic leading dimension is copied from `g`'s own.
+    pub fn reshape_to(&mut self, g: ValueId, target: &TensorType) -> Result<ValueId, OpError> {
+        let first = self.ty(g).shape.first().cloned();
+        let dims: Option<Vec<i64>> = target
+            .shape
+            .iter()
+            .enumerate()
+            .map(|(i, d)| match d {
+                Dim::Fixed(n) => Some(*n as i64),
+                Dim::Sym(_) if i == 0 && first.as_ref() == Some(d) => Some(0),
+                Dim::Sym(_) => None,
+            })
+            .collect();
+        let dims = dims.ok_or_else(|| crate::ops::shape_error(self.node.op.op_type(), format!("cannot reshape a gradient back to {target}")))?;
+        let shape = self.ints(&dims);
+        self.op(Reshape, &[g, shape])
+    }
+
+    /// Sums `g` down to `target`'s shape, undoing NumPy broadcasting: over the leading axes `target`
+    /// lacks, and over the axes where `target` has 1 and `g` does not.
+    pub fn unbroadcast(&mut self, g: ValueId, target: &TensorType) -> Result<ValueId, OpError> {
+        let shape = self.ty(g).shape;
+        if shape == target.shape {
+            return Ok(g);
+        }
+        let lead = shape.len().checked_sub(target.rank()).ok_or_else(|| {
+            crate::ops::shape_error(self.node.op.op_type(), format!("a gradient of rank {} for an input of rank {}", shape.len(), target.rank()))
+        })?;
+        let mut axes: Vec<i64> = (0..lead as i64).collect();
+        for (i, d) in target.shape.iter().enumerate() {
+            if *d == Dim::Fixed(1) && shape[lead + i] != Dim::Fixed(1) {
+                axes.push((lead + i) as i64);
+            }
+        }
+        let mut out = g;
+        if !axes.is_empty() {
+            let axes_v = self.ints(&axes);
+            out = self.op(Reduce { kind: ReduceKind::Sum, axes: None, keepdims: true }, &[g, axes_v])?;
+        }
+        if lead > 0 {
+            let lead_axes = self.ints(&(0..lead as i64).collect::<Vec<_>>());
+            out = self.op(Squeeze, &[out, lead_axes])?;
+        }
+        Ok(out)
+    }
+}
+
+/// Appends to `b` the gradient of the scalar `loss` with respect to each of `wrt`, in order.
+pub fn backward(b: &mut Builder, loss: ValueId, wrt: &[ValueId]) -> Result<Vec<ValueId>, AutodiffError> {
+    let loss_ty = b.ty(loss).clone();
+    if !loss_ty.shape.is_empty() || !loss_ty.dtype.is_float() {
+        return Err(AutodiffError::NotScalar(loss_ty));
+    }
+    let forward: Vec<Node> = b.graph.nodes.clone();
+    // Values that depend on something in `wrt`: only they carry gradients.
+    let mut live: HashSet<ValueId> = wrt.iter().copied().collect();
+    for n in &forward {
+        if n.inputs.iter().flatten().any(|i| live.contains(i)) {
+            live.extend(n.outputs.iter().copied());
+        }
+    }
+    let mut grads: HashMap<ValueId, ValueId> = HashMap::new();
+    let one = b.constant("grad/seed", Tensor::scalar_f32(1.0));
+    grads.insert(loss, one);
+    for node in forward.iter().rev() {
+        let output_grads: Vec<Option<ValueId>> = node.outputs.iter().map(|o| grads.get(o).copied()).collect();
+        if output_grads.iter().all(Option::is_none) || !node.inputs.iter().flatten().any(|i| live.contains(i)) {
+            continue;
+        }
+        let layer = node.layer.clone();
+        let mut cx = GradCx { b, node };
+        let input_grads = node.op.gradient(&mut cx, &output_grads).map_err(|e| match e {
+            OpError::NoGradient { op } => AutodiffError::NoGradient { op, node: node.name.clone(), layer: layer.clone() },
+            source => AutodiffError::Rule { node: node.name.clone(), layer: layer.clone(), source },
+        })?;
+        for (input, g) in node.inputs.iter().zip(input_grads) {
+            let (Some(input), Some(g)) = (input, g) else { continue };
+            if !live.contains(input) || !b.ty(*input).dtype.is_float() {
+                continue;
+            }
+            let summed = match grads.get(input) {
+                Some(&previous) => {
+                    let name = format!("{}/grad/sum", b.graph.value(*input).name);
+                    b.node1(&name, Arc::new(Binary { kind: BinaryKind::Add }), &[previous, g]).map_err(|source| AutodiffError::Rule {
+                        node: node.name.clone(),
+                        layer: layer.clone(),
+                        source,
+                    })?
+                }
+                None => g,
+            };
+            grads.insert(*input, summed);
+        }
+    }
+    wrt.iter()
+        .map(|w| grads.get(w).copied().ok_or_else(|| AutodiffError::Unreachable(b.graph.value(*w).name.clone())))
+        .collect()
+}

@@ -1,0 +1,121 @@
+//! Reductions over axes. Opset 17 gives ReduceSum its axes as a constant int64 input and ReduceMean
+//! and ReduceMax theirs as an attribute; no axes means every axis.
+use std::sync::Arc;
+
+use onyx_proto::onnx::AttributeProto;
+
+use super::{Attrs, BinaryKind, Fact, Op, OpError, Unsqueeze, attrs, normalize_axis, required, shape_error};
+use crate::autodiff::GradCx;
+use crate::ir::{DType, Dim, Tensor, TensorType, ValueId};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReduceKind {
+    Sum,
+    Mean,
+    Max,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Reduce {
+    pub kind: ReduceKind,
+    /// For Mean and Max (attribute form); Sum reads its axes from its second input.
+    pub axes: Option<Vec<i64>>,
+    pub keepdims: bool,
+}
+
+impl Reduce {
+    pub fn from_attrs(kind: ReduceKind, a: &Attrs) -> Result<Arc<dyn Op>, OpError> {
+        let axes = a.ints("axes");
+        if kind == ReduceKind::Sum && axes.is_some() {
+            return Err(OpError::Attribute { op: "ReduceSum".into(), name: "axes".into(), message: "opset 13+ takes axes as an input".into() });
+        }
+        if a.int("noop_with_empty_axes", 0)? != 0 {
+            return Err(OpError::Attribute { op: a.op.into(), name: "noop_with_empty_axes".into(), message: "only 0 is supported".into() });
+        }
+        Ok(Arc::new(Reduce { kind, axes, keepdims: a.int("keepdims", 1)? != 0 }))
+    }
+}
+
+impl Reduce {
+    /// The reduced axes of `x`: from the attribute, or (ReduceSum) from the constant second input
+    /// (`Some(value)` when given, `value` being `None` when it is not a constant); none means all.
+    fn resolve_axes(&self, x: &TensorType, axes_input: Option<Option<&Tensor>>) -> Result<Vec<usize>, OpError> {
+        let op = self.op_type();
+        let axes: Vec<i64> = match (self.kind, axes_input) {
+            (ReduceKind::Sum, Some(value)) => value
+                .filter(|t| t.dtype == DType::I64)
+                .and_then(|t| t.as_i64())
+                .ok_or_else(|| shape_error(op, "the axes must be a constant int64 tensor"))?,
+            (ReduceKind::Sum, None) => vec![],
+            _ => self.axes.clone().unwrap_or_default(),
+        };
+        if axes.is_empty() {
+            return Ok((0..x.rank()).collect());
+        }
+        axes.iter().map(|&a| normalize_axis(op, a, x.rank())).collect()
+    }
+}
+
+impl Op for Reduce {
+    fn op_type(&self) -> &'static str {
+        match self.kind {
+            ReduceKind::Sum => "ReduceSum",
+            ReduceKind::Mean => "ReduceMean",
+            ReduceKind::Max => "ReduceMax",
+        }
+    }
+
+    fn infer(&self, inputs: &[Option<Fact>]) -> Result<Vec<TensorType>, OpError> {
+        let x = required(self.op_type(), inputs, 0)?.ty;
+        let axes = self.resolve_axes(x, inputs.get(1).copied().flatten().map(|f| f.value))?;
+        let shape = x
+            .shape
+            .iter()
+            .enumerate()
+            .filter_map(|(i, d)| match (axes.contains(&i), self.keepdims) {
+                (true, true) => Some(Dim::Fixed(1)),
+                (true, false) => None,
+                (false, _) => Some(d.clone()),
+            })
+            .collect();
+        Ok(vec![TensorType::new(x.dtype, shape)])
+    }
+
+    fn attributes(&self) -> Vec<AttributeProto> {
+        let mut out = vec![attrs::int("keepdims", self.keepdims as i64)];
+        if let Some(axes) = &self.axes {
+            out.push(attrs::ints("axes", axes));
+        }
+        out
+    }
+
+    fn gradient(&self, cx: &mut GradCx, output_grads: &[Option<ValueId>]) -> Result<Vec<Option<ValueId>>, OpError> {
+        let Some(g) = output_grads.first().copied().flatten() else { return Ok(vec![None, None]) };
+        let x = cx.x(0)?;
+        let tx = cx.ty(x);
+        let axes_input = cx.x_opt(1).map(|v| cx.b.graph.value(v).init.clone());
+        let axes = self.resolve_axes(&tx, axes_input.as_ref().map(Option::as_ref))?;
+        let kept = if self.keepdims {
+            g
+        } else {
+            // Put the reduced axes back as 1s so that the gradient broadcasts over them.
+            let axes = cx.ints(&axes.iter().map(|&a| a as i64).collect::<Vec<_>>());
+            cx.op(Unsqueeze, &[g, axes])?
+        };
+        // Spread over x's shape, which may have a symbolic batch: g + 0·x broadcasts without a Shape op.
+        let zero = cx.scalar(0.0);
+        let zeros = cx.binary(BinaryKind::Mul, x, zero)?;
+        let spread = cx.binary(BinaryKind::Add, zeros, kept)?;
+        let gx = match self.kind {
+            ReduceKind::Sum => spread,
+            ReduceKind::Mean => {
+                let count = axes.iter().map(|&a| tx.shape[a].fixed()).product::<Option<usize>>();
+                let count = count.ok_or_else(|| shape_error("ReduceMean", "its gradient needs the reduced axes' sizes"))?;
+                let scale = cx.scalar(1.0 / count as f32);
+                cx.binary(BinaryKind::Mul, spread, scale)?
+            }
+            ReduceKind::Max => return Err(OpError::NoGradient { op: "ReduceMax".into() }),
+        };
+        Ok(vec![Some(gx), None])
+    }
+}

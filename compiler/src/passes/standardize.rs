@@ -1,0 +1,40 @@
+//! Baking feature standardization into a model: `(x − mean) / scale` become its first nodes, so the
+//! trained model takes raw features, as the data it was trained on was before scaling.
+use std::sync::Arc;
+
+use super::PassError;
+use crate::builder::Builder;
+use crate::ir::{Graph, Tensor};
+use crate::ops::{Binary, BinaryKind};
+
+fn error(input: &str, message: impl Into<String>) -> PassError {
+    PassError::Node { node: input.to_string(), message: message.into() }
+}
+
+/// Prepends `(x − mean) / scale` to the input named `input`; `mean` and `scale` hold one value per
+/// element of a sample.
+pub fn prepend_standardization(graph: &mut Graph, input: &str, mean: &[f32], scale: &[f32]) -> Result<(), PassError> {
+    let id = graph.find_value(input).ok_or_else(|| error(input, "is not a model input"))?;
+    let slot = graph.inputs.iter().position(|&i| i == id).ok_or_else(|| error(input, "is not a model input"))?;
+    let ty = graph.value(id).ty.clone();
+    let sample: Option<Vec<usize>> = ty.shape[1..].iter().map(|d| d.fixed()).collect();
+    let sample = sample.ok_or_else(|| error(input, "needs a known sample shape"))?;
+    let n: usize = sample.iter().product();
+    if mean.len() != n || scale.len() != n {
+        return Err(error(input, format!("{n} values per sample, but {} means and {} scales", mean.len(), scale.len())));
+    }
+    let forward = std::mem::take(&mut graph.nodes);
+    graph.values[id.0].name = format!("{input}/standardized");
+    let mut b = Builder::from_graph(std::mem::take(graph));
+    // The raw input takes the standardized one's place among the inputs.
+    let raw = b.input(input, ty);
+    b.graph.inputs.pop();
+    b.graph.inputs[slot] = raw;
+    let mean = b.constant(&format!("{input}/mean"), Tensor::from_f32(sample.clone(), mean));
+    let scale = b.constant(&format!("{input}/scale"), Tensor::from_f32(sample, scale));
+    let centred = b.node1(&format!("{input}/center"), Arc::new(Binary { kind: BinaryKind::Sub }), &[raw, mean]).map_err(|e| error(input, e.to_string()))?;
+    b.node_into(&format!("{input}/scale"), Arc::new(Binary { kind: BinaryKind::Div }), &[centred, scale], &[id]).map_err(|e| error(input, e.to_string()))?;
+    *graph = b.graph;
+    graph.nodes.extend(forward);
+    Ok(())
+}

@@ -1,0 +1,261 @@
+//! Training is ONNX: from an inference graph, derive a training-step graph (forward, loss,
+//! regularizers, backward, optimizer update) and an eval graph (forward, loss, metrics), both in
+//! standard opset-17 ops, so that any ONNX runtime can train the model by running the step graph
+//! again and again, feeding each step's updated parameters and state to the next.
+//!
+//! Step graph inputs: the model's inputs, `target`, every trainable parameter (named as in the
+//! inference model), the optimizer state (`<param>/<slot>`), `step` (updates made so far, float),
+//! `lr` (the base learning rate) and one mask per dropout layer (`<layer>/mask`: 0 or 1/(1−rate) per
+//! element, drawn by the runtime from the seed). Outputs: `loss`, `metric/<name>` (sums over the
+//! batch), `<param>/next` and `<state>/next`.
+use std::sync::Arc;
+
+use crate::autodiff::{AutodiffError, backward};
+use crate::builder::Builder;
+use crate::ir::{DType, Dim, Graph, Tensor, TensorType, ValueId};
+use crate::ops::{Binary, BinaryKind, OpError, UnaryKind};
+use crate::passes::{PassError, unroll_recurrent};
+use crate::spec::train::TrainSpec;
+
+mod loss;
+mod optimizer;
+
+pub use loss::Loss;
+use loss::Ops;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    #[error(transparent)]
+    Autodiff(#[from] AutodiffError),
+    #[error(transparent)]
+    Op(#[from] OpError),
+    #[error(transparent)]
+    Pass(#[from] PassError),
+    #[error("cannot train this model yet: {0}")]
+    Unsupported(String),
+    #[error("[train] needs a `loss`")]
+    NoLoss,
+}
+
+/// A value fed to the step graph and replaced by one of its outputs after every step.
+#[derive(Clone, Debug)]
+pub struct Slot {
+    /// The step graph's input.
+    pub input: String,
+    /// The step graph's output that holds the next value.
+    pub output: String,
+    pub initial: Tensor,
+}
+
+/// A dropout mask input and its rate.
+#[derive(Clone, Debug)]
+pub struct Mask {
+    pub input: String,
+    pub rate: f32,
+    /// Per-sample shape (the batch dimension first is added by the runtime).
+    pub sample_shape: Vec<usize>,
+}
+
+#[derive(Clone, Debug)]
+pub struct TrainingGraphs {
+    pub step: Graph,
+    pub eval: Graph,
+    /// The model's own inputs, fed from the data.
+    pub data_inputs: Vec<String>,
+    pub target: String,
+    pub target_type: TensorType,
+    /// Trainable parameters, in the order of the step graph's inputs.
+    pub params: Vec<Slot>,
+    /// Optimizer state.
+    pub states: Vec<Slot>,
+    pub masks: Vec<Mask>,
+    pub metrics: Vec<String>,
+    pub loss: Loss,
+}
+
+pub const TARGET: &str = "target";
+pub const STEP: &str = "step";
+pub const LR: &str = "lr";
+pub const LOSS: &str = "loss";
+
+fn rename(g: &mut Graph, id: ValueId, name: String) {
+    g.values[id.0].name = name;
+}
+
+/// Turns every trainable parameter of `b`'s graph into a graph input; returns (value, initial value).
+fn lift_params(b: &mut Builder) -> Vec<(ValueId, Tensor)> {
+    let ids: Vec<ValueId> = b.graph.params().filter(|(_, _, p)| p.trainable).map(|(id, _, _)| id).collect();
+    ids.into_iter()
+        .filter_map(|id| {
+            let initial = b.graph.values[id.0].init.take()?;
+            b.graph.inputs.push(id);
+            Some((id, initial))
+        })
+        .collect()
+}
+
+/// Adds `target` and the loss with its metrics; returns (loss, metrics, target type).
+fn add_loss(b: &mut Builder, loss: Loss, metrics: &[String]) -> Result<(ValueId, Vec<(String, ValueId)>, TensorType), TrainError> {
+    let pred = match b.graph.outputs.as_slice() {
+        [one] => *one,
+        _ => return Err(TrainError::Unsupported("training needs a model with one output".into())),
+    };
+    let target_type = loss.target_type(b.ty(pred));
+    let target = b.input(TARGET, target_type.clone());
+    let out = loss::build(b, loss, pred, target, metrics)?;
+    Ok((out.loss, out.metrics, target_type))
+}
+
+/// Regularization penalties, Keras' definition: l1·Σ|w| + l2·Σw², summed over the parameters.
+fn add_penalties(b: &mut Builder, loss: ValueId) -> Result<ValueId, TrainError> {
+    let regularized: Vec<(ValueId, f32, f32)> =
+        b.graph.params().filter_map(|(id, _, p)| p.regularizer.map(|r| (id, r.l1, r.l2))).collect();
+    let mut o = Ops { b, prefix: "penalty".into() };
+    let mut total = loss;
+    for (w, l1, l2) in regularized {
+        if l1 > 0.0 {
+            let abs = o.un(UnaryKind::Abs, w)?;
+            let sum = o.sum_all(abs)?;
+            let k = o.scalar(l1);
+            let term = o.bin(BinaryKind::Mul, sum, k)?;
+            total = o.bin(BinaryKind::Add, total, term)?;
+        }
+        if l2 > 0.0 {
+            let sq = o.bin(BinaryKind::Mul, w, w)?;
+            let sum = o.sum_all(sq)?;
+            let k = o.scalar(l2);
+            let term = o.bin(BinaryKind::Mul, sum, k)?;
+            total = o.bin(BinaryKind::Add, total, term)?;
+        }
+    }
+    Ok(total)
+}
+
+/// Replaces each Dropout node by a multiplication with a mask input.
+fn masks_for_dropout(b: &mut Builder) -> Result<Vec<Mask>, TrainError> {
+    let mut masks = vec![];
+    for i in 0..b.graph.nodes.len() {
+        if b.graph.nodes[i].op.op_type() != "Dropout" {
+            continue;
+        }
+        let node = b.graph.nodes[i].clone();
+        let x = node.inputs[0].ok_or_else(|| TrainError::Unsupported(format!("dropout `{}` has no input", node.name)))?;
+        let rate = node.inputs.get(1).copied().flatten().and_then(|r| b.graph.value(r).init.as_ref()).and_then(Tensor::as_f32).and_then(|v| v.first().copied()).unwrap_or(0.5);
+        let ty = b.ty(x).clone();
+        let sample_shape: Option<Vec<usize>> = ty.shape[1..].iter().map(Dim::fixed).collect();
+        let sample_shape = sample_shape.ok_or_else(|| TrainError::Unsupported(format!("dropout `{}` needs a known sample shape", node.name)))?;
+        let name = format!("{}/mask", node.layer.clone().unwrap_or_else(|| node.name.clone()));
+        let mask = b.input(&name, ty);
+        let input = b.graph.value(mask).name.clone();
+        b.graph.nodes[i].op = Arc::new(Binary { kind: BinaryKind::Mul });
+        b.graph.nodes[i].inputs = vec![Some(x), Some(mask)];
+        masks.push(Mask { input, rate, sample_shape });
+    }
+    Ok(masks)
+}
+
+/// Derives the training-step and eval graphs of `model` (an inference graph from `compile`).
+pub fn build(model: &Graph, spec: &TrainSpec) -> Result<TrainingGraphs, TrainError> {
+    let loss_kind = spec.loss.as_deref().ok_or(TrainError::NoLoss)?;
+    let loss_kind = Loss::parse(loss_kind).ok_or_else(|| TrainError::Unsupported(format!("loss `{loss_kind}`")))?;
+    if let Some(n) = model.nodes.iter().find(|n| n.op.op_type() == "BatchNormalization") {
+        return Err(TrainError::Unsupported(format!(
+            "layer `{}`: batch normalization in training mode (batch statistics) is not built yet",
+            n.layer.clone().unwrap_or_else(|| n.name.clone())
+        )));
+    }
+    let data_inputs: Vec<String> = model.inputs.iter().map(|&i| model.value(i).name.clone()).collect();
+
+    // The step graph: recurrent ops as primitives, dropout as masks, parameters as inputs.
+    let mut unrolled = model.clone();
+    unroll_recurrent(&mut unrolled, false)?;
+    let mut b = Builder::from_graph(unrolled);
+    let masks = masks_for_dropout(&mut b)?;
+    let lifted = lift_params(&mut b);
+    let (loss, metrics, target_type) = add_loss(&mut b, loss_kind, &spec.metrics)?;
+    let objective = add_penalties(&mut b, loss)?;
+    let weights: Vec<ValueId> = lifted.iter().map(|(id, _)| *id).collect();
+    let grads = backward(&mut b, objective, &weights)?;
+    let step = b.input(STEP, TensorType::new(DType::F32, vec![]));
+    let lr = b.input(LR, TensorType::new(DType::F32, vec![]));
+    let slots = optimizer::state_slots(&spec.optimizer);
+    let mut o = Ops { b: &mut b, prefix: "optimizer".into() };
+    let lr_now = optimizer::schedule(&mut o, &spec.schedule, lr, step)?;
+    let (mut params, mut states, mut outputs) = (vec![], vec![], vec![]);
+    for ((w, initial), g) in lifted.iter().zip(&grads) {
+        let w_name = o.b.graph.value(*w).name.clone();
+        let w_ty = initial.ty();
+        let state_inputs: Vec<ValueId> = slots.iter().map(|(slot, _)| o.b.input(&format!("{w_name}/{slot}"), w_ty.clone())).collect();
+        o.prefix = format!("{w_name}/update");
+        let (next, next_states) = optimizer::update(&mut o, &spec.optimizer, *w, *g, &state_inputs, step, lr_now)?;
+        params.push(Slot { input: w_name.clone(), output: format!("{w_name}/next"), initial: initial.clone() });
+        outputs.push((next, format!("{w_name}/next")));
+        for (((slot, init), input), next) in slots.iter().zip(&state_inputs).zip(next_states) {
+            let input_name = o.b.graph.value(*input).name.clone();
+            let values = vec![*init; initial.len()];
+            states.push(Slot { input: input_name.clone(), output: format!("{input_name}/next"), initial: Tensor::from_f32(initial.dims.clone(), &values) });
+            outputs.push((next, format!("{w_name}/{slot}/next")));
+        }
+    }
+    let mut step_graph = b.graph;
+    step_graph.outputs.clear();
+    // Keras reports the loss with the regularization penalties included.
+    for (id, name) in std::iter::once((objective, LOSS.to_string()))
+        .chain(metrics.iter().map(|(m, id)| (*id, format!("metric/{m}"))))
+        .chain(outputs)
+    {
+        rename(&mut step_graph, id, name);
+        step_graph.outputs.push(id);
+    }
+    step_graph.name = format!("{}_train_step", model.name);
+
+    // The eval graph: the inference forward pass, loss and metrics, parameters as inputs.
+    let mut e = Builder::from_graph(model.clone());
+    lift_params(&mut e);
+    let (eval_loss, eval_metrics, _) = add_loss(&mut e, loss_kind, &spec.metrics)?;
+    let eval_loss = add_penalties(&mut e, eval_loss)?;
+    let mut eval = e.graph;
+    eval.outputs.clear();
+    for (id, name) in std::iter::once((eval_loss, LOSS.to_string())).chain(eval_metrics.iter().map(|(m, id)| (*id, format!("metric/{m}")))) {
+        rename(&mut eval, id, name);
+        eval.outputs.push(id);
+    }
+    eval.name = format!("{}_eval", model.name);
+
+    Ok(TrainingGraphs {
+        step: step_graph,
+        eval,
+        data_inputs,
+        target: TARGET.into(),
+        target_type,
+        params,
+        states,
+        masks,
+        metrics: spec.metrics.clone(),
+        loss: loss_kind,
+    })
+}
+
+/// A JSON description of how to drive the step graph: which output feeds which input next step, the
+/// initial values' source, the mask rates and the scalar inputs.
+pub fn manifest(g: &TrainingGraphs) -> String {
+    let slots = |slots: &[Slot], initial: &str| -> Vec<serde_json::Value> {
+        slots.iter().map(|s| serde_json::json!({ "input": s.input, "next": s.output, "initial": initial })).collect()
+    };
+    let value = serde_json::json!({
+        "data_inputs": g.data_inputs,
+        "target": { "name": g.target, "dtype": g.target_type.dtype.name() },
+        "parameters": slots(&g.params, "the initializer of the same name in the inference model"),
+        "optimizer_state": g.states.iter().map(|s| serde_json::json!({
+            "input": s.input,
+            "next": s.output,
+            "initial": s.initial.as_f32().and_then(|v| v.first().copied()).unwrap_or(0.0),
+        })).collect::<Vec<_>>(),
+        "dropout_masks": g.masks.iter().map(|m| serde_json::json!({ "input": m.input, "rate": m.rate, "values": "0 or 1/(1-rate), per element" })).collect::<Vec<_>>(),
+        "step": { "name": STEP, "meaning": "updates made before this one, from 0 (float32 scalar)" },
+        "lr": { "name": LR, "meaning": "the base learning rate; the schedule is inside the graph (float32 scalar)" },
+        "loss": LOSS,
+        "metrics": g.metrics.iter().map(|m| format!("metric/{m}")).collect::<Vec<_>>(),
+    });
+    serde_json::to_string_pretty(&value).unwrap_or_default() + "\n"
+}

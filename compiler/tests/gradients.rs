@@ -1,0 +1,781 @@
+//! Every gradient rule against central finite differences, in f64 on the test interpreter.
+//!
+//! Each case builds a tiny graph, takes `loss = ReduceSum(output · R)` for a fixed random R (so that
+//! every output element matters), appends the gradient with `autodiff::backward` and runs it; each
+//! gradient entry must agree with `(f(x+h) − f(x−h)) / 2h` to a relative error of 1e-4 (denominator
+//! `max(|a|, |b|, 1e-8)`). Inputs keep away from kinks: from 0 for Relu and Abs, from ties for MaxPool.
+//! The compiled example models are checked the same way on a few entries of each trainable parameter.
+mod support;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use onyx_compiler::autodiff::{AutodiffError, backward};
+use onyx_compiler::builder::Builder;
+use onyx_compiler::ir::{DType, Dim, ParamInfo, Tensor, TensorType, ValueId};
+use onyx_compiler::ops::{
+    ArgMax, BatchNormalization, Binary, BinaryKind, Cast, Concat, Conv, ConvTranspose, Dropout, Flatten, Gather, Gemm,
+    GlobalAveragePool, MatMul, Op, Pad, Pool, PoolKind, Recurrent, RecurrentKind, Reduce, ReduceKind, Reshape, Slice, Softmax,
+    SoftmaxKind, Squeeze, Transpose, Unary, UnaryKind, Unsqueeze, Where,
+};
+use onyx_compiler::passes::unroll_recurrent;
+use support::interp::{Arr, erf, eval, run_graph};
+
+const TOLERANCE: f64 = 1e-4;
+
+/// Deterministic numbers.
+struct Rng(u64);
+
+impl Rng {
+    /// Uniform in [-1, 1).
+    fn next(&mut self) -> f64 {
+        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (self.0 >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (((self.next() + 1.0) / 2.0) * n as f64) as usize % n
+    }
+
+    /// Uniform in [-1, 1).
+    fn uniform(&mut self, n: usize) -> Vec<f64> {
+        (0..n).map(|_| self.next()).collect()
+    }
+
+    /// Magnitudes in [0.3, 1.3) with random signs: away from the kink at 0.
+    fn away(&mut self, n: usize) -> Vec<f64> {
+        (0..n).map(|_| (0.8 + 0.5 * self.next()).copysign(self.next())).collect()
+    }
+
+    /// In [lo, hi).
+    fn between(&mut self, n: usize, lo: f64, hi: f64) -> Vec<f64> {
+        (0..n).map(|_| lo + (hi - lo) * (self.next() + 1.0) / 2.0).collect()
+    }
+
+    /// Evenly spaced in [-1, 1], shuffled: no two within 1e-2 of each other.
+    fn distinct(&mut self, n: usize) -> Vec<f64> {
+        let mut v: Vec<f64> = (0..n).map(|i| -1.0 + 2.0 * i as f64 / (n.max(2) - 1) as f64).collect();
+        for i in (1..n).rev() {
+            let j = self.below(i + 1);
+            v.swap(i, j);
+        }
+        v
+    }
+}
+
+/// How a case fills a tensor.
+enum Fill {
+    Uniform,
+    Away,
+    Between(f64, f64),
+    Values(Vec<f64>),
+}
+use Fill::{Away, Between, Uniform, Values};
+
+/// A graph under construction, with the values of its inputs and what to differentiate.
+struct Case {
+    b: Builder,
+    feeds: HashMap<ValueId, Arr>,
+    wrt: Vec<ValueId>,
+    rng: Rng,
+}
+
+fn param_info() -> ParamInfo {
+    ParamInfo { trainable: true, regularizer: None, layer: "test".into() }
+}
+
+impl Case {
+    fn new(seed: u64) -> Case {
+        Case { b: Builder::new("grad_test"), feeds: HashMap::new(), wrt: vec![], rng: Rng(seed) }
+    }
+
+    fn fill(&mut self, fill: Fill, n: usize) -> Vec<f64> {
+        match fill {
+            Uniform => self.rng.uniform(n),
+            Away => self.rng.away(n),
+            Between(lo, hi) => self.rng.between(n, lo, hi),
+            Values(v) => v,
+        }
+    }
+
+    /// A float graph input, differentiated.
+    fn input(&mut self, name: &str, shape: &[usize], fill: Fill) -> ValueId {
+        self.input_typed(name, shape.iter().map(|&d| Dim::Fixed(d)).collect(), shape, fill)
+    }
+
+    /// A float graph input with a symbolic batch (its first axis), differentiated.
+    fn batched(&mut self, name: &str, shape: &[usize], fill: Fill) -> ValueId {
+        let dims = std::iter::once(Dim::batch()).chain(shape[1..].iter().map(|&d| Dim::Fixed(d))).collect();
+        self.input_typed(name, dims, shape, fill)
+    }
+
+    fn input_typed(&mut self, name: &str, dims: Vec<Dim>, shape: &[usize], fill: Fill) -> ValueId {
+        let id = self.b.input(name, TensorType::f32(dims));
+        let values = self.fill(fill, shape.iter().product());
+        self.feeds.insert(id, Arr::new(shape.to_vec(), values));
+        self.wrt.push(id);
+        id
+    }
+
+    /// A trainable f32 parameter, differentiated.
+    fn param(&mut self, name: &str, shape: &[usize], fill: Fill) -> ValueId {
+        let values = self.fill(fill, shape.iter().product());
+        let values: Vec<f32> = values.iter().map(|&v| v as f32).collect();
+        let id = self.b.param(name, Tensor::from_f32(shape.to_vec(), &values), param_info());
+        self.wrt.push(id);
+        id
+    }
+
+    fn ints(&mut self, values: &[i64]) -> ValueId {
+        self.b.constant("ints", Tensor::from_i64(vec![values.len()], values))
+    }
+
+    fn node(&mut self, op: impl Op + 'static, inputs: &[ValueId]) -> ValueId {
+        let name = op.op_type().to_string();
+        self.b.node1(&name, Arc::new(op), inputs).unwrap_or_else(|e| panic!("{name}: {e}"))
+    }
+
+    /// Appends `loss = ReduceSum(out · R)` and returns it with the forward graph's feeds (R included).
+    fn loss(&mut self, out: ValueId) -> ValueId {
+        let shape = run_graph(&self.b.graph, &self.feeds)[out.0].clone().unwrap().shape;
+        let r = self.b.input("R", self.b.ty(out).clone());
+        let len = shape.iter().product();
+        self.feeds.insert(r, Arr::new(shape, self.rng.uniform(len)));
+        let weighted = self.node(Binary { kind: BinaryKind::Mul }, &[out, r]);
+        self.node(Reduce { kind: ReduceKind::Sum, axes: None, keepdims: false }, &[weighted])
+    }
+
+    /// Checks every gradient entry (at most `limit` per tensor, drawn at random) against finite
+    /// differences; returns the largest relative error.
+    fn check_some(mut self, what: &str, out: ValueId, limit: usize) -> f64 {
+        let loss = self.loss(out);
+        let forward = self.b.graph.clone();
+        let wrt = self.wrt.clone();
+        let grads = backward(&mut self.b, loss, &wrt).unwrap_or_else(|e| panic!("{what}: {e}"));
+        let env = run_graph(&self.b.graph, &self.feeds);
+        let mut feeds = self.feeds.clone();
+        let (mut worst, mut checked, mut worst_at) = (0.0f64, 0, String::new());
+        let mut failures = vec![];
+        for (&w, &gid) in wrt.iter().zip(&grads) {
+            let base = feeds.get(&w).cloned().unwrap_or_else(|| Arr::from_tensor(forward.value(w).init.as_ref().unwrap()));
+            let analytic = env[gid.0].as_ref().unwrap();
+            assert_eq!(analytic.shape, base.shape, "{what}: gradient of `{}`", forward.value(w).name);
+            let entries: Vec<usize> = if base.len() <= limit { (0..base.len()).collect() } else { (0..limit).map(|_| self.rng.below(base.len())).collect() };
+            for i in entries {
+                let h = 1e-6 * base.data[i].abs().max(1.0);
+                let mut at = |delta: f64| {
+                    let mut moved = base.clone();
+                    moved.data[i] += delta;
+                    feeds.insert(w, moved);
+                    run_graph(&forward, &feeds)[loss.0].as_ref().unwrap().data[0]
+                };
+                let numeric = (at(h) - at(-h)) / (2.0 * h);
+                let a = analytic.data[i];
+                let err = (a - numeric).abs() / a.abs().max(numeric.abs()).max(1e-8);
+                if err > worst {
+                    worst_at = format!("`{}`[{i}]: {a:.3e} vs {numeric:.3e}", forward.value(w).name);
+                }
+                worst = worst.max(err);
+                checked += 1;
+                if err > TOLERANCE {
+                    failures.push(format!("`{}`[{i}]: autodiff {a:.9}, finite differences {numeric:.9}", forward.value(w).name));
+                }
+            }
+            feeds.insert(w, base);
+            if !self.feeds.contains_key(&w) {
+                feeds.remove(&w);
+            }
+        }
+        println!("{what}: {checked} entries, max relative error {worst:.1e} ({worst_at})");
+        assert!(failures.is_empty(), "{what}:\n{}", failures[..failures.len().min(12)].join("\n"));
+        worst
+    }
+
+    fn check(self, what: &str, out: ValueId) -> f64 {
+        self.check_some(what, out, 400)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The interpreter itself, on numbers worked by hand.
+
+#[test]
+fn interpreter_erf_is_accurate() {
+    for (x, want) in [
+        (0.0, 0.0),
+        (0.1, 0.1124629160182849),
+        (0.5, 0.5204998778130465),
+        (1.0, 0.8427007929497149),
+        (-1.5, -0.9661051464753108),
+        (2.0, 0.9953222650189527),
+        (3.0, 0.9999779095030014),
+        (4.5, 0.9999999998033839),
+    ] {
+        assert!((erf(x) - want).abs() < 1e-13, "erf({x}) = {}, want {want}", erf(x));
+    }
+}
+
+#[test]
+fn interpreter_windows_match_hand_results() {
+    use onyx_proto::onnx::AttributeProto;
+    let attr_ints = |name: &str, v: &[i64]| AttributeProto { name: Some(name.into()), ints: v.to_vec(), ..Default::default() };
+    let attr_int = |name: &str, v: i64| AttributeProto { name: Some(name.into()), i: Some(v), ..Default::default() };
+    // x = 1..=9 in a 3x3 map.
+    let x = Arr::new(vec![1, 1, 3, 3], (1..=9).map(f64::from).collect());
+    let w = Arr::new(vec![1, 1, 2, 2], vec![1.0, 10.0, 100.0, 1000.0]);
+    // Stride 2 with one cell of padding on each side: windows start at -1 and 1.
+    let attrs = [attr_ints("kernel_shape", &[2, 2]), attr_ints("strides", &[2, 2]), attr_ints("pads", &[1, 1, 1, 1])];
+    let y = &eval("Conv", &attrs, &[Some(&x), Some(&w)])[0];
+    assert_eq!(y.shape, vec![1, 1, 2, 2]);
+    assert_eq!(y.data, vec![1000.0, 2.0 * 100.0 + 3.0 * 1000.0, 4.0 * 10.0 + 7.0 * 1000.0, 5.0 + 6.0 * 10.0 + 8.0 * 100.0 + 9.0 * 1000.0]);
+    let max = &eval("MaxPool", &attrs, &[Some(&x)])[0];
+    assert_eq!(max.data, vec![1.0, 3.0, 7.0, 9.0]);
+    let avg = &eval("AveragePool", &attrs, &[Some(&x)])[0];
+    assert_eq!(avg.data, vec![1.0, 2.5, 5.5, 7.0]);
+    let mut with_pad = attrs.to_vec();
+    with_pad.push(attr_int("count_include_pad", 1));
+    let avg = &eval("AveragePool", &with_pad, &[Some(&x)])[0];
+    assert_eq!(avg.data, vec![0.25, 1.25, 2.75, 7.0]);
+    // ConvTranspose is Conv's adjoint: <Conv(x), y> = <x, ConvTranspose(y)>.
+    let y2 = Arr::new(vec![1, 1, 2, 2], vec![0.5, -1.0, 2.0, 3.0]);
+    // Its end pads shrink by the padded row and column no window reached.
+    let t_attrs = [attr_ints("kernel_shape", &[2, 2]), attr_ints("strides", &[2, 2]), attr_ints("pads", &[1, 1, 0, 0])];
+    let back = &eval("ConvTranspose", &t_attrs, &[Some(&y2), Some(&w)])[0];
+    assert_eq!(back.shape, vec![1, 1, 3, 3]);
+    let lhs: f64 = y.data.iter().zip(&y2.data).map(|(a, b)| a * b).sum();
+    let rhs: f64 = x.data.iter().zip(&back.data).map(|(a, b)| a * b).sum();
+    assert_eq!(lhs, rhs);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Matrix products and element-wise ops.
+
+#[test]
+fn gemm_all_transposes_with_broadcast_c() {
+    let (m, k, n) = (3, 4, 5);
+    for (seed, (trans_a, trans_b)) in [(false, false), (true, false), (false, true), (true, true)].into_iter().enumerate() {
+        for c_shape in [vec![], vec![n], vec![m, 1], vec![1, n], vec![m, n]] {
+            let mut c = Case::new(seed as u64 + 10 * c_shape.len() as u64);
+            let a_shape = if trans_a { [k, m] } else { [m, k] };
+            let b_shape = if trans_b { [n, k] } else { [k, n] };
+            let a = c.input("A", &a_shape, Uniform);
+            let b = c.param("B", &b_shape, Uniform);
+            let cv = c.param("C", &c_shape, Uniform);
+            let y = c.node(Gemm { alpha: 0.7, beta: 1.3, trans_a, trans_b }, &[a, b, cv]);
+            c.check(&format!("Gemm transA={trans_a} transB={trans_b} C{c_shape:?}"), y);
+        }
+        let mut c = Case::new(seed as u64);
+        let a = c.input("A", &if trans_a { [k, m] } else { [m, k] }, Uniform);
+        let b = c.input("B", &if trans_b { [n, k] } else { [k, n] }, Uniform);
+        let y = c.node(Gemm { alpha: 1.0, beta: 1.0, trans_a, trans_b }, &[a, b]);
+        c.check(&format!("Gemm transA={trans_a} transB={trans_b} without C"), y);
+    }
+}
+
+#[test]
+fn matmul_plain_batched_and_broadcast() {
+    for (seed, (sa, sb)) in [
+        (vec![3, 4], vec![4, 5]),
+        (vec![2, 3, 4], vec![2, 4, 5]),
+        (vec![2, 3, 4], vec![4, 5]),
+        (vec![3, 4], vec![2, 4, 5]),
+        (vec![2, 1, 3, 4], vec![3, 4, 2]),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut c = Case::new(seed as u64);
+        let a = c.input("A", &sa, Uniform);
+        let b = c.param("B", &sb, Uniform);
+        let y = c.node(MatMul, &[a, b]);
+        c.check(&format!("MatMul {sa:?} x {sb:?}"), y);
+    }
+}
+
+#[test]
+fn broadcasting_binaries() {
+    let shapes: [(Vec<usize>, Vec<usize>); 6] = [
+        (vec![3, 4], vec![3, 4]),
+        (vec![3, 4], vec![3, 1]),
+        (vec![3, 4], vec![1, 4]),
+        (vec![3, 4], vec![]),
+        (vec![3, 1], vec![1, 4]),
+        (vec![4], vec![2, 3, 4]),
+    ];
+    for kind in [BinaryKind::Add, BinaryKind::Sub, BinaryKind::Mul, BinaryKind::Div, BinaryKind::Pow] {
+        for (seed, (sa, sb)) in shapes.iter().enumerate() {
+            let mut c = Case::new(seed as u64);
+            let (na, nb) = (sa.iter().product(), sb.iter().product());
+            let (va, vb) = match kind {
+                // A positive base, and a divisor away from 0.
+                BinaryKind::Pow => (c.rng.between(na, 0.5, 1.5), c.rng.between(nb, -1.0, 2.5)),
+                BinaryKind::Div => (c.rng.uniform(na), c.rng.away(nb)),
+                _ => (c.rng.uniform(na), c.rng.uniform(nb)),
+            };
+            let a = c.input("a", sa, Values(va));
+            let b = c.param("b", sb, Values(vb));
+            let y = c.node(Binary { kind }, &[a, b]);
+            c.check(&format!("{kind:?} {sa:?} and {sb:?}"), y);
+        }
+    }
+}
+
+#[test]
+fn every_activation() {
+    let kinds = [
+        (Unary::new(UnaryKind::Identity), "uniform"),
+        (Unary::new(UnaryKind::Relu), "away"),
+        (Unary::with_alpha(UnaryKind::LeakyRelu, 0.2), "away"),
+        (Unary::with_alpha(UnaryKind::Elu, 0.7), "away"),
+        (Unary::new(UnaryKind::Sigmoid), "uniform"),
+        (Unary::new(UnaryKind::Tanh), "uniform"),
+        (Unary::new(UnaryKind::Erf), "uniform"),
+        (Unary::new(UnaryKind::Neg), "uniform"),
+        (Unary::new(UnaryKind::Exp), "uniform"),
+        (Unary::new(UnaryKind::Log), "positive"),
+        (Unary::new(UnaryKind::Sqrt), "positive"),
+        (Unary::new(UnaryKind::Abs), "away"),
+        (Unary::new(UnaryKind::Sign), "away"),
+        (Unary::new(UnaryKind::Cos), "away"),
+        (Unary::new(UnaryKind::Floor), "fraction"),
+    ];
+    for (seed, (op, values)) in kinds.into_iter().enumerate() {
+        let mut c = Case::new(seed as u64);
+        let v = match values {
+            "away" => c.rng.away(12),
+            "positive" => c.rng.between(12, 0.3, 2.0),
+            "fraction" => c.rng.between(12, -2.0, 2.0).into_iter().map(|v: f64| v.floor() + 0.2 + 0.6 * (v - v.floor())).collect(),
+            _ => c.rng.uniform(12).into_iter().map(|v| 2.0 * v).collect(),
+        };
+        let x = c.input("x", &[3, 4], Values(v));
+        let what = format!("{op:?}");
+        let y = c.node(op, &[x]);
+        c.check(&what, y);
+    }
+    // Dropout (inference form) is the identity too.
+    let mut c = Case::new(99);
+    let x = c.input("x", &[3, 4], Uniform);
+    let y = c.node(Dropout, &[x]);
+    c.check("Dropout", y);
+}
+
+#[test]
+fn softmax_and_log_softmax() {
+    for kind in [SoftmaxKind::Softmax, SoftmaxKind::LogSoftmax] {
+        for axis in [-1, 1, 0] {
+            let mut c = Case::new((axis + 5) as u64);
+            let x = c.input("x", &[2, 3, 4], Uniform);
+            let y = c.node(Softmax { kind, axis }, &[x]);
+            c.check(&format!("{kind:?} axis {axis}"), y);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Moving elements.
+
+#[test]
+fn reshape_family() {
+    for axis in [0, 1, 2, 3] {
+        let mut c = Case::new(axis as u64);
+        let x = c.input("x", &[2, 3, 2, 2], Uniform);
+        let y = c.node(Flatten { axis }, &[x]);
+        c.check(&format!("Flatten axis {axis}"), y);
+    }
+    for (batched, target) in [(true, vec![0, -1]), (true, vec![0, 6, -1]), (false, vec![4, 6]), (false, vec![-1, 2, 3]), (false, vec![2, 0, 4])] {
+        let mut c = Case::new(3);
+        let x = if batched { c.batched("x", &[2, 3, 4], Uniform) } else { c.input("x", &[2, 3, 4], Uniform) };
+        let shape = c.ints(&target);
+        let y = c.node(Reshape, &[x, shape]);
+        c.check(&format!("Reshape to {target:?}{}", if batched { " with a symbolic batch" } else { "" }), y);
+    }
+    for perm in [vec![2, 0, 1], vec![1, 0, 2], vec![0, 1, 2]] {
+        let mut c = Case::new(5);
+        let x = c.input("x", &[2, 3, 4], Uniform);
+        let y = c.node(Transpose { perm: perm.clone() }, &[x]);
+        c.check(&format!("Transpose {perm:?}"), y);
+    }
+    let mut c = Case::new(6);
+    let x = c.input("x", &[2, 1, 3, 1], Uniform);
+    let axes = c.ints(&[1, -1]);
+    let y = c.node(Squeeze, &[x, axes]);
+    c.check("Squeeze [1, -1]", y);
+    let mut c = Case::new(7);
+    let x = c.input("x", &[2, 3], Uniform);
+    let axes = c.ints(&[0, 3]);
+    let y = c.node(Unsqueeze, &[x, axes]);
+    c.check("Unsqueeze [0, 3]", y);
+}
+
+#[test]
+fn concat_of_three() {
+    for axis in [0, 1, -1] {
+        let mut c = Case::new((axis + 2) as u64);
+        let shape = |n: usize| match axis {
+            0 => vec![n, 3, 2],
+            1 => vec![2, n, 2],
+            _ => vec![2, 3, n],
+        };
+        let a = c.input("a", &shape(1), Uniform);
+        let b = c.param("b", &shape(3), Uniform);
+        let d = c.input("d", &shape(2), Uniform);
+        let y = c.node(Concat { axis }, &[a, b, d]);
+        c.check(&format!("Concat axis {axis}"), y);
+    }
+}
+
+#[test]
+fn slices() {
+    // (starts, ends, axes, steps) on a [5, 7] input.
+    type Bounds<'a> = (&'a [i64], &'a [i64], &'a [i64], &'a [i64]);
+    let cases: [Bounds; 7] = [
+        (&[1], &[4], &[0], &[1]),
+        (&[1, 2], &[4, 6], &[0, 1], &[1, 1]),
+        (&[-3], &[i64::MAX], &[1], &[1]),
+        (&[0, 1], &[5, 7], &[0, 1], &[2, 3]),
+        (&[6], &[0], &[1], &[-1]),
+        (&[-1, 5], &[i64::MIN, 0], &[0, 1], &[-2, -2]),
+        (&[1], &[6], &[1], &[4]),
+    ];
+    for (seed, (starts, ends, axes, steps)) in cases.into_iter().enumerate() {
+        let mut c = Case::new(seed as u64);
+        let x = c.input("x", &[5, 7], Uniform);
+        let (s, e, a, st) = (c.ints(starts), c.ints(ends), c.ints(axes), c.ints(steps));
+        let y = c.node(Slice, &[x, s, e, a, st]);
+        c.check(&format!("Slice {starts:?}..{ends:?} axes {axes:?} steps {steps:?}"), y);
+    }
+    // Without axes and steps, on a batched input whose batch axis is kept whole.
+    let mut c = Case::new(20);
+    let x = c.batched("x", &[2, 6], Uniform);
+    let (s, e) = (c.ints(&[0, 2]), c.ints(&[i64::MAX, 5]));
+    let y = c.node(Slice, &[x, s, e]);
+    c.check("Slice, batch kept whole", y);
+}
+
+#[test]
+fn pad() {
+    let mut c = Case::new(1);
+    let x = c.input("x", &[2, 3, 4], Uniform);
+    let pads = c.ints(&[0, 1, 2, 1, 0, 3]);
+    let y = c.node(Pad, &[x, pads]);
+    c.check("Pad", y);
+}
+
+#[test]
+fn gather_embedding() {
+    // A table of 10 rows looked up by indices of several ranks, repeats and a negative index included.
+    let cases: [(Vec<usize>, Vec<i64>, Vec<usize>); 4] = [
+        (vec![2, 5], vec![3, 1, 3, 9, 0, -1, 3, 4, 4, 2], vec![10, 4]),
+        (vec![6], vec![7, 7, 2, 0, 5, 7], vec![10, 4]),
+        (vec![], vec![6], vec![10, 4]),
+        (vec![2, 2], vec![1, 8, 8, 1], vec![10, 2, 3]),
+    ];
+    for (seed, (index_shape, indices, table_shape)) in cases.into_iter().enumerate() {
+        let mut c = Case::new(seed as u64);
+        let table = c.param("table", &table_shape, Uniform);
+        let ids = c.b.constant("ids", Tensor::from_i64(index_shape.clone(), &indices));
+        let y = c.node(Gather { axis: 0 }, &[table, ids]);
+        c.check(&format!("Gather {table_shape:?} by {index_shape:?}"), y);
+    }
+    // Indices with a symbolic batch, as a model feeds them.
+    let mut c = Case::new(9);
+    let table = c.param("table", &[10, 3], Uniform);
+    let ids = c.b.input("ids", TensorType::new(DType::I64, vec![Dim::batch(), Dim::Fixed(4)]));
+    c.feeds.insert(ids, Arr::new(vec![2, 4], vec![1.0, 2.0, 2.0, 9.0, 0.0, 1.0, 5.0, 5.0]));
+    let y = c.node(Gather { axis: 0 }, &[table, ids]);
+    c.check("Gather by batched ids", y);
+}
+
+#[test]
+fn cast_where_and_batch_norm() {
+    let mut c = Case::new(1);
+    let x = c.input("x", &[3, 4], Uniform);
+    let wide = c.node(Cast { to: DType::F64 }, &[x]);
+    let y = c.node(Cast { to: DType::F32 }, &[wide]);
+    c.check("Cast f32 → f64 → f32", y);
+
+    let mut c = Case::new(2);
+    let cond = c.b.constant("cond", Tensor { dtype: DType::Bool, dims: vec![3, 1], data: vec![1, 0, 1] });
+    let x = c.input("x", &[3, 4], Uniform);
+    let y = c.param("y", &[4], Uniform);
+    let out = c.node(Where, &[cond, x, y]);
+    c.check("Where", out);
+
+    for shape in [vec![2, 3, 4, 4], vec![4, 3], vec![2, 3, 5]] {
+        let mut c = Case::new(shape.len() as u64);
+        let x = c.batched("x", &shape, Uniform);
+        let scale = c.param("scale", &[3], Away);
+        let bias = c.param("bias", &[3], Uniform);
+        let mean = c.param("mean", &[3], Uniform);
+        let var = c.param("var", &[3], Between(0.5, 2.0));
+        let y = c.node(BatchNormalization { epsilon: 1e-3, momentum: 0.9 }, &[x, scale, bias, mean, var]);
+        c.check(&format!("BatchNormalization {shape:?}"), y);
+    }
+}
+
+#[test]
+fn reductions() {
+    for kind in [ReduceKind::Sum, ReduceKind::Mean] {
+        for keepdims in [true, false] {
+            for axes in [vec![1], vec![0, 2], vec![-1], vec![]] {
+                // The mean over a symbolic batch has no fixed count: ReduceMean's gradient refuses it.
+                let batched = kind == ReduceKind::Sum || !(axes.contains(&0) || axes.is_empty());
+                let mut c = Case::new(axes.len() as u64);
+                let x = if batched { c.batched("x", &[2, 3, 4], Uniform) } else { c.input("x", &[2, 3, 4], Uniform) };
+                let y = if kind == ReduceKind::Sum {
+                    if axes.is_empty() {
+                        c.node(Reduce { kind, axes: None, keepdims }, &[x])
+                    } else {
+                        let a = c.ints(&axes);
+                        c.node(Reduce { kind, axes: None, keepdims }, &[x, a])
+                    }
+                } else {
+                    c.node(Reduce { kind, axes: (!axes.is_empty()).then(|| axes.clone()), keepdims }, &[x])
+                };
+                c.check(&format!("Reduce{kind:?} axes {axes:?} keepdims={keepdims}"), y);
+            }
+        }
+    }
+    let mut c = Case::new(3);
+    let x = c.batched("x", &[2, 3, 4], Uniform);
+    let y = c.node(Reduce { kind: ReduceKind::Mean, axes: Some(vec![0]), keepdims: false }, &[x]);
+    let loss = c.loss(y);
+    let e = backward(&mut c.b, loss, &[x]).unwrap_err();
+    assert!(e.to_string().contains("ReduceMean"), "{e}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Windows.
+
+struct ConvCase {
+    what: &'static str,
+    x: Vec<usize>,
+    filters: usize,
+    kernel: Vec<usize>,
+    strides: Vec<usize>,
+    dilations: Vec<usize>,
+    pads: Vec<usize>,
+    group: usize,
+    bias: bool,
+}
+
+fn conv_case(seed: u64, k: &ConvCase) -> f64 {
+    let mut c = Case::new(seed);
+    let x = c.batched("x", &k.x, Uniform);
+    let mut w_shape = vec![k.filters, k.x[1] / k.group];
+    w_shape.extend(&k.kernel);
+    let w = c.param("w", &w_shape, Uniform);
+    let mut inputs = vec![x, w];
+    if k.bias {
+        inputs.push(c.param("b", &[k.filters], Uniform));
+    }
+    let op = Conv { kernel_shape: k.kernel.clone(), strides: k.strides.clone(), dilations: k.dilations.clone(), pads: k.pads.clone(), group: k.group };
+    let y = c.node(op, &inputs);
+    c.check(k.what, y)
+}
+
+#[test]
+fn conv_2d() {
+    let base = |what| ConvCase { what, x: vec![2, 3, 7, 7], filters: 4, kernel: vec![3, 3], strides: vec![1, 1], dilations: vec![1, 1], pads: vec![0; 4], group: 1, bias: true };
+    let cases = [
+        base("Conv2D plain"),
+        ConvCase { strides: vec![2, 2], pads: vec![1, 1, 1, 1], ..base("Conv2D stride 2, pads 1") },
+        // TF "same" for 8 → 4 at stride 2 pads one cell, at the end only.
+        ConvCase { x: vec![2, 3, 8, 8], strides: vec![2, 2], pads: vec![0, 0, 1, 1], ..base("Conv2D stride 2, same-style asymmetric pads") },
+        // Windows that leave the last row and column of the input unread.
+        ConvCase { x: vec![2, 3, 8, 8], strides: vec![2, 2], ..base("Conv2D stride 2, uncovered edge") },
+        ConvCase { strides: vec![3, 2], pads: vec![2, 0, 0, 1], ..base("Conv2D strides (3, 2), uneven pads") },
+        ConvCase { dilations: vec![2, 2], pads: vec![2, 2, 2, 2], ..base("Conv2D dilation 2") },
+        ConvCase { x: vec![2, 4, 7, 7], filters: 6, group: 2, pads: vec![1, 0, 1, 0], ..base("Conv2D groups 2") },
+        ConvCase { x: vec![2, 4, 9, 8], filters: 4, group: 2, strides: vec![2, 2], dilations: vec![2, 1], pads: vec![1, 1, 0, 1], ..base("Conv2D groups 2, stride 2, dilation 2") },
+        ConvCase { x: vec![2, 3, 6, 7], filters: 6, group: 3, kernel: vec![2, 3], bias: false, ..base("Conv2D depthwise, rectangular kernel, no bias") },
+    ];
+    for (seed, k) in cases.iter().enumerate() {
+        conv_case(seed as u64, k);
+    }
+}
+
+#[test]
+fn conv_1d() {
+    let base = |what| ConvCase { what, x: vec![2, 3, 11], filters: 4, kernel: vec![3], strides: vec![1], dilations: vec![1], pads: vec![0, 0], group: 1, bias: true };
+    let cases = [
+        base("Conv1D plain"),
+        ConvCase { strides: vec![2], pads: vec![1, 2], dilations: vec![2], ..base("Conv1D stride 2, dilation 2, pads (1, 2)") },
+        ConvCase { x: vec![2, 4, 12], filters: 8, kernel: vec![5], strides: vec![2], pads: vec![1, 2], ..base("Conv1D stride 2, same padding") },
+        ConvCase { x: vec![2, 6, 10], filters: 6, group: 3, dilations: vec![2], ..base("Conv1D groups 3, dilation 2") },
+    ];
+    for (seed, k) in cases.iter().enumerate() {
+        conv_case(seed as u64 + 100, k);
+    }
+}
+
+#[test]
+fn conv_transpose() {
+    for (seed, (x_shape, w_shape, strides, pads, output_padding, group)) in [
+        (vec![2, 4, 4, 4], vec![4, 3, 3, 3], vec![2, 2], vec![1, 1, 1, 1], vec![1, 1], 1),
+        (vec![2, 4, 3, 5], vec![4, 2, 2, 3], vec![1, 2], vec![0, 1, 1, 0], vec![0, 0], 2),
+        (vec![2, 2, 6], vec![2, 3, 4], vec![3], vec![2, 1], vec![2], 1),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut c = Case::new(seed as u64);
+        let x = c.batched("x", &x_shape, Uniform);
+        let w = c.param("w", &w_shape, Uniform);
+        let channels = w_shape[1] * group;
+        let b = c.param("b", &[channels], Uniform);
+        let rank = strides.len();
+        let op = ConvTranspose { kernel_shape: w_shape[2..].to_vec(), strides: strides.clone(), dilations: vec![1; rank], pads, output_padding, group };
+        let y = c.node(op, &[x, w, b]);
+        c.check(&format!("ConvTranspose x{x_shape:?} w{w_shape:?} strides {strides:?} groups {group}"), y);
+    }
+}
+
+fn pool_case(seed: u64, kind: PoolKind, x_shape: &[usize], kernel: &[usize], strides: &[usize], pads: &[usize], count_include_pad: bool) -> f64 {
+    let mut c = Case::new(seed);
+    let n = x_shape.iter().product();
+    // Distinct values keep MaxPool away from ties.
+    let values = if kind == PoolKind::Max { c.rng.distinct(n) } else { c.rng.uniform(n) };
+    let x = c.batched("x", x_shape, Values(values));
+    let op = Pool { kind, kernel_shape: kernel.to_vec(), strides: strides.to_vec(), pads: pads.to_vec(), count_include_pad };
+    let y = c.node(op, &[x]);
+    c.check(&format!("{kind:?}Pool x{x_shape:?} kernel {kernel:?} strides {strides:?} pads {pads:?} include_pad={count_include_pad}"), y)
+}
+
+#[test]
+fn pools() {
+    for kind in [PoolKind::Max, PoolKind::Average] {
+        pool_case(1, kind, &[2, 3, 7, 7], &[3, 3], &[2, 2], &[0, 0, 0, 0], false);
+        pool_case(2, kind, &[2, 3, 7, 7], &[3, 3], &[2, 2], &[1, 1, 1, 1], false);
+        pool_case(3, kind, &[2, 2, 6, 6], &[2, 2], &[2, 2], &[0, 0, 0, 0], false);
+        pool_case(4, kind, &[2, 2, 6, 7], &[2, 3], &[1, 2], &[1, 0, 0, 1], false);
+        pool_case(5, kind, &[2, 3, 9], &[3], &[2], &[1, 1], false);
+    }
+    pool_case(6, PoolKind::Average, &[2, 3, 7, 7], &[3, 3], &[2, 2], &[1, 1, 1, 1], true);
+    for shape in [vec![2, 3, 5, 5], vec![2, 3, 7]] {
+        let mut c = Case::new(7);
+        let x = c.batched("x", &shape, Uniform);
+        let y = c.node(GlobalAveragePool, &[x]);
+        c.check(&format!("GlobalAveragePool {shape:?}"), y);
+    }
+}
+
+#[test]
+fn max_pool_ties_go_to_the_first_cell() {
+    // All equal: each window's gradient goes to its first cell only (row-major), so overlapping
+    // windows add up where their first cells coincide.
+    let mut c = Case::new(1);
+    let x = c.input("x", &[1, 1, 3, 3], Values(vec![0.5; 9]));
+    let y = c.node(Pool { kind: PoolKind::Max, kernel_shape: vec![2, 2], strides: vec![1, 1], pads: vec![0; 4], count_include_pad: false }, &[x]);
+    let loss = c.loss(y);
+    let r = c.b.graph.inputs[1];
+    c.feeds.insert(r, Arr::new(vec![1, 1, 2, 2], vec![1.0, 2.0, 3.0, 4.0]));
+    let grads = backward(&mut c.b, loss, &[x]).unwrap();
+    let env = run_graph(&c.b.graph, &c.feeds);
+    assert_eq!(env[grads[0].0].as_ref().unwrap().data, vec![1.0, 2.0, 0.0, 3.0, 4.0, 0.0, 0.0, 0.0, 0.0]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The walk itself.
+
+#[test]
+fn fan_out_gradients_are_summed() {
+    let mut c = Case::new(1);
+    let x = c.input("x", &[3, 4], Uniform);
+    let w = c.param("w", &[4, 2], Uniform);
+    let square = c.node(Binary { kind: BinaryKind::Mul }, &[x, x]);
+    let t = c.node(Unary::new(UnaryKind::Tanh), &[x]);
+    let sum = c.node(Binary { kind: BinaryKind::Add }, &[square, t]);
+    let y = c.node(MatMul, &[sum, w]);
+    let z = c.node(MatMul, &[x, w]);
+    let out = c.node(Binary { kind: BinaryKind::Sub }, &[y, z]);
+    c.check("x·x + tanh(x) − x, x read four times and w twice", out);
+}
+
+#[test]
+fn fan_out_adds_a_sum_node() {
+    let mut b = Builder::new("fan_out");
+    let x = b.input("x", TensorType::f32(vec![Dim::Fixed(3)]));
+    let square = b.node1("square", Arc::new(Binary { kind: BinaryKind::Mul }), &[x, x]).unwrap();
+    let loss = b.node("loss", Arc::new(Reduce { kind: ReduceKind::Sum, axes: None, keepdims: false }), &[Some(square)]).unwrap()[0];
+    let grads = backward(&mut b, loss, &[x]).unwrap();
+    let producer = b.graph.nodes.iter().find(|n| n.outputs.contains(&grads[0])).unwrap();
+    assert_eq!(producer.op.op_type(), "Add", "{}", producer.name);
+    let mut feeds = HashMap::new();
+    feeds.insert(x, Arr::new(vec![3], vec![1.0, -2.0, 0.5]));
+    assert_eq!(run_graph(&b.graph, &feeds)[grads[0].0].as_ref().unwrap().data, vec![2.0, -4.0, 1.0]);
+}
+
+#[test]
+fn ops_without_a_rule_are_named() {
+    // ReduceMax has no rule.
+    let mut c = Case::new(1);
+    let x = c.input("x", &[3, 4], Uniform);
+    let m = c.node(Reduce { kind: ReduceKind::Max, axes: Some(vec![1]), keepdims: false }, &[x]);
+    let loss = c.loss(m);
+    match backward(&mut c.b, loss, &[x]) {
+        Err(AutodiffError::NoGradient { op, node, .. }) => {
+            assert_eq!(op, "ReduceMax");
+            assert!(node.starts_with("ReduceMax"), "{node}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // Nor do the recurrent ops (unroll them first).
+    let mut b = Builder::new("rnn");
+    let x = b.input("x", TensorType::f32(vec![Dim::Fixed(2), Dim::batch(), Dim::Fixed(3)]));
+    let w = b.param("W", Tensor::from_f32(vec![1, 4, 3], &[0.1; 12]), param_info());
+    let r = b.param("R", Tensor::from_f32(vec![1, 4, 4], &[0.1; 16]), param_info());
+    let op = Recurrent { kind: RecurrentKind::Rnn, hidden_size: 4, direction: onyx_compiler::ops::Direction::Forward, activations: vec!["Tanh".into()], linear_before_reset: false };
+    let outs = b.node("my_rnn", Arc::new(op), &[Some(x), Some(w), Some(r)]).unwrap();
+    let loss = b.node("loss", Arc::new(Reduce { kind: ReduceKind::Sum, axes: None, keepdims: false }), &[Some(outs[0])]).unwrap()[0];
+    let e = backward(&mut b, loss, &[w, r]).unwrap_err();
+    assert!(matches!(&e, AutodiffError::NoGradient { op, node, .. } if op == "RNN" && node == "my_rnn"), "{e:?}");
+    assert!(e.to_string().contains("my_rnn") && e.to_string().contains("RNN"), "{e}");
+    // ArgMax's output is an integer: nothing flows back through it, so a parameter only it reads
+    // does not affect the loss.
+    let mut c = Case::new(2);
+    let x = c.input("x", &[3, 4], Uniform);
+    let am = c.node(ArgMax { axis: 1, keepdims: false }, &[x]);
+    let f = c.node(Cast { to: DType::F32 }, &[am]);
+    let loss = c.loss(f);
+    assert!(matches!(backward(&mut c.b, loss, &[x]), Err(AutodiffError::Unreachable(name)) if name == "x"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The example models.
+
+#[test]
+fn model_gradients_match_finite_differences() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models");
+    let mut paths: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    paths.sort();
+    let mut checked = vec![];
+    for (seed, path) in paths.iter().enumerate() {
+        let name = path.file_stem().unwrap().to_string_lossy().to_string();
+        let mut graph = onyx_compiler::compile_file(path).unwrap_or_else(|e| panic!("{name}: {e}")).graph;
+        // The recurrent ops have no rule; their unrolled form is made of ops that do.
+        unroll_recurrent(&mut graph, false).unwrap();
+        let mut c = Case::new(seed as u64 + 1);
+        let inputs = graph.inputs.clone();
+        let output = graph.outputs[0];
+        c.b = Builder::from_graph(graph);
+        for id in inputs {
+            let ty = c.b.ty(id).clone();
+            let shape: Vec<usize> = ty.shape.iter().map(|d| d.fixed().unwrap_or(2)).collect();
+            let n = shape.iter().product();
+            let values = if ty.dtype.is_float() { c.rng.uniform(n) } else { (0..n).map(|_| c.rng.below(10) as f64).collect() };
+            c.feeds.insert(id, Arr::new(shape, values));
+        }
+        c.wrt = c.b.graph.params().filter(|(_, _, p)| p.trainable).map(|(id, _, _)| id).collect();
+        let mut ops: Vec<&str> = c.b.graph.nodes.iter().map(|n| n.op.op_type()).collect();
+        ops.sort();
+        ops.dedup();
+        let worst = c.check_some(&format!("model {name} ({})", ops.join(", ")), output, 3);
+        checked.push((name, worst));
+    }
+    let names: Vec<&str> = checked.iter().map(|(n, _)| n.as_str()).collect();
+    for expected in ["conv1d_rnn", "gru_classifier", "he_mlp", "linear_regression", "logistic_regression", "lstm_forecast", "mnist_cnn", "resnet_small"] {
+        assert!(names.contains(&expected), "{expected} was not checked: {names:?}");
+    }
+}

@@ -1,0 +1,4 @@
+//! Code the integration tests share (`mod support;` in each test file that needs it).
+#![allow(dead_code)]
+
+pub mod interp;

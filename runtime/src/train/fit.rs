@@ -1,0 +1,287 @@
+use std::collections::HashMap;
+
+use ndarray::{ArrayD, IxDyn};
+use onyx_compiler::train::{Slot, TrainingGraphs};
+use onyx_proto::onnx::ModelProto;
+use rand::seq::SliceRandom;
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::engine::{Engine, Session};
+use crate::error::RuntimeError;
+use crate::tensor::HostTensor;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct EarlyStopping {
+    /// `loss`, `val_loss` or a metric (`accuracy`, `val_accuracy`...).
+    pub monitor: String,
+    pub patience: usize,
+    pub min_delta: f64,
+    pub restore_best_weights: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct FitOptions {
+    pub epochs: usize,
+    /// `None`: the whole training set per step (batch gradient descent); 1 is stochastic.
+    pub batch_size: Option<usize>,
+    pub shuffle: bool,
+    pub seed: u64,
+    pub lr: f32,
+    pub early_stopping: Option<EarlyStopping>,
+}
+
+/// One epoch's averages, as Keras' History holds them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EpochLog {
+    pub epoch: usize,
+    pub loss: f64,
+    pub metrics: Vec<(String, f64)>,
+    pub val_loss: Option<f64>,
+    pub val_metrics: Vec<(String, f64)>,
+}
+
+impl EpochLog {
+    /// A logged quantity by Keras' name (`loss`, `val_loss`, `accuracy`, `val_accuracy`...).
+    pub fn get(&self, name: &str) -> Option<f64> {
+        match name {
+            "loss" => Some(self.loss),
+            "val_loss" => self.val_loss,
+            _ => match name.strip_prefix("val_") {
+                Some(m) => self.val_metrics.iter().find(|(n, _)| n == m).map(|(_, v)| *v),
+                None => self.metrics.iter().find(|(n, _)| n == name).map(|(_, v)| *v),
+            },
+        }
+    }
+}
+
+/// What the trainer tells its observer.
+pub enum Event<'a> {
+    /// Before the first step: batches per epoch and samples per epoch.
+    Start { epochs: usize, batches: usize, samples: usize },
+    Batch { epoch: usize, batch: usize, loss: f64, samples: usize },
+    Epoch(&'a EpochLog),
+}
+
+/// Runs a model's training graphs on an engine, keeping parameters and optimizer state between steps.
+pub struct Trainer<'e> {
+    graphs: TrainingGraphs,
+    engine: &'e dyn Engine,
+    step_protos: ModelProto,
+    eval_proto: ModelProto,
+    steps: HashMap<usize, Box<dyn Session>>,
+    evals: HashMap<usize, Box<dyn Session>>,
+    params: Vec<HostTensor>,
+    states: Vec<HostTensor>,
+    /// Updates made so far (Keras' `optimizer.iterations`).
+    pub updates: u64,
+}
+
+fn initial(slots: &[Slot]) -> Result<Vec<HostTensor>, RuntimeError> {
+    slots
+        .iter()
+        .map(|s| HostTensor::from_ir(&s.initial).ok_or_else(|| RuntimeError::Unsupported(format!("`{}` is not a float32 tensor", s.input))))
+        .collect()
+}
+
+fn scalar(v: f32) -> HostTensor {
+    HostTensor::F32(ArrayD::from_elem(IxDyn(&[]), v))
+}
+
+impl<'e> Trainer<'e> {
+    pub fn new(graphs: TrainingGraphs, engine: &'e dyn Engine) -> Result<Trainer<'e>, RuntimeError> {
+        let step_protos = onyx_compiler::to_onnx(&graphs.step);
+        let eval_proto = onyx_compiler::to_onnx(&graphs.eval);
+        let params = initial(&graphs.params)?;
+        let states = initial(&graphs.states)?;
+        Ok(Trainer { graphs, engine, step_protos, eval_proto, steps: HashMap::new(), evals: HashMap::new(), params, states, updates: 0 })
+    }
+
+    pub fn graphs(&self) -> &TrainingGraphs {
+        &self.graphs
+    }
+
+    /// The current value of each trainable parameter, by name.
+    pub fn params(&self) -> impl Iterator<Item = (&str, &HostTensor)> {
+        self.graphs.params.iter().map(|s| s.input.as_str()).zip(&self.params)
+    }
+
+    /// Replaces parameter values (warm start, restoring the best epoch).
+    pub fn set_params(&mut self, params: Vec<HostTensor>) {
+        self.params = params;
+    }
+
+    /// `model` (the inference graph the training graphs came from) with the trained weights.
+    pub fn trained_model(&self, model: &onyx_compiler::ir::Graph) -> onyx_compiler::ir::Graph {
+        let mut out = model.clone();
+        for (name, value) in self.params() {
+            if let Some(id) = out.find_value(name) {
+                out.values[id.0].init = Some(value.to_ir());
+            }
+        }
+        out
+    }
+
+    pub fn snapshot(&self) -> Vec<HostTensor> {
+        self.params.clone()
+    }
+
+    /// One plan per batch size: tract optimizes best, and some gradients need, a concrete batch.
+    fn session<'s>(cache: &'s mut HashMap<usize, Box<dyn Session>>, engine: &dyn Engine, proto: &ModelProto, batch: usize) -> Result<&'s dyn Session, RuntimeError> {
+        if !cache.contains_key(&batch) {
+            let fixed = onyx_compiler::passes::fix_batch(proto, batch);
+            cache.insert(batch, engine.load(&fixed)?);
+        }
+        Ok(cache[&batch].as_ref())
+    }
+
+    /// Feeds `named` to `session` in the order it declares its inputs.
+    fn run(session: &dyn Session, named: &HashMap<&str, &HostTensor>) -> Result<HashMap<String, HostTensor>, RuntimeError> {
+        let inputs: Vec<HostTensor> = session
+            .inputs()
+            .iter()
+            .map(|i| named.get(i.name.as_str()).map(|t| (*t).clone()).ok_or_else(|| RuntimeError::Input { input: i.name.clone(), message: "nothing feeds this input of the training graph".into() }))
+            .collect::<Result<_, _>>()?;
+        let outputs = session.run(&inputs)?;
+        Ok(session.outputs().iter().map(|o| o.name.clone()).zip(outputs).collect())
+    }
+
+    /// One optimizer step on a batch; returns the loss and the metrics' batch sums.
+    pub fn step(&mut self, x: &[HostTensor], y: &HostTensor, lr: f32, rng: &mut ChaCha8Rng) -> Result<(f64, Vec<f64>), RuntimeError> {
+        let batch = y.shape()[0];
+        let masks: Vec<HostTensor> = self
+            .graphs
+            .masks
+            .iter()
+            .map(|m| {
+                let keep = 1.0 - m.rate;
+                let mut shape = vec![batch];
+                shape.extend(&m.sample_shape);
+                let n: usize = shape.iter().product();
+                let values: Vec<f32> = (0..n).map(|_| if rng.random::<f32>() < keep { 1.0 / keep } else { 0.0 }).collect();
+                HostTensor::F32(ArrayD::from_shape_vec(IxDyn(&shape), values).expect("shape and count agree"))
+            })
+            .collect();
+        let (step_t, lr_t) = (scalar(self.updates as f32), scalar(lr));
+        let g = &self.graphs;
+        let mut named: HashMap<&str, &HostTensor> = HashMap::new();
+        named.extend(g.data_inputs.iter().map(String::as_str).zip(x));
+        named.insert(g.target.as_str(), y);
+        named.extend(g.params.iter().map(|s| s.input.as_str()).zip(&self.params));
+        named.extend(g.states.iter().map(|s| s.input.as_str()).zip(&self.states));
+        named.extend(g.masks.iter().map(|m| m.input.as_str()).zip(&masks));
+        named.insert(onyx_compiler::train::STEP, &step_t);
+        named.insert(onyx_compiler::train::LR, &lr_t);
+        let session = Self::session(&mut self.steps, self.engine, &self.step_protos, batch)?;
+        let mut out = Self::run(session, &named)?;
+        let take = |out: &mut HashMap<String, HostTensor>, name: &str| out.remove(name).ok_or_else(|| RuntimeError::Unsupported(format!("the training graph has no output `{name}`")));
+        let loss = take(&mut out, onyx_compiler::train::LOSS)?.scalar();
+        let metrics = g.metrics.iter().map(|m| take(&mut out, &format!("metric/{m}")).map(|t| t.scalar())).collect::<Result<Vec<_>, _>>()?;
+        self.params = g.params.iter().map(|s| take(&mut out, &s.output)).collect::<Result<_, _>>()?;
+        self.states = g.states.iter().map(|s| take(&mut out, &s.output)).collect::<Result<_, _>>()?;
+        self.updates += 1;
+        Ok((loss, metrics))
+    }
+
+    /// Loss and metric means over a data set, in chunks of `batch` samples.
+    pub fn evaluate(&mut self, x: &[HostTensor], y: &HostTensor, batch: usize) -> Result<(f64, Vec<f64>), RuntimeError> {
+        let n = y.shape()[0];
+        let (mut loss, mut sums) = (0.0, vec![0.0; self.graphs.metrics.len()]);
+        for start in (0..n).step_by(batch.max(1)) {
+            let rows: Vec<usize> = (start..(start + batch).min(n)).collect();
+            let xb: Vec<HostTensor> = x.iter().map(|t| t.select_rows(&rows)).collect();
+            let yb = y.select_rows(&rows);
+            let g = &self.graphs;
+            let mut named: HashMap<&str, &HostTensor> = HashMap::new();
+            named.extend(g.data_inputs.iter().map(String::as_str).zip(&xb));
+            named.insert(g.target.as_str(), &yb);
+            named.extend(g.params.iter().map(|s| s.input.as_str()).zip(&self.params));
+            let session = Self::session(&mut self.evals, self.engine, &self.eval_proto, rows.len())?;
+            let out = Self::run(session, &named)?;
+            loss += out.get(onyx_compiler::train::LOSS).map_or(f64::NAN, HostTensor::scalar) * rows.len() as f64;
+            for (s, m) in sums.iter_mut().zip(&g.metrics) {
+                *s += out.get(&format!("metric/{m}")).map_or(f64::NAN, HostTensor::scalar);
+            }
+        }
+        Ok((loss / n as f64, sums.into_iter().map(|s| s / n as f64).collect()))
+    }
+
+    /// Trains for `opts.epochs` epochs (or until early stopping), reporting to `observe`.
+    pub fn fit(
+        &mut self,
+        x: &[HostTensor],
+        y: &HostTensor,
+        validation: Option<(&[HostTensor], &HostTensor)>,
+        opts: &FitOptions,
+        observe: &mut dyn FnMut(Event),
+    ) -> Result<Vec<EpochLog>, RuntimeError> {
+        let n = y.shape()[0];
+        if n == 0 {
+            return Err(RuntimeError::Unsupported("no training samples".into()));
+        }
+        let batch = opts.batch_size.unwrap_or(n).clamp(1, n);
+        let batches = n.div_ceil(batch);
+        observe(Event::Start { epochs: opts.epochs, batches, samples: n });
+        let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
+        let mut history: Vec<EpochLog> = vec![];
+        let mut best: Option<(f64, Vec<HostTensor>)> = None;
+        let mut waited = 0;
+        for epoch in 1..=opts.epochs {
+            let mut order: Vec<usize> = (0..n).collect();
+            if opts.shuffle {
+                order.shuffle(&mut rng);
+            }
+            let (mut loss_sum, mut metric_sums) = (0.0, vec![0.0; self.graphs.metrics.len()]);
+            for (b, rows) in order.chunks(batch).enumerate() {
+                let xb: Vec<HostTensor> = x.iter().map(|t| t.select_rows(rows)).collect();
+                let yb = y.select_rows(rows);
+                let (loss, metrics) = self.step(&xb, &yb, opts.lr, &mut rng)?;
+                if !loss.is_finite() {
+                    return Err(RuntimeError::Diverged { epoch, batch: b + 1, loss });
+                }
+                loss_sum += loss * rows.len() as f64;
+                metric_sums.iter_mut().zip(metrics).for_each(|(s, m)| *s += m);
+                observe(Event::Batch { epoch, batch: b + 1, loss, samples: rows.len() });
+            }
+            let mut log = EpochLog {
+                epoch,
+                loss: loss_sum / n as f64,
+                metrics: self.graphs.metrics.iter().cloned().zip(metric_sums.iter().map(|s| s / n as f64)).collect(),
+                val_loss: None,
+                val_metrics: vec![],
+            };
+            if let Some((vx, vy)) = validation {
+                let (vl, vm) = self.evaluate(vx, vy, batch)?;
+                log.val_loss = Some(vl);
+                log.val_metrics = self.graphs.metrics.iter().cloned().zip(vm).collect();
+            }
+            observe(Event::Epoch(&log));
+            let stop = match &opts.early_stopping {
+                Some(es) => {
+                    let value = log.get(&es.monitor).ok_or_else(|| RuntimeError::Unsupported(format!("early stopping monitors `{}`, which training does not log", es.monitor)))?;
+                    // Losses improve downwards, accuracies upwards.
+                    let sign = if es.monitor.contains("loss") || es.monitor.ends_with("mse") || es.monitor.ends_with("mae") { 1.0 } else { -1.0 };
+                    let improved = best.as_ref().is_none_or(|(b, _)| sign * value < sign * b - es.min_delta);
+                    if improved {
+                        best = Some((value, self.snapshot()));
+                        waited = 0;
+                    } else {
+                        waited += 1;
+                    }
+                    waited > es.patience
+                }
+                None => false,
+            };
+            history.push(log);
+            if stop {
+                break;
+            }
+        }
+        if let (Some(es), Some((_, weights))) = (&opts.early_stopping, best) {
+            if es.restore_best_weights {
+                self.params = weights;
+            }
+        }
+        Ok(history)
+    }
+}
