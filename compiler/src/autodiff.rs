@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::builder::Builder;
 use crate::ir::{Dim, Node, Tensor, TensorType, ValueId};
-use crate::ops::{Binary, BinaryKind, Op, OpError, Reduce, ReduceKind, Reshape, Squeeze, Unary, UnaryKind};
+use crate::ops::{Binary, BinaryKind, MatMul, Op, OpError, Reduce, ReduceKind, Reshape, Squeeze, Unary, UnaryKind};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AutodiffError {
@@ -66,6 +66,22 @@ impl GradCx<'_> {
 
     pub fn binary(&mut self, kind: BinaryKind, a: ValueId, b: ValueId) -> Result<ValueId, OpError> {
         self.op(Binary { kind }, &[a, b])
+    }
+
+    /// Σ of (N, C, spatial…) over every axis but C: a convolution's bias gradient. The spatial sum is a
+    /// MatMul with a column of ones, which engines run far faster than a ReduceSum over several axes.
+    pub fn channel_sum(&mut self, g: ValueId) -> Result<ValueId, OpError> {
+        let ty = self.ty(g);
+        let fixed: Option<Vec<usize>> = ty.shape[1..].iter().map(Dim::fixed).collect();
+        let op = self.node.op.op_type();
+        let fixed = fixed.ok_or_else(|| crate::ops::shape_error(op, format!("a bias gradient needs known channels and spatial sizes, got {ty}")))?;
+        let (channels, cells) = (fixed[0], fixed[1..].iter().product::<usize>());
+        let flat = self.ints(&[0, channels as i64, cells as i64]);
+        let flat = self.op(Reshape, &[g, flat])?;
+        let ones = self.b.constant(&format!("{}/grad/ones", self.node.name), Tensor::from_f32(vec![cells, 1], &vec![1.0; cells]));
+        let per_sample = self.op(MatMul, &[flat, ones])?;
+        let axes = self.ints(&[0, 2]);
+        self.op(Reduce { kind: ReduceKind::Sum, axes: None, keepdims: false }, &[per_sample, axes])
     }
 
     /// Reshapes `g` to `target`'s shape; a symbolic leading dimension is copied from `g`'s own.

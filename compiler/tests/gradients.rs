@@ -676,6 +676,37 @@ fn max_pool_ties_go_to_the_first_cell() {
     assert_eq!(env[grads[0].0].as_ref().unwrap().data, vec![1.0, 2.0, 0.0, 3.0, 4.0, 0.0, 0.0, 0.0, 0.0]);
 }
 
+#[test]
+fn tiled_max_pool_ties_go_to_the_first_cell() {
+    // Stride = kernel (the tiled path) on 5x5: windows cover 4x4, the last row and column get nothing.
+    // Window (0,0) is all ties; window (0,1) has its maximum twice, in its second and fourth cells.
+    let mut c = Case::new(1);
+    #[rustfmt::skip]
+    let values = vec![
+        0.5, 0.5, 0.1, 0.9, 7.0,
+        0.5, 0.5, 0.2, 0.9, 7.0,
+        0.3, 0.1, 0.4, 0.2, 7.0,
+        0.2, 0.6, 0.1, 0.3, 7.0,
+        7.0, 7.0, 7.0, 7.0, 7.0,
+    ];
+    let x = c.input("x", &[1, 1, 5, 5], Values(values));
+    let y = c.node(Pool { kind: PoolKind::Max, kernel_shape: vec![2, 2], strides: vec![2, 2], pads: vec![0; 4], count_include_pad: false }, &[x]);
+    let loss = c.loss(y);
+    let r = c.b.graph.inputs[1];
+    c.feeds.insert(r, Arr::new(vec![1, 1, 2, 2], vec![1.0, 2.0, 3.0, 4.0]));
+    let grads = backward(&mut c.b, loss, &[x]).unwrap();
+    let env = run_graph(&c.b.graph, &c.feeds);
+    #[rustfmt::skip]
+    let expected = vec![
+        1.0, 0.0, 0.0, 2.0, 0.0,
+        0.0, 0.0, 0.0, 0.0, 0.0,
+        0.0, 0.0, 4.0, 0.0, 0.0,
+        0.0, 3.0, 0.0, 0.0, 0.0,
+        0.0, 0.0, 0.0, 0.0, 0.0,
+    ];
+    assert_eq!(env[grads[0].0].as_ref().unwrap().data, expected);
+}
+
 // ---------------------------------------------------------------------------------------------
 // The walk itself.
 

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use onyx_compiler::builder::Builder;
 use onyx_compiler::ir::{DType, Dim, Graph, ParamInfo, Tensor, TensorType, ValueId};
 use onyx_compiler::ops::{Direction, Recurrent, RecurrentKind, Squeeze};
-use onyx_compiler::passes::{PassError, for_tract, unroll_recurrent};
+use onyx_compiler::passes::{PassError, for_tract, unroll_recurrent, unroll_recurrent_for_training};
 use onyx_compiler::{import, to_onnx};
 use support::interp::{Arr, run};
 
@@ -223,6 +223,16 @@ fn check(kind: RecurrentKind, acts: &[&str], linear_before_reset: bool) {
     // The graph outputs keep their names and order.
     let names: Vec<String> = unrolled.graph.as_ref().unwrap().output.iter().map(|o| o.name.clone().unwrap()).collect();
     assert_eq!(names, case.outputs.iter().map(|&id| name(id)).collect::<Vec<_>>());
+
+    // The training form (each step projecting its own input) computes the same.
+    let mut training = import(&original).unwrap();
+    assert_eq!(unroll_recurrent_for_training(&mut training).unwrap(), 1);
+    let env = run(&to_onnx(&training), &[("X", x.clone())]);
+    let out = |i: usize| &env[&name(case.outputs[i])];
+    assert_close("Y (training form)", out(0), &[T, 1, N, U], |i| ys[i[0]][i[2]][i[3]]);
+    if kind == RecurrentKind::Lstm {
+        assert_close("Y_c (training form)", out(2), &[1, N, U], |i| c[i[1]][i[2]]);
+    }
 }
 
 #[test]

@@ -3,7 +3,7 @@ use std::sync::Arc;
 
 use onyx_proto::onnx::AttributeProto;
 
-use super::{Attrs, Concat, ConvTranspose, Fact, Op, OpError, Reduce, ReduceKind, Slice, Transpose, attrs, required, shape_error};
+use super::{Attrs, Concat, ConvTranspose, Fact, Op, OpError, Slice, Transpose, attrs, required, shape_error};
 use crate::autodiff::GradCx;
 use crate::ir::{Dim, TensorType, ValueId};
 
@@ -142,7 +142,6 @@ impl Op for Conv {
     fn gradient(&self, cx: &mut GradCx, output_grads: &[Option<ValueId>]) -> Result<Vec<Option<ValueId>>, OpError> {
         let Some(g) = output_grads.first().copied().flatten() else { return Ok(vec![None, None, None]) };
         let (x, w) = (cx.x(0)?, cx.x(1)?);
-        let rank = self.kernel_shape.len();
         let input = spatial_dims("Conv", &cx.ty(x))?;
         // dX: the transposed convolution with the same weights, sized to X exactly.
         let adjoint = ConvTranspose::adjoint(&input, &self.kernel_shape, &self.strides, &self.dilations, &self.pads, self.group);
@@ -150,10 +149,7 @@ impl Op for Conv {
         // dW[m, c, k] = Σₙ Σₒ X[n, c, o·s + k·d − pad] · dY[n, m, o]
         let gw = weight_gradient(cx, x, g, self)?;
         let gb = match cx.x_opt(2) {
-            Some(_) => {
-                let axes = cx.ints(&std::iter::once(0).chain(2..2 + rank as i64).collect::<Vec<_>>());
-                Some(cx.op(Reduce { kind: ReduceKind::Sum, axes: None, keepdims: false }, &[g, axes])?)
-            }
+            Some(_) => Some(cx.channel_sum(g)?),
             None => None,
         };
         Ok(vec![Some(gx), Some(gw), gb])

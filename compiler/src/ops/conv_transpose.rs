@@ -6,7 +6,7 @@ use std::sync::Arc;
 use onyx_proto::onnx::AttributeProto;
 
 use super::conv::{positive_ints, weight_gradient};
-use super::{Attrs, Conv, Fact, Op, OpError, Reduce, ReduceKind, Slice, attrs, required, shape_error};
+use super::{Attrs, Conv, Fact, Op, OpError, Slice, attrs, required, shape_error};
 use crate::autodiff::GradCx;
 use crate::ir::{Dim, TensorType, ValueId};
 
@@ -168,10 +168,7 @@ impl Op for ConvTranspose {
         // dW[ci, co, k] = Σₙ Σᵢ X[n, ci, i] · dY[n, co, i·s + k·d − pad]
         let gw = weight_gradient(cx, g, x, &conv)?;
         let gb = match cx.x_opt(2) {
-            Some(_) => {
-                let axes = cx.ints(&std::iter::once(0).chain(2..2 + rank as i64).collect::<Vec<_>>());
-                Some(cx.op(Reduce { kind: ReduceKind::Sum, axes: None, keepdims: false }, &[g, axes])?)
-            }
+            Some(_) => Some(cx.channel_sum(g)?),
             None => None,
         };
         Ok(vec![Some(gx), Some(gw), gb])

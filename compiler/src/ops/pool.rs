@@ -5,7 +5,8 @@ use onyx_proto::onnx::AttributeProto;
 
 use super::conv::{positive_ints, spatial_dims, window_dims};
 use super::{
-    ArgMax, Attrs, BinaryKind, Compare, CompareKind, Conv, ConvTranspose, Fact, Op, OpError, Reshape, Unsqueeze, Where, attrs,
+    ArgMax, Attrs, BinaryKind, Cast, Compare, CompareKind, Concat, Conv, ConvTranspose, Fact, Op, OpError, Pad, Reshape, Slice, Transpose,
+    Unsqueeze, Where, attrs,
     required, shape_error,
 };
 use crate::autodiff::GradCx;
@@ -121,6 +122,7 @@ impl Op for Pool {
                 let ones = cx.b.constant(&format!("{name}/ones"), Tensor::from_f32(kernel_dims.clone(), &vec![1.0; channels * cells]));
                 cx.op(adjoint, &[share, ones])?
             }
+            PoolKind::Max if self.tiles(&input) => self.tiled_max_gradient(cx, x, g, channels, &input, &out)?,
             PoolKind::Max => {
                 // Channel c·K + k of the grouped one-hot kernel picks cell k of each window of channel c.
                 kernel_dims[0] *= cells;
@@ -162,6 +164,70 @@ impl Op for Pool {
             }
         };
         Ok(vec![Some(gx)])
+    }
+}
+
+impl Pool {
+    /// Whether the windows tile the input without overlap or padding (stride = kernel, no pads, 2-D),
+    /// the usual CNN pooling, whose gradient needs no convolution.
+    fn tiles(&self, input: &[usize]) -> bool {
+        input.len() == 2 && self.strides == self.kernel_shape && self.pads.iter().all(|&p| p == 0)
+    }
+
+    /// MaxPool's gradient when windows tile the input: regroup x as (N, C, Ho, Wo, kh·kw), find each
+    /// window's first maximal cell (ONNX Runtime's tie rule) by comparing the cells with the pooled
+    /// value one at a time, route dY there, regroup back, and pad with zeros over the rows and columns
+    /// no window covered. Cell by cell, every op is element-wise on equal shapes, which engines run
+    /// far faster than an ArgMax over millions of four-cell windows.
+    fn tiled_max_gradient(&self, cx: &mut GradCx, x: ValueId, g: ValueId, channels: usize, input: &[usize], out: &[usize]) -> Result<ValueId, OpError> {
+        use BinaryKind::{Mul, Sub};
+        let (kh, kw) = (self.kernel_shape[0], self.kernel_shape[1]);
+        let (ho, wo) = (out[0], out[1]);
+        let (covered_h, covered_w) = (ho * kh, wo * kw);
+        let c = channels as i64;
+        let mut xc = x;
+        if (covered_h, covered_w) != (input[0], input[1]) {
+            let (starts, ends, axes) = (cx.ints(&[0, 0]), cx.ints(&[covered_h as i64, covered_w as i64]), cx.ints(&[2, 3]));
+            xc = cx.op(Slice, &[x, starts, ends, axes])?;
+        }
+        let split = cx.ints(&[0, c, ho as i64, kh as i64, wo as i64, kw as i64]);
+        let x6 = cx.op(Reshape, &[xc, split])?;
+        let x6 = cx.op(Transpose { perm: vec![0, 1, 2, 4, 3, 5] }, &[x6])?;
+        let cells = cx.ints(&[0, c, ho as i64, wo as i64, (kh * kw) as i64]);
+        let windows = cx.op(Reshape, &[x6, cells])?;
+        let last = cx.ints(&[-1]);
+        let (y, spread) = (cx.op(Unsqueeze, &[cx.y(0), last])?, cx.op(Unsqueeze, &[g, last])?);
+        let one = cx.scalar(1.0);
+        // `open` is 1 where no earlier cell of the window was the maximum.
+        let mut open: Option<ValueId> = None;
+        let mut routed = vec![];
+        for k in 0..(kh * kw) as i64 {
+            let (starts, ends) = (cx.ints(&[k]), cx.ints(&[k + 1]));
+            let cell = cx.op(Slice, &[windows, starts, ends, last])?;
+            let hit = cx.op(Compare { kind: CompareKind::Equal }, &[cell, y])?;
+            let hit = cx.op(Cast { to: DType::F32 }, &[hit])?;
+            let first = match open {
+                Some(o) => cx.binary(Mul, hit, o)?,
+                None => hit,
+            };
+            routed.push(cx.binary(Mul, spread, first)?);
+            let closed = cx.binary(Sub, one, hit)?;
+            open = Some(match open {
+                Some(o) => cx.binary(Mul, o, closed)?,
+                None => closed,
+            });
+        }
+        let routed = cx.op(Concat { axis: -1 }, &routed)?;
+        let unsplit = cx.ints(&[0, c, ho as i64, wo as i64, kh as i64, kw as i64]);
+        let routed = cx.op(Reshape, &[routed, unsplit])?;
+        let routed = cx.op(Transpose { perm: vec![0, 1, 2, 4, 3, 5] }, &[routed])?;
+        let map = cx.ints(&[0, c, covered_h as i64, covered_w as i64]);
+        let gx = cx.op(Reshape, &[routed, map])?;
+        if (covered_h, covered_w) == (input[0], input[1]) {
+            return Ok(gx);
+        }
+        let pads = cx.ints(&[0, 0, 0, 0, 0, 0, (input[0] - covered_h) as i64, (input[1] - covered_w) as i64]);
+        cx.op(Pad, &[gx, pads])
     }
 }
 

@@ -104,9 +104,11 @@ impl Unary {
         match self.kind {
             UnaryKind::Identity => Ok(g),
             UnaryKind::Neg => cx.unary(UnaryKind::Neg, g),
+            // y > 0 exactly where x > 0, so Sign(y) is the 0/1 slope: two element-wise ops that engines
+            // run fast, where a Where over a comparison is slow in tract.
             UnaryKind::Relu => {
-                let (mask, zero) = (positive(cx)?, cx.scalar(0.0));
-                cx.op(Where, &[mask, g, zero])
+                let slope = cx.unary(UnaryKind::Sign, y)?;
+                cx.binary(Mul, g, slope)
             }
             UnaryKind::LeakyRelu => {
                 let mask = positive(cx)?;

@@ -9,7 +9,7 @@ mod standardize;
 mod unroll;
 
 pub use standardize::prepend_standardization;
-pub use unroll::unroll_recurrent;
+pub use unroll::{unroll_recurrent, unroll_recurrent_for_training};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PassError {

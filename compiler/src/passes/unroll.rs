@@ -32,9 +32,20 @@ use crate::ops::{
 /// direction, a fixed sequence length, no `sequence_lens`, `initial_h`, `initial_c` or peepholes.
 /// On error the graph is left as it was.
 pub fn unroll_recurrent(graph: &mut Graph, only_custom_activations: bool) -> Result<usize, PassError> {
+    unroll(graph, only_custom_activations, false)
+}
+
+/// Unrolls every recurrent node in the form training graphs need: each step projects its own input
+/// slice (x_t·Wt) instead of reading a row of one XW product, so that the gradient of W is a sum of
+/// per-step products rather than T scatters of a [T, N, G·u] tensor (O(T²) work).
+pub fn unroll_recurrent_for_training(graph: &mut Graph) -> Result<usize, PassError> {
+    unroll(graph, false, true)
+}
+
+fn unroll(graph: &mut Graph, only_custom_activations: bool, per_step_input: bool) -> Result<usize, PassError> {
     let (saved_nodes, saved_values) = (graph.nodes.clone(), graph.values.len());
     let mut b = Builder::from_graph(std::mem::take(graph));
-    let result = rewrite(&mut b, only_custom_activations);
+    let result = rewrite(&mut b, only_custom_activations, per_step_input);
     *graph = b.graph;
     if result.is_err() {
         graph.nodes = saved_nodes;
@@ -43,7 +54,7 @@ pub fn unroll_recurrent(graph: &mut Graph, only_custom_activations: bool) -> Res
     result
 }
 
-fn rewrite(b: &mut Builder, only_custom_activations: bool) -> Result<usize, PassError> {
+fn rewrite(b: &mut Builder, only_custom_activations: bool, per_step_input: bool) -> Result<usize, PassError> {
     let mut count = 0;
     for node in std::mem::take(&mut b.graph.nodes) {
         let op_type = node.op.op_type();
@@ -58,7 +69,7 @@ fn rewrite(b: &mut Builder, only_custom_activations: bool) -> Result<usize, Pass
             b.graph.nodes.push(node);
             continue;
         }
-        Unroll::new(b, &node, &rec)?.emit()?;
+        Unroll::new(b, &node, &rec)?.emit(per_step_input)?;
         count += 1;
     }
     Ok(count)
@@ -214,12 +225,14 @@ impl<'a> Unroll<'a> {
         self.op(&format!("{what}t"), Transpose { perm: vec![1, 0] }, &[m2])
     }
 
-    fn emit(mut self) -> Result<(), PassError> {
+    fn emit(mut self, per_step_input: bool) -> Result<(), PassError> {
         self.b.layer = self.node.layer.clone();
         let (u, g) = (self.units, self.kind.gates());
         let wt = self.transposed("W", self.w)?;
         let rt = self.transposed("R", self.r)?;
-        let mut xw = self.op("XW", MatMul, &[self.x, wt])?;
+        // Per step or once for all steps: XW = X·Wt + biases.
+        let mut xw = if per_step_input { self.x } else { self.op("XW", MatMul, &[self.x, wt])? };
+        let mut step_bias = None;
         // Biases that do not depend on the state are added once for all steps. GRU with
         // linear_before_reset keeps Rbh apart: it sits inside the reset gate's product.
         let mut rbh = None;
@@ -235,7 +248,11 @@ impl<'a> Unroll<'a> {
                 rb = self.op("Rb_zr0", Concat { axis: 0 }, &[rb_zr, zeros])?;
             }
             let bias = self.binary("bias", BinaryKind::Add, wb, rb)?;
-            xw = self.binary("XWB", BinaryKind::Add, xw, bias)?;
+            if per_step_input {
+                step_bias = Some(bias);
+            } else {
+                xw = self.binary("XWB", BinaryKind::Add, xw, bias)?;
+            }
         }
         // GRU without linear_before_reset multiplies R's h block by r ⊙ H, apart from z and r.
         let rt_split = if self.kind == RecurrentKind::Gru && !self.linear_before_reset && self.steps > 1 {
@@ -249,7 +266,13 @@ impl<'a> Unroll<'a> {
         let mut hs = Vec::with_capacity(self.steps);
         for t in 0..self.steps {
             let index = self.int_constant(vec![], &[t as i64]);
-            let xt = self.op(&format!("t{t}/x"), Gather { axis: 0 }, &[xw, index])?;
+            let mut xt = self.op(&format!("t{t}/x"), Gather { axis: 0 }, &[xw, index])?;
+            if per_step_input {
+                xt = self.op(&format!("t{t}/xW"), MatMul, &[xt, wt])?;
+                if let Some(bias) = step_bias {
+                    xt = self.binary(&format!("t{t}/xWB"), BinaryKind::Add, xt, bias)?;
+                }
+            }
             let s = |what: &str| format!("t{t}/{what}");
             let h_new = match self.kind {
                 RecurrentKind::Rnn => {

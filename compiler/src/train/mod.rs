@@ -14,7 +14,7 @@ use crate::autodiff::{AutodiffError, backward};
 use crate::builder::Builder;
 use crate::ir::{DType, Dim, Graph, Tensor, TensorType, ValueId};
 use crate::ops::{Binary, BinaryKind, OpError, UnaryKind};
-use crate::passes::{PassError, unroll_recurrent};
+use crate::passes::{PassError, unroll_recurrent_for_training};
 use crate::spec::train::TrainSpec;
 
 mod loss;
@@ -168,7 +168,7 @@ pub fn build(model: &Graph, spec: &TrainSpec) -> Result<TrainingGraphs, TrainErr
 
     // The step graph: recurrent ops as primitives, dropout as masks, parameters as inputs.
     let mut unrolled = model.clone();
-    unroll_recurrent(&mut unrolled, false)?;
+    unroll_recurrent_for_training(&mut unrolled)?;
     let mut b = Builder::from_graph(unrolled);
     let masks = masks_for_dropout(&mut b)?;
     let lifted = lift_params(&mut b);

@@ -1,0 +1,39 @@
+//! Milliseconds per training step at batch 64 on tract, for the seed's he_mlp, mnist_cnn and
+//! lstm_forecast: one optimizer step of the ONNX training-step graph, parameters fed back.
+mod common;
+
+use common::specs;
+use criterion::{Criterion, criterion_group, criterion_main};
+use ndarray::{ArrayD, IxDyn};
+use onyx_compiler::ir::DType;
+use onyx_runtime::train::Trainer;
+use onyx_runtime::{HostTensor, TractEngine};
+use rand::SeedableRng;
+
+fn training(c: &mut Criterion) {
+    let mut group = c.benchmark_group("train_step_64");
+    group.sample_size(10);
+    for spec_path in specs().into_iter().filter(|p| ["he_mlp", "mnist_cnn", "lstm_forecast"].iter().any(|n| p.ends_with(format!("{n}.toml")))) {
+        let name = spec_path.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
+        let spec = onyx_compiler::Spec::from_file(&spec_path).expect("valid spec");
+        let model = onyx_compiler::compile(&spec).expect("compiles");
+        let graphs = onyx_compiler::train::build(&model.graph, spec.train.as_ref().expect("[train]")).expect("trainable");
+        let input = model.graph.value(model.graph.inputs[0]);
+        let mut shape = vec![64];
+        shape.extend(input.ty.shape.iter().skip(1).filter_map(|d| d.fixed()));
+        let n: usize = shape.iter().product();
+        let x = HostTensor::F32(ArrayD::from_shape_vec(IxDyn(&shape), (0..n).map(|i| ((i * 7919) % 1000) as f32 / 1000.0).collect()).expect("shape"));
+        let y = match graphs.target_type.dtype {
+            DType::I64 => HostTensor::I64(ArrayD::from_shape_vec(IxDyn(&[64]), (0..64).map(|i| i % 10).collect()).expect("shape")),
+            _ => HostTensor::F32(ArrayD::from_shape_vec(IxDyn(&[64, 1]), (0..64).map(|i| (i % 2) as f32).collect()).expect("shape")),
+        };
+        let mut trainer = Trainer::new(graphs, &TractEngine).expect("loads");
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+        let xs = vec![x];
+        group.bench_function(&name, |b| b.iter(|| trainer.step(&xs, &y, 1e-3, &mut rng).expect("steps")));
+    }
+    group.finish();
+}
+
+criterion_group!(benches, training);
+criterion_main!(benches);
