@@ -115,10 +115,10 @@ fn random_tensor(rng: &mut rand_chacha::ChaCha8Rng, dtype: DType, shape: &[usize
 fn training_steps_match_onnxruntime() {
     let dir = tempfile::tempdir().unwrap();
     let mut failures = vec![];
-    // Every model in models/ whose layers train today (batch normalization's training form is not
-    // built yet: resnet_small and conv1d_rnn wait for it).
-    for name in ["he_mlp", "logistic_regression", "linear_regression", "gru_classifier", "lstm_forecast", "mnist_cnn"] {
-        let s = Spec::from_file(&support::repo().join(format!("models/{name}.toml"))).unwrap();
+    // Every model in models/.
+    for spec_path in support::model_specs() {
+        let name = spec_path.file_stem().unwrap().to_string_lossy().to_string();
+        let s = Spec::from_file(&spec_path).unwrap();
         let model = onyx_compiler::compile(&s).unwrap();
         let train = s.train.clone().unwrap();
         let graphs = match onyx_compiler::train::build(&model.graph, &train) {

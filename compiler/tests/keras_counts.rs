@@ -94,11 +94,12 @@ fn gru_classifier_counts() {
 
 #[test]
 fn resnet_small_counts() {
-    // Five 3x3 convs: 1→16 (160), then four 16→16 (2,320 each); batch norm on 16 channels: 32
-    // trainable + 32 moving statistics; dense 16→10: 170.
+    // Five 3x3 convs: 1→16 (160), then four 16→16 (2,320 each, but 2,304 for the one before batch
+    // norm, which has no bias); batch norm on 16 channels: 32 trainable + 32 moving statistics;
+    // dense 16→10: 170.
     let m = model_file("resnet_small.toml");
-    assert_eq!(per_layer(&m), vec![160, 2_320, 64, 0, 2_320, 0, 0, 2_320, 2_320, 0, 0, 0, 0, 170]);
-    assert_eq!(m.keras_counts(), (9_674, 9_642, 32));
+    assert_eq!(per_layer(&m), vec![160, 2_304, 64, 0, 2_320, 0, 0, 2_320, 2_320, 0, 0, 0, 0, 170]);
+    assert_eq!(m.keras_counts(), (9_658, 9_626, 32));
     let s = shapes(&m);
     assert!(s[..11].iter().all(|s| s == "(None, 16, 8, 8)"), "{s:?}");
     assert_eq!(s[11..], ["(None, 16)", "(None, 16)", "(None, 10)"]);

@@ -17,6 +17,7 @@ use crate::ops::{Binary, BinaryKind, OpError, UnaryKind};
 use crate::passes::{PassError, unroll_recurrent_for_training};
 use crate::spec::train::TrainSpec;
 
+mod batch_norm;
 mod loss;
 mod optimizer;
 
@@ -82,9 +83,14 @@ fn rename(g: &mut Graph, id: ValueId, name: String) {
     g.values[id.0].name = name;
 }
 
-/// Turns every trainable parameter of `b`'s graph into a graph input; returns (value, initial value).
-fn lift_params(b: &mut Builder) -> Vec<(ValueId, Tensor)> {
-    let ids: Vec<ValueId> = b.graph.params().filter(|(_, _, p)| p.trainable).map(|(id, _, _)| id).collect();
+/// Turns the parameters of `b`'s graph (the trainable ones, or all) into graph inputs; returns
+/// (value, initial value).
+fn lift_params(b: &mut Builder, trainable_only: bool) -> Vec<(ValueId, Tensor)> {
+    let ids: Vec<ValueId> = b.graph.params().filter(|(_, _, p)| p.trainable || !trainable_only).map(|(id, _, _)| id).collect();
+    lift(b, ids)
+}
+
+fn lift(b: &mut Builder, ids: Vec<ValueId>) -> Vec<(ValueId, Tensor)> {
     ids.into_iter()
         .filter_map(|id| {
             let initial = b.graph.values[id.0].init.take()?;
@@ -158,12 +164,6 @@ fn masks_for_dropout(b: &mut Builder) -> Result<Vec<Mask>, TrainError> {
 pub fn build(model: &Graph, spec: &TrainSpec) -> Result<TrainingGraphs, TrainError> {
     let loss_kind = spec.loss.as_deref().ok_or(TrainError::NoLoss)?;
     let loss_kind = Loss::parse(loss_kind).ok_or_else(|| TrainError::Unsupported(format!("loss `{loss_kind}`")))?;
-    if let Some(n) = model.nodes.iter().find(|n| n.op.op_type() == "BatchNormalization") {
-        return Err(TrainError::Unsupported(format!(
-            "layer `{}`: batch normalization in training mode (batch statistics) is not built yet",
-            n.layer.clone().unwrap_or_else(|| n.name.clone())
-        )));
-    }
     let data_inputs: Vec<String> = model.inputs.iter().map(|&i| model.value(i).name.clone()).collect();
 
     // The step graph: recurrent ops as primitives, dropout as masks, parameters as inputs.
@@ -171,7 +171,9 @@ pub fn build(model: &Graph, spec: &TrainSpec) -> Result<TrainingGraphs, TrainErr
     unroll_recurrent_for_training(&mut unrolled)?;
     let mut b = Builder::from_graph(unrolled);
     let masks = masks_for_dropout(&mut b)?;
-    let lifted = lift_params(&mut b);
+    let moving = batch_norm::rewrite(&mut b)?;
+    let lifted = lift_params(&mut b, true);
+    let moving_lifted = lift(&mut b, moving.iter().map(|m| m.current).collect());
     let (loss, metrics, target_type) = add_loss(&mut b, loss_kind, &spec.metrics)?;
     let objective = add_penalties(&mut b, loss)?;
     let weights: Vec<ValueId> = lifted.iter().map(|(id, _)| *id).collect();
@@ -197,6 +199,12 @@ pub fn build(model: &Graph, spec: &TrainSpec) -> Result<TrainingGraphs, TrainErr
             outputs.push((next, format!("{w_name}/{slot}/next")));
         }
     }
+    // The moving statistics of batch normalization are state too, updated by the forward pass.
+    for ((current, initial), m) in moving_lifted.iter().zip(&moving) {
+        let name = b.graph.value(*current).name.clone();
+        states.push(Slot { input: name.clone(), output: format!("{name}/next"), initial: initial.clone() });
+        outputs.push((m.next, format!("{name}/next")));
+    }
     let mut step_graph = b.graph;
     step_graph.outputs.clear();
     // Keras reports the loss with the regularization penalties included.
@@ -211,7 +219,7 @@ pub fn build(model: &Graph, spec: &TrainSpec) -> Result<TrainingGraphs, TrainErr
 
     // The eval graph: the inference forward pass, loss and metrics, parameters as inputs.
     let mut e = Builder::from_graph(model.clone());
-    lift_params(&mut e);
+    lift_params(&mut e, false);
     let (eval_loss, eval_metrics, _) = add_loss(&mut e, loss_kind, &spec.metrics)?;
     let eval_loss = add_penalties(&mut e, eval_loss)?;
     let mut eval = e.graph;

@@ -114,7 +114,9 @@ impl<'e> Trainer<'e> {
     /// `model` (the inference graph the training graphs came from) with the trained weights.
     pub fn trained_model(&self, model: &onyx_compiler::ir::Graph) -> onyx_compiler::ir::Graph {
         let mut out = model.clone();
-        for (name, value) in self.params() {
+        // Parameters, and the state the model itself holds (batch normalization's moving statistics).
+        let states = self.graphs.states.iter().map(|s| s.input.as_str()).zip(&self.states);
+        for (name, value) in self.params().chain(states) {
             if let Some(id) = out.find_value(name) {
                 out.values[id.0].init = Some(value.to_ir());
             }
@@ -196,6 +198,7 @@ impl<'e> Trainer<'e> {
             named.extend(g.data_inputs.iter().map(String::as_str).zip(&xb));
             named.insert(g.target.as_str(), &yb);
             named.extend(g.params.iter().map(|s| s.input.as_str()).zip(&self.params));
+            named.extend(g.states.iter().map(|s| s.input.as_str()).zip(&self.states));
             let session = Self::session(&mut self.evals, self.engine, &self.eval_proto, rows.len())?;
             let out = Self::run(session, &named)?;
             loss += out.get(onyx_compiler::train::LOSS).map_or(f64::NAN, HostTensor::scalar) * rows.len() as f64;

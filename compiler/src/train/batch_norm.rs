@@ -1,0 +1,88 @@
+//! Batch normalization in training mode: each batch is normalized by its own mean and (biased)
+//! variance over every axis but the channels, and the moving statistics are updated as Keras does:
+//! `moving = momentum·moving + (1 − momentum)·batch`. The inference form's moving mean and variance
+//! become state inputs of the step graph, their updates state outputs.
+use super::TrainError;
+use super::loss::Ops;
+use crate::builder::Builder;
+use crate::ir::{Dim, Node, ValueId};
+use crate::ops::{Attrs, BinaryKind, Reduce, ReduceKind, UnaryKind, Unsqueeze};
+
+/// A moving statistic: the value the step reads and the one it writes.
+pub struct Moving {
+    pub current: ValueId,
+    pub next: ValueId,
+}
+
+/// Rewrites every BatchNormalization node of `b`'s graph into its training form, in place (the
+/// replacement nodes take the node's position, so the graph stays in order).
+pub fn rewrite(b: &mut Builder) -> Result<Vec<Moving>, TrainError> {
+    let mut moving = vec![];
+    for node in std::mem::take(&mut b.graph.nodes) {
+        if node.op.op_type() != "BatchNormalization" {
+            b.graph.nodes.push(node);
+            continue;
+        }
+        moving.extend(emit(b, &node)?);
+    }
+    Ok(moving)
+}
+
+fn emit(b: &mut Builder, node: &Node) -> Result<[Moving; 2], TrainError> {
+    use BinaryKind::{Add, Div, Mul, Sub};
+    let attributes = node.op.attributes();
+    let a = Attrs { op: "BatchNormalization", list: &attributes };
+    let (epsilon, momentum) = (a.float("epsilon", 1e-5)?, a.float("momentum", 0.9)?);
+    let input = |i: usize| node.inputs.get(i).copied().flatten().ok_or_else(|| TrainError::Unsupported(format!("batch normalization `{}` lacks input {i}", node.name)));
+    let (x, scale, bias, mean, var) = (input(0)?, input(1)?, input(2)?, input(3)?, input(4)?);
+    let ty = b.ty(x).clone();
+    let rank = ty.rank();
+    let spatial: Option<usize> = ty.shape[2..].iter().map(Dim::fixed).product();
+    let spatial = spatial.ok_or_else(|| TrainError::Unsupported(format!("batch normalization `{}` needs known spatial sizes", node.name)))?;
+    b.layer = node.layer.clone();
+    let mut o = Ops { b, prefix: node.name.clone() };
+    // Per-channel vectors [C] broadcast against (N, C, spatial...) as [C, 1, ...].
+    let channel_shape = |o: &mut Ops, v: ValueId| -> Result<ValueId, TrainError> {
+        if rank <= 2 {
+            return Ok(v);
+        }
+        let axes = o.ints(&(1..rank as i64 - 1).collect::<Vec<_>>());
+        o.op(Unsqueeze, &[v, axes])
+    };
+    let axes: Vec<i64> = std::iter::once(0).chain(2..rank as i64).collect();
+    let sum = |o: &mut Ops, v: ValueId| -> Result<ValueId, TrainError> {
+        let a = o.ints(&axes);
+        o.op(Reduce { kind: ReduceKind::Sum, axes: None, keepdims: true }, &[v, a])
+    };
+    // The batch is symbolic: count = N·spatial, with N read from the input's shape.
+    let n = o.batch_count(x)?;
+    let cells = o.scalar(spatial as f32);
+    let count = o.bin(Mul, n, cells)?;
+    let total = sum(&mut o, x)?;
+    let batch_mean = o.bin(Div, total, count)?;
+    let centred = o.bin(Sub, x, batch_mean)?;
+    let squares = o.bin(Mul, centred, centred)?;
+    let total_sq = sum(&mut o, squares)?;
+    let batch_var = o.bin(Div, total_sq, count)?;
+    let eps = o.scalar(epsilon);
+    let shifted = o.bin(Add, batch_var, eps)?;
+    let std = o.un(UnaryKind::Sqrt, shifted)?;
+    let normalized = o.bin(Div, centred, std)?;
+    let (scale_c, bias_c) = (channel_shape(&mut o, scale)?, channel_shape(&mut o, bias)?);
+    let scaled = o.bin(Mul, normalized, scale_c)?;
+    let y = o.bin(Add, scaled, bias_c)?;
+    o.b.node_into(&format!("{}/output", node.name), std::sync::Arc::new(crate::ops::Unary::new(UnaryKind::Identity)), &[y], &[node.outputs[0]])?;
+    // Moving statistics, as flat [C] vectors.
+    let flat = |o: &mut Ops, v: ValueId| -> Result<ValueId, TrainError> {
+        let a = o.ints(&axes);
+        o.op(crate::ops::Squeeze, &[v, a])
+    };
+    let (m, keep) = (o.scalar(momentum), o.scalar(1.0 - momentum));
+    let update = |o: &mut Ops, current: ValueId, batch: ValueId| -> Result<Moving, TrainError> {
+        let batch = flat(o, batch)?;
+        let kept = o.bin(Mul, current, m)?;
+        let fresh = o.bin(Mul, batch, keep)?;
+        Ok(Moving { current, next: o.bin(Add, kept, fresh)? })
+    };
+    Ok([update(&mut o, mean, batch_mean)?, update(&mut o, var, batch_var)?])
+}
