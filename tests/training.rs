@@ -26,7 +26,7 @@ fn fit(spec: &Spec, x: &HostTensor, y: &HostTensor, seed: u64) -> Vec<(String, V
     let train = spec.train.clone().unwrap();
     let graphs = onyx_compiler::train::build(&model.graph, &train).unwrap();
     let mut trainer = Trainer::new(graphs, &TractEngine).unwrap();
-    let opts = FitOptions { epochs: train.epochs, batch_size: train.batch_size, shuffle: train.shuffle, seed, lr: train.optimizer.lr as f32, early_stopping: None };
+    let opts = FitOptions { epochs: train.epochs, batch_size: train.batch_size, shuffle: train.shuffle, seed, lr: train.optimizer.lr as f32, early_stopping: None, checkpoint: None };
     trainer.fit(std::slice::from_ref(x), y, None, &opts, &mut |_| {}).unwrap();
     trainer.params().map(|(n, t)| (n.to_string(), t.to_f64_vec())).collect()
 }
@@ -222,7 +222,7 @@ fn mnist_cnn_learns_digits() {
     for seed in [1, 2, 3] {
         let graphs = onyx_compiler::train::build(&model.graph, &train).unwrap();
         let mut trainer = Trainer::new(graphs, &TractEngine).unwrap();
-        let opts = FitOptions { epochs: 10, batch_size: Some(64), shuffle: true, seed, lr: 1e-3, early_stopping: None };
+        let opts = FitOptions { epochs: 10, batch_size: Some(64), shuffle: true, seed, lr: 1e-3, early_stopping: None, checkpoint: None };
         let started = std::time::Instant::now();
         trainer.fit(std::slice::from_ref(&xt), &yt, None, &opts, &mut |_| {}).unwrap();
         let steps = trainer.updates;
@@ -232,4 +232,40 @@ fn mnist_cnn_learns_digits() {
     }
     accuracies.sort_by(f64::total_cmp);
     assert!(accuracies[1] >= 0.97 && accuracies[0] >= 0.96, "accuracies {accuracies:?}");
+}
+
+fn train_cli(dir: &Path, model: &str, extra: &[&str]) {
+    let out = support::onyx()
+        .args(["train", "models/logistic_regression.toml", "--data", "data/breast_cancer.csv", "--standardize", "--quiet", "-o"])
+        .arg(dir.join(model))
+        .args(extra)
+        .current_dir(support::repo())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+fn initializers(path: &Path) -> Vec<(String, Vec<u8>)> {
+    let model = onyx_proto::read_model(path).unwrap();
+    model.graph.unwrap().initializer.into_iter().map(|t| (t.name.unwrap_or_default(), t.raw_data.unwrap_or_default())).collect()
+}
+
+/// Stopping after epoch 3 and resuming to epoch 6 gives the bytes an uninterrupted run gives.
+#[test]
+fn resuming_reaches_the_same_weights_as_an_uninterrupted_run() {
+    let dir = tempfile::tempdir().unwrap();
+    train_cli(dir.path(), "straight.onnx", &["--epochs", "6"]);
+    train_cli(dir.path(), "resumed.onnx", &["--epochs", "3"]);
+    assert_ne!(initializers(&dir.path().join("straight.onnx")), initializers(&dir.path().join("resumed.onnx")));
+    train_cli(dir.path(), "resumed.onnx", &["--epochs", "6", "--resume"]);
+    assert_eq!(initializers(&dir.path().join("straight.onnx")), initializers(&dir.path().join("resumed.onnx")));
+    let history = std::fs::read_to_string(dir.path().join("resumed.history.csv")).unwrap();
+    assert_eq!(history.lines().count(), 7, "a header and six epochs:\n{history}");
+
+    // A checkpoint whose two files disagree (a crash between their writes) is refused.
+    let (_, json) = onyx_runtime::train::checkpoint_paths(&dir.path().join("resumed.onnx"));
+    let text = std::fs::read_to_string(&json).unwrap().replacen("\"epoch\": 6", "\"epoch\": 5", 1);
+    std::fs::write(&json, text).unwrap();
+    let err = onyx_runtime::train::load_checkpoint(&dir.path().join("resumed.onnx")).unwrap_err().to_string();
+    assert!(err.contains("incomplete"), "{err}");
 }

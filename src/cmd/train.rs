@@ -1,13 +1,18 @@
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, bail};
+use anyhow::{Context, anyhow, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use onyx_compiler::Spec;
-use onyx_runtime::TractEngine;
+use onyx_compiler::ir::{Graph, Regularizer, Tensor, ValueId};
+use onyx_compiler::spec::TrainSpec;
+use onyx_runtime::train::EpochLog;
+use onyx_runtime::{HostTensor, TractEngine, solve};
 use onyx_runtime::data::{feature_stats, read_table, standardize};
-use onyx_runtime::train::{EarlyStopping, Event, FitOptions, Trainer, write_history_csv, write_loss_plot};
+use onyx_runtime::train::{EarlyStopping, Event, FitOptions, Trainer, load_checkpoint, write_history_csv, write_loss_plot};
 
-/// Train a spec on a labelled CSV by running its ONNX training-step graph on tract.
+/// Train a spec on a labelled CSV by running its ONNX training-step graph on tract. A linear model
+/// whose [train] solver is "lstsq" (least squares, ridge) or "cd" (Lasso, Elastic Net) is fitted
+/// exactly instead.
 ///
 /// Example: onyx train models/logistic_regression.toml --data data/breast_cancer.csv --target benign -o model.onnx
 #[derive(clap::Args)]
@@ -43,6 +48,10 @@ pub struct Args {
     /// into the exported model; also `standardize = true` in [train].
     #[arg(long)]
     standardize: bool,
+    /// Continue from the checkpoint beside the output model (`<model>.ckpt.npz` and `.ckpt.json`,
+    /// written after every epoch) up to --epochs.
+    #[arg(long)]
+    resume: bool,
     /// No progress bar (for logs).
     #[arg(long)]
     quiet: bool,
@@ -74,6 +83,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         train.validation_split = v;
     }
     let model = onyx_compiler::compile(&spec)?;
+    // The exact solvers take linear models only; say so before deriving any training graph.
+    let linear = (train.solver != "gd").then(|| linear_model(&args.spec, &train, &spec, &model.graph)).transpose()?;
     let graphs = onyx_compiler::train::build(&model.graph, &train).with_context(|| format!("deriving the training graph of {}", args.spec.display()))?;
     let [input] = model.graph.inputs.as_slice() else { bail!("onyx train reads one input from a CSV; this model has {}", model.graph.inputs.len()) };
     let v = model.graph.value(*input);
@@ -95,6 +106,23 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     let validation = (n_val > 0).then_some((xv.as_slice(), &yv));
 
+    let output = args.output.clone().unwrap_or_else(|| PathBuf::from(format!("{}.onnx", spec.name)));
+    if let Some(linear) = linear {
+        if args.resume {
+            bail!("--resume continues gradient descent; [train] solver = \"{}\" fits in one step", train.solver);
+        }
+        if args.epochs.is_some() || args.batch_size.is_some() || args.lr.is_some() {
+            eprintln!("note: --epochs, --batch-size and --lr apply to gradient descent; [train] solver = \"{}\" ignores them", train.solver);
+        }
+        let validation = (n_val > 0).then_some((&xv[0], &yv));
+        let fitted = fit_exactly(&train, &linear, model.graph.clone(), (&xt[0], &yt), validation)?;
+        export(fitted.model, &info.name, scaling.as_ref(), &output)?;
+        let history_path = beside(&output, ".history.csv");
+        write_history_csv(&history_path, std::slice::from_ref(&fitted.log))?;
+        eprintln!("fitted {} by {} in {:.3} s: loss {:.4}, R² {:.4} on the training data{}", spec.name, fitted.method, fitted.elapsed, fitted.log.loss, fitted.r2, fitted.note);
+        eprintln!("wrote {} and {}", output.display(), history_path.display());
+        return Ok(());
+    }
     let opts = FitOptions {
         epochs: train.epochs,
         batch_size: train.batch_size,
@@ -107,8 +135,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             min_delta: e.min_delta,
             restore_best_weights: e.restore_best_weights,
         }),
+        checkpoint: Some(output.clone()),
     };
     let mut trainer = Trainer::new(graphs, &TractEngine)?;
+    if args.resume {
+        let checkpoint = load_checkpoint(&output).context("--resume")?;
+        eprintln!("resuming after epoch {} ({} updates)", checkpoint.epoch, checkpoint.updates);
+        trainer.resume(checkpoint)?;
+    }
     let bar = if args.quiet { ProgressBar::hidden() } else { ProgressBar::new(0) };
     bar.set_style(
         ProgressStyle::with_template("epoch {prefix:>4} [{bar:30}] {pos}/{len} {msg}")
@@ -143,12 +177,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     })?;
     bar.finish_and_clear();
 
-    let output = args.output.unwrap_or_else(|| PathBuf::from(format!("{}.onnx", spec.name)));
-    let mut trained = trainer.trained_model(&model.graph);
-    if let Some((mean, scale)) = &scaling {
-        onyx_compiler::passes::prepend_standardization(&mut trained, &info.name, mean, scale)?;
-    }
-    onyx_proto::write_model(&output, &onyx_compiler::to_onnx(&trained)).with_context(|| format!("writing {}", output.display()))?;
+    export(trainer.trained_model(&model.graph), &info.name, scaling.as_ref(), &output)?;
     let history_path = beside(&output, ".history.csv");
     write_history_csv(&history_path, &history)?;
     let plot = beside(&output, ".loss.png");
@@ -165,4 +194,137 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         plot.display()
     );
     Ok(())
+}
+
+/// Writes `trained` (the inference graph with its trained weights) to `output`, with the feature
+/// scaling, when there is one, baked in as the model's first nodes. Every solver exports through here.
+fn export(mut trained: Graph, input: &str, scaling: Option<&(Vec<f32>, Vec<f32>)>, output: &Path) -> anyhow::Result<()> {
+    if let Some((mean, scale)) = scaling {
+        onyx_compiler::passes::prepend_standardization(&mut trained, input, mean, scale)?;
+    }
+    onyx_proto::write_model(output, &onyx_compiler::to_onnx(&trained)).with_context(|| format!("writing {}", output.display()))
+}
+
+/// The parameters of a linear model: one `dense` layer (a single Gemm), linear activation, a bias,
+/// one unit, trained with mse.
+struct Linear {
+    kernel: ValueId,
+    bias: ValueId,
+    regularizer: Option<Regularizer>,
+}
+
+/// The linear model the exact solvers fit, or an error naming `solver` and what is not linear.
+fn linear_model(path: &Path, train: &TrainSpec, spec: &Spec, graph: &Graph) -> anyhow::Result<Linear> {
+    let refuse = |why: String| {
+        anyhow!(
+            "{}: [train] solver = \"{}\" fits linear models only (one dense layer, linear activation, loss = \"mse\"), but {why}; use solver = \"gd\"",
+            path.display(),
+            train.solver
+        )
+    };
+    if train.loss.as_deref() != Some("mse") {
+        return Err(refuse(match &train.loss {
+            Some(loss) => format!("the loss is \"{loss}\""),
+            None => "[train] names no loss".into(),
+        }));
+    }
+    let [layer] = spec.layers.as_slice() else {
+        let kinds: Vec<&str> = spec.layers.iter().map(|l| l.kind).collect();
+        return Err(refuse(format!("the model has {} layers ({})", kinds.len(), kinds.join(", "))));
+    };
+    if layer.kind != "dense" {
+        return Err(refuse(format!("its layer is a `{}` layer", layer.kind)));
+    }
+    let ops: Vec<&str> = graph.nodes.iter().map(|n| n.op.op_type()).filter(|&op| op != "Identity").collect();
+    let [gemm] = graph.nodes.iter().filter(|n| n.op.op_type() == "Gemm").collect::<Vec<_>>()[..] else {
+        return Err(refuse(format!("the dense layer lowers to {}", ops.join(", "))));
+    };
+    if ops.len() != 1 {
+        return Err(refuse(format!("the dense layer has a non-linear activation ({})", ops.join(", "))));
+    }
+    let (Some(Some(kernel)), Some(Some(bias))) = (gemm.inputs.get(1), gemm.inputs.get(2)) else {
+        return Err(refuse("the dense layer has no bias (use_bias = false)".into()));
+    };
+    let units = graph.value(*kernel).ty.shape.get(1).and_then(|d| d.fixed());
+    if units != Some(1) {
+        return Err(refuse(format!("the dense layer has {} units, and onyx train fits one target column", units.map_or("unknown".into(), |u| u.to_string()))));
+    }
+    let regularizer = graph.value(*kernel).param.as_ref().and_then(|p| p.regularizer);
+    Ok(Linear { kernel: *kernel, bias: *bias, regularizer })
+}
+
+/// A linear model fitted by an exact solver: the model with its weights, and how it went.
+struct Fitted {
+    model: Graph,
+    log: EpochLog,
+    r2: f64,
+    method: String,
+    elapsed: f64,
+    note: String,
+}
+
+/// Solves for the kernel and bias of `linear` on the (already standardized, when asked) training
+/// rows and writes them into `model`; the one-row history holds Keras' loss (mse plus the
+/// regularization penalty), the spec's regression metrics, and the same on the validation rows.
+fn fit_exactly(train: &TrainSpec, linear: &Linear, mut model: Graph, (x, y): (&HostTensor, &HostTensor), validation: Option<(&HostTensor, &HostTensor)>) -> anyhow::Result<Fitted> {
+    let started = std::time::Instant::now();
+    let (xs, ys) = (x.to_f64_vec(), y.to_f64_vec());
+    let n = ys.len();
+    let p = xs.len() / n.max(1);
+    let (l1, l2) = linear.regularizer.map_or((0.0, 0.0), |r| (r.l1 as f64, r.l2 as f64));
+    let (coef, intercept, method, note) = match train.solver.as_str() {
+        "lstsq" => {
+            if l1 > 0.0 {
+                bail!("[train] solver = \"lstsq\" fits least squares and ridge (an l2 regularizer), but the kernel has l1 = {l1}; use solver = \"cd\"");
+            }
+            let (coef, intercept) = solve::lstsq(&xs, n, p, &ys, l2)?;
+            let method = if l2 > 0.0 { format!("ridge regression (alpha = n·l2 = {})", solve::ridge_alpha(n, l2)) } else { "least squares".into() };
+            (coef, intercept, method, String::new())
+        }
+        "cd" => {
+            if l1 == 0.0 {
+                bail!("[train] solver = \"cd\" fits Lasso and Elastic Net, but the kernel has no l1 regularizer; use solver = \"lstsq\" for least squares or ridge");
+            }
+            let (coef, intercept, sweeps) = solve::coordinate_descent(&xs, n, p, &ys, l1, l2, solve::DEFAULT_TOL, solve::DEFAULT_MAX_ITER)?;
+            let (alpha, l1_ratio) = solve::elastic_net_params(l1, l2);
+            let zeros = coef.iter().filter(|w| **w == 0.0).count();
+            (coef, intercept, format!("coordinate descent (alpha = {alpha}, l1_ratio = {l1_ratio})"), format!("; {sweeps} sweeps, {zeros} of {p} weights zero"))
+        }
+        other => bail!("[train] solver = \"{other}\" has no exact solver"),
+    };
+    let kernel: Vec<f32> = coef.iter().map(|&w| w as f32).collect();
+    model.values[linear.kernel.0].init = Some(Tensor::from_f32(vec![p, 1], &kernel));
+    model.values[linear.bias.0].init = Some(Tensor::from_f32(vec![1], &[intercept as f32]));
+
+    let penalty = l1 * coef.iter().map(|w| w.abs()).sum::<f64>() + l2 * coef.iter().map(|w| w * w).sum::<f64>();
+    let scores = |xs: &[f64], ys: &[f64]| -> (f64, Vec<(String, f64)>) {
+        let pred = solve::predict(xs, p, &coef, intercept);
+        let m = ys.len().max(1) as f64;
+        let mse = pred.iter().zip(ys).map(|(f, t)| (t - f) * (t - f)).sum::<f64>() / m;
+        let mae = pred.iter().zip(ys).map(|(f, t)| (t - f).abs()).sum::<f64>() / m;
+        let metrics = train
+            .metrics
+            .iter()
+            .filter_map(|name| match name.as_str() {
+                "mse" => Some((name.clone(), mse)),
+                "mae" => Some((name.clone(), mae)),
+                "rmse" => Some((name.clone(), mse.sqrt())),
+                _ => None,
+            })
+            .collect();
+        (mse + penalty, metrics)
+    };
+    for name in train.metrics.iter().filter(|m| !matches!(m.as_str(), "mse" | "mae" | "rmse")) {
+        eprintln!("warning: metric `{name}` does not apply to a linear regression; left out of the history");
+    }
+    let (loss, metrics) = scores(&xs, &ys);
+    let (val_loss, val_metrics) = match validation {
+        Some((xv, yv)) => {
+            let (l, m) = scores(&xv.to_f64_vec(), &yv.to_f64_vec());
+            (Some(l), m)
+        }
+        None => (None, vec![]),
+    };
+    let r2 = solve::r2(&xs, p, &ys, &coef, intercept);
+    Ok(Fitted { model, log: EpochLog { epoch: 1, loss, metrics, val_loss, val_metrics }, r2, method, elapsed: started.elapsed().as_secs_f64(), note })
 }

@@ -7,6 +7,7 @@ use rand::seq::SliceRandom;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use super::checkpoint::{self, Checkpoint};
 use crate::engine::{Engine, Session};
 use crate::error::RuntimeError;
 use crate::tensor::HostTensor;
@@ -29,6 +30,8 @@ pub struct FitOptions {
     pub seed: u64,
     pub lr: f32,
     pub early_stopping: Option<EarlyStopping>,
+    /// Write a checkpoint beside this model path after every epoch.
+    pub checkpoint: Option<std::path::PathBuf>,
 }
 
 /// One epoch's averages, as Keras' History holds them.
@@ -75,6 +78,8 @@ pub struct Trainer<'e> {
     states: Vec<HostTensor>,
     /// Updates made so far (Keras' `optimizer.iterations`).
     pub updates: u64,
+    /// Every epoch trained so far, resumed ones included.
+    pub history: Vec<EpochLog>,
 }
 
 fn initial(slots: &[Slot]) -> Result<Vec<HostTensor>, RuntimeError> {
@@ -94,7 +99,7 @@ impl<'e> Trainer<'e> {
         let eval_proto = onyx_compiler::to_onnx(&graphs.eval);
         let params = initial(&graphs.params)?;
         let states = initial(&graphs.states)?;
-        Ok(Trainer { graphs, engine, step_protos, eval_proto, steps: HashMap::new(), evals: HashMap::new(), params, states, updates: 0 })
+        Ok(Trainer { graphs, engine, step_protos, eval_proto, steps: HashMap::new(), evals: HashMap::new(), params, states, updates: 0, history: vec![] })
     }
 
     pub fn graphs(&self) -> &TrainingGraphs {
@@ -122,6 +127,36 @@ impl<'e> Trainer<'e> {
             }
         }
         out
+    }
+
+    /// Continues from a checkpoint: its parameters, state, update count and history.
+    pub fn resume(&mut self, c: Checkpoint) -> Result<(), RuntimeError> {
+        let pick = |slots: &[onyx_compiler::train::Slot], saved: &[(String, HostTensor)]| -> Result<Vec<HostTensor>, RuntimeError> {
+            slots
+                .iter()
+                .map(|s| {
+                    saved.iter().find(|(n, _)| *n == s.input).map(|(_, t)| t.clone()).ok_or_else(|| {
+                        RuntimeError::Unsupported(format!("the checkpoint has no `{}`: it belongs to another model or optimizer", s.input))
+                    })
+                })
+                .collect()
+        };
+        self.params = pick(&self.graphs.params, &c.params)?;
+        self.states = pick(&self.graphs.states, &c.states)?;
+        self.updates = c.updates;
+        self.history = c.history;
+        Ok(())
+    }
+
+    fn checkpoint(&self) -> Checkpoint {
+        let named = |slots: &[onyx_compiler::train::Slot], values: &[HostTensor]| slots.iter().map(|s| s.input.clone()).zip(values.iter().cloned()).collect();
+        Checkpoint {
+            epoch: self.history.last().map_or(0, |l| l.epoch),
+            updates: self.updates,
+            params: named(&self.graphs.params, &self.params),
+            states: named(&self.graphs.states, &self.states),
+            history: self.history.clone(),
+        }
     }
 
     pub fn snapshot(&self) -> Vec<HostTensor> {
@@ -209,7 +244,9 @@ impl<'e> Trainer<'e> {
         Ok((loss / n as f64, sums.into_iter().map(|s| s / n as f64).collect()))
     }
 
-    /// Trains for `opts.epochs` epochs (or until early stopping), reporting to `observe`.
+    /// Trains up to epoch `opts.epochs` (continuing after the epochs in `history`, or until early
+    /// stopping), reporting to `observe`; returns the whole history. Each epoch draws its shuffle and
+    /// dropout masks from its own seeded stream, so a resumed run repeats an uninterrupted one.
     pub fn fit(
         &mut self,
         x: &[HostTensor],
@@ -225,11 +262,11 @@ impl<'e> Trainer<'e> {
         let batch = opts.batch_size.unwrap_or(n).clamp(1, n);
         let batches = n.div_ceil(batch);
         observe(Event::Start { epochs: opts.epochs, batches, samples: n });
-        let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
-        let mut history: Vec<EpochLog> = vec![];
         let mut best: Option<(f64, Vec<HostTensor>)> = None;
         let mut waited = 0;
-        for epoch in 1..=opts.epochs {
+        let first = self.history.last().map_or(1, |l| l.epoch + 1);
+        for epoch in first..=opts.epochs {
+            let mut rng = ChaCha8Rng::seed_from_u64(onyx_compiler::init::param_seed(opts.seed, &format!("epoch {epoch}")));
             let mut order: Vec<usize> = (0..n).collect();
             if opts.shuffle {
                 order.shuffle(&mut rng);
@@ -275,7 +312,10 @@ impl<'e> Trainer<'e> {
                 }
                 None => false,
             };
-            history.push(log);
+            self.history.push(log);
+            if let Some(model) = &opts.checkpoint {
+                checkpoint::save(model, &self.checkpoint())?;
+            }
             if stop {
                 break;
             }
@@ -285,6 +325,6 @@ impl<'e> Trainer<'e> {
                 self.params = weights;
             }
         }
-        Ok(history)
+        Ok(self.history.clone())
     }
 }

@@ -1,7 +1,9 @@
 //! The trainer: runs a training-step graph step after step on an engine, with batching, seeded
 //! shuffling, dropout masks, validation and early stopping, and reports progress to an observer.
+mod checkpoint;
 mod fit;
 mod history;
 
+pub use checkpoint::{Checkpoint, checkpoint_paths, load as load_checkpoint};
 pub use fit::{EarlyStopping, EpochLog, Event, FitOptions, Trainer};
 pub use history::{write_history_csv, write_loss_plot};

@@ -1,0 +1,107 @@
+//! Checkpoints: after every epoch the trainer writes its parameters, optimizer state and update count
+//! (`<model>.ckpt.npz`) and the history so far (`<model>.ckpt.json`), each atomically; `--resume`
+//! continues from them to the same weights an uninterrupted run reaches.
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use ndarray::{ArrayD, IxDyn};
+use ndarray_npy::{NpzReader, NpzWriter};
+
+use super::EpochLog;
+use crate::error::RuntimeError;
+use crate::tensor::HostTensor;
+
+/// What a checkpoint holds.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Checkpoint {
+    /// Epochs completed.
+    pub epoch: usize,
+    /// Optimizer updates made.
+    pub updates: u64,
+    pub params: Vec<(String, HostTensor)>,
+    pub states: Vec<(String, HostTensor)>,
+    pub history: Vec<EpochLog>,
+}
+
+/// The two files of the checkpoint of a model written to `model`.
+pub fn checkpoint_paths(model: &Path) -> (PathBuf, PathBuf) {
+    let stem = model.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_else(|| "model".into());
+    (model.with_file_name(format!("{stem}.ckpt.npz")), model.with_file_name(format!("{stem}.ckpt.json")))
+}
+
+fn data_error(path: &Path, message: impl Into<String>) -> RuntimeError {
+    RuntimeError::Data { path: path.to_path_buf(), message: message.into() }
+}
+
+fn log_json(l: &EpochLog) -> serde_json::Value {
+    serde_json::json!({ "epoch": l.epoch, "loss": l.loss, "metrics": l.metrics, "val_loss": l.val_loss, "val_metrics": l.val_metrics })
+}
+
+fn log_from_json(v: &serde_json::Value) -> Option<EpochLog> {
+    let pairs = |v: &serde_json::Value| -> Option<Vec<(String, f64)>> {
+        v.as_array()?.iter().map(|p| Some((p.get(0)?.as_str()?.to_string(), p.get(1)?.as_f64()?))).collect()
+    };
+    Some(EpochLog {
+        epoch: v.get("epoch")?.as_u64()? as usize,
+        loss: v.get("loss")?.as_f64()?,
+        metrics: pairs(v.get("metrics")?)?,
+        val_loss: v.get("val_loss")?.as_f64(),
+        val_metrics: pairs(v.get("val_metrics")?)?,
+    })
+}
+
+/// Writes the checkpoint beside `model`: tensors first, then the JSON that names their epoch, so a
+/// crash between the two leaves a JSON that still describes a complete pair or none.
+pub fn save(model: &Path, c: &Checkpoint) -> Result<(), RuntimeError> {
+    let (npz_path, json_path) = checkpoint_paths(model);
+    let mut bytes = vec![];
+    {
+        let mut npz = NpzWriter::new(std::io::Cursor::new(&mut bytes));
+        let meta = ArrayD::from_shape_vec(IxDyn(&[2]), vec![c.epoch as i64, c.updates as i64]).map_err(|e| data_error(&npz_path, e.to_string()))?;
+        npz.add_array("meta", &meta).map_err(|e| data_error(&npz_path, e.to_string()))?;
+        for (prefix, list) in [("param", &c.params), ("state", &c.states)] {
+            for (name, t) in list {
+                let key = format!("{prefix}:{name}");
+                let added = match t {
+                    HostTensor::F32(a) => npz.add_array(key.as_str(), a),
+                    HostTensor::I64(a) => npz.add_array(key.as_str(), a),
+                };
+                added.map_err(|e| data_error(&npz_path, e.to_string()))?;
+            }
+        }
+        npz.finish().map_err(|e| data_error(&npz_path, e.to_string()))?;
+    }
+    onyx_proto::atomic_write(&npz_path, &bytes)?;
+    let json = serde_json::json!({ "epoch": c.epoch, "updates": c.updates, "history": c.history.iter().map(log_json).collect::<Vec<_>>() });
+    onyx_proto::atomic_write(&json_path, (serde_json::to_string_pretty(&json).unwrap_or_default() + "\n").as_bytes())?;
+    Ok(())
+}
+
+/// Reads the checkpoint beside `model`, refusing a pair that disagrees.
+pub fn load(model: &Path) -> Result<Checkpoint, RuntimeError> {
+    let (npz_path, json_path) = checkpoint_paths(model);
+    let text = std::fs::read_to_string(&json_path).map_err(|source| RuntimeError::Io { path: json_path.clone(), source })?;
+    let json: serde_json::Value = serde_json::from_str(&text).map_err(|e| data_error(&json_path, e.to_string()))?;
+    let epoch = json.get("epoch").and_then(|v| v.as_u64()).ok_or_else(|| data_error(&json_path, "no `epoch`"))? as usize;
+    let history: Vec<EpochLog> = json
+        .get("history")
+        .and_then(|h| h.as_array())
+        .and_then(|h| h.iter().map(log_from_json).collect())
+        .ok_or_else(|| data_error(&json_path, "an unreadable `history`"))?;
+    let file = File::open(&npz_path).map_err(|source| RuntimeError::Io { path: npz_path.clone(), source })?;
+    let mut npz = NpzReader::new(file).map_err(|e| data_error(&npz_path, e.to_string()))?;
+    let meta: ArrayD<i64> = npz.by_name("meta").map_err(|e| data_error(&npz_path, format!("`meta`: {e}")))?;
+    let (npz_epoch, updates) = (meta.iter().next().copied().unwrap_or(-1), meta.iter().nth(1).copied().unwrap_or(-1));
+    if npz_epoch != epoch as i64 || updates < 0 {
+        return Err(data_error(&npz_path, format!("holds epoch {npz_epoch} but {} says {epoch}: the checkpoint is incomplete", json_path.display())));
+    }
+    let names = npz.names().map_err(|e| data_error(&npz_path, e.to_string()))?;
+    let (mut params, mut states) = (vec![], vec![]);
+    for key in names {
+        let Some((kind, name)) = key.split_once(':') else { continue };
+        let t: ArrayD<f32> = npz.by_name(&key).map_err(|e| data_error(&npz_path, format!("`{key}`: {e}")))?;
+        let entry = (name.trim_end_matches(".npy").to_string(), HostTensor::F32(t));
+        if kind == "param" { params.push(entry) } else { states.push(entry) }
+    }
+    Ok(Checkpoint { epoch, updates: updates as u64, params, states, history })
+}
