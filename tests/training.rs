@@ -269,3 +269,74 @@ fn resuming_reaches_the_same_weights_as_an_uninterrupted_run() {
     let err = onyx_runtime::train::load_checkpoint(&dir.path().join("resumed.onnx")).unwrap_err().to_string();
     assert!(err.contains("incomplete"), "{err}");
 }
+
+/// Each optimizer against Keras' update rule written out here in f64: one weight w, the loss
+/// (w·x − y)² on a single sample (x = 1.5, y = 2), five steps from w = 0.5 under each schedule.
+#[test]
+fn optimizers_and_schedules_follow_keras_update_rules() {
+    let (x, y, w0, steps) = (1.5f64, 2.0f64, 0.5f64, 5);
+    let grad = move |w: f64| 2.0 * (w * x - y) * x;
+    type Rule = Box<dyn Fn(f64, &mut Vec<f64>, f64, f64) -> f64>;
+    let cases: Vec<(&str, Rule)> = vec![
+        ("{ kind = \"sgd\", lr = 0.05 }", Box::new(move |w, _s: &mut Vec<f64>, lr, _t| w - lr * grad(w))),
+        ("{ kind = \"sgd\", lr = 0.05, momentum = 0.9 }", Box::new(move |w, s: &mut Vec<f64>, lr, _t| {
+            s[0] = 0.9 * s[0] - lr * grad(w);
+            w + s[0]
+        })),
+        ("{ kind = \"sgd\", lr = 0.05, momentum = 0.9, nesterov = true }", Box::new(move |w, s: &mut Vec<f64>, lr, _t| {
+            s[0] = 0.9 * s[0] - lr * grad(w);
+            w + 0.9 * s[0] - lr * grad(w)
+        })),
+        ("{ kind = \"adam\", lr = 0.1 }", Box::new(move |w, s: &mut Vec<f64>, lr, t| {
+            let g = grad(w);
+            s[0] += (g - s[0]) * 0.1;
+            s[1] += (g * g - s[1]) * 0.001;
+            let lr_t = lr * (1.0 - 0.999f64.powf(t)).sqrt() / (1.0 - 0.9f64.powf(t));
+            w - lr_t * s[0] / (s[1].sqrt() + 1e-7)
+        })),
+        ("{ kind = \"adamw\", lr = 0.1, weight_decay = 0.1 }", Box::new(move |w, s: &mut Vec<f64>, lr, t| {
+            let g = grad(w);
+            s[0] += (g - s[0]) * 0.1;
+            s[1] += (g * g - s[1]) * 0.001;
+            let lr_t = lr * (1.0 - 0.999f64.powf(t)).sqrt() / (1.0 - 0.9f64.powf(t));
+            (w - w * lr * 0.1) - lr_t * s[0] / (s[1].sqrt() + 1e-7)
+        })),
+        ("{ kind = \"rmsprop\", lr = 0.01 }", Box::new(move |w, s: &mut Vec<f64>, lr, _t| {
+            let g = grad(w);
+            s[0] = 0.9 * s[0] + 0.1 * g * g;
+            w - lr * g / (s[0] + 1e-7).sqrt()
+        })),
+        ("{ kind = \"adagrad\", lr = 0.1 }", Box::new(move |w, s: &mut Vec<f64>, lr, _t| {
+            let g = grad(w);
+            s[0] += g * g;
+            w - lr * g / (s[0] + 1e-7).sqrt()
+        })),
+    ];
+    let schedules: Vec<(&str, Box<dyn Fn(f64, f64) -> f64>)> = vec![
+        ("{ kind = \"constant\" }", Box::new(|lr, _step| lr)),
+        ("{ kind = \"step\", step_size = 2, gamma = 0.5 }", Box::new(|lr, step: f64| lr * 0.5f64.powf((step / 2.0).floor()))),
+        ("{ kind = \"exponential\", decay_steps = 3, decay_rate = 0.9 }", Box::new(|lr, step: f64| lr * 0.9f64.powf(step / 3.0))),
+        ("{ kind = \"cosine\", decay_steps = 4, alpha = 0.1 }", Box::new(|lr, step: f64| {
+            let s = step.min(4.0) / 4.0;
+            lr * ((1.0 - 0.1) * 0.5 * (1.0 + (std::f64::consts::PI * s).cos()) + 0.1)
+        })),
+    ];
+    for (optimizer, rule) in &cases {
+        for (schedule, rate) in &schedules {
+            let s = spec(&format!(
+                "[model]\nname = \"w\"\ninput = {{ name = \"x\", shape = [1] }}\n\n[[layer]]\nkind = \"dense\"\nunits = 1\nuse_bias = false\ninit = {{ kind = \"constant\", value = {w0} }}\n\n\
+                 [train]\nloss = \"mse\"\noptimizer = {optimizer}\nlr_schedule = {schedule}\nepochs = {steps}\nshuffle = false\n"
+            ));
+            let got = fit(&s, &f32s(&[1, 1], vec![x as f32]), &f32s(&[1, 1], vec![y as f32]), 0)[0].1[0];
+            let base_lr = s.train.as_ref().unwrap().optimizer.lr;
+            let (mut w, mut state) = (w0, vec![0.0, 0.0]);
+            if optimizer.contains("adagrad") {
+                state[0] = 0.1;
+            }
+            for step in 0..steps {
+                w = rule(w, &mut state, rate(base_lr, step as f64), (step + 1) as f64);
+            }
+            assert!((got - w).abs() <= 1e-5 * w.abs().max(1.0), "{optimizer} with {schedule}: onyx {got}, Keras' rule {w}");
+        }
+    }
+}
