@@ -37,6 +37,11 @@ impl GradCx<'_> {
         self.node.inputs.get(i).copied().flatten()
     }
 
+    /// The value of input `i`, when it is a constant (axes, shapes, pads).
+    pub fn x_const(&self, i: usize) -> Option<&Tensor> {
+        self.x_opt(i).and_then(|v| self.b.graph.value(v).init.as_ref())
+    }
+
     /// The node's output `i`.
     pub fn y(&self, i: usize) -> ValueId {
         self.node.outputs[i]

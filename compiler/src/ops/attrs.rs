@@ -79,6 +79,11 @@ pub fn ints(name: &str, values: &[i64]) -> AttributeProto {
     AttributeProto { ints: values.to_vec(), ..attr(name, AttributeType::Ints) }
 }
 
+/// An ints attribute from sizes (kernel shapes, strides, pads).
+pub fn sizes(name: &str, values: &[usize]) -> AttributeProto {
+    ints(name, &values.iter().map(|&v| v as i64).collect::<Vec<_>>())
+}
+
 pub fn float(name: &str, value: f32) -> AttributeProto {
     AttributeProto { f: Some(value), ..attr(name, AttributeType::Float) }
 }

@@ -129,12 +129,11 @@ impl Op for Conv {
     }
 
     fn attributes(&self) -> Vec<AttributeProto> {
-        let ints = |v: &[usize]| v.iter().map(|&x| x as i64).collect::<Vec<_>>();
         vec![
-            attrs::ints("kernel_shape", &ints(&self.kernel_shape)),
-            attrs::ints("strides", &ints(&self.strides)),
-            attrs::ints("dilations", &ints(&self.dilations)),
-            attrs::ints("pads", &ints(&self.pads)),
+            attrs::sizes("kernel_shape", &self.kernel_shape),
+            attrs::sizes("strides", &self.strides),
+            attrs::sizes("dilations", &self.dilations),
+            attrs::sizes("pads", &self.pads),
             attrs::int("group", self.group as i64),
         ]
     }

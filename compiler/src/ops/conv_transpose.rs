@@ -129,16 +129,15 @@ impl Op for ConvTranspose {
     }
 
     fn attributes(&self) -> Vec<AttributeProto> {
-        let ints = |v: &[usize]| v.iter().map(|&x| x as i64).collect::<Vec<_>>();
         let mut out = vec![
-            attrs::ints("kernel_shape", &ints(&self.kernel_shape)),
-            attrs::ints("strides", &ints(&self.strides)),
-            attrs::ints("dilations", &ints(&self.dilations)),
-            attrs::ints("pads", &ints(&self.pads)),
+            attrs::sizes("kernel_shape", &self.kernel_shape),
+            attrs::sizes("strides", &self.strides),
+            attrs::sizes("dilations", &self.dilations),
+            attrs::sizes("pads", &self.pads),
             attrs::int("group", self.group as i64),
         ];
         if self.output_padding.iter().any(|&p| p != 0) {
-            out.push(attrs::ints("output_padding", &ints(&self.output_padding)));
+            out.push(attrs::sizes("output_padding", &self.output_padding));
         }
         out
     }

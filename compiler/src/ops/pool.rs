@@ -72,11 +72,10 @@ impl Op for Pool {
     }
 
     fn attributes(&self) -> Vec<AttributeProto> {
-        let ints = |v: &[usize]| v.iter().map(|&x| x as i64).collect::<Vec<_>>();
         let mut out = vec![
-            attrs::ints("kernel_shape", &ints(&self.kernel_shape)),
-            attrs::ints("strides", &ints(&self.strides)),
-            attrs::ints("pads", &ints(&self.pads)),
+            attrs::sizes("kernel_shape", &self.kernel_shape),
+            attrs::sizes("strides", &self.strides),
+            attrs::sizes("pads", &self.pads),
         ];
         if self.kind == PoolKind::Average && self.count_include_pad {
             out.push(attrs::int("count_include_pad", 1));

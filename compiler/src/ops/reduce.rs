@@ -93,8 +93,7 @@ impl Op for Reduce {
         let Some(g) = output_grads.first().copied().flatten() else { return Ok(vec![None, None]) };
         let x = cx.x(0)?;
         let tx = cx.ty(x);
-        let axes_input = cx.x_opt(1).map(|v| cx.b.graph.value(v).init.clone());
-        let axes = self.resolve_axes(&tx, axes_input.as_ref().map(Option::as_ref))?;
+        let axes = self.resolve_axes(&tx, cx.x_opt(1).map(|_| cx.x_const(1)))?;
         let kept = if self.keepdims {
             g
         } else {

@@ -5,7 +5,7 @@ use onyx_proto::onnx::AttributeProto;
 
 use super::{Attrs, Fact, Op, OpError, Pad, Reshape, Unsqueeze, normalize_axis, required, shape_error};
 use crate::autodiff::GradCx;
-use crate::ir::{DType, Dim, TensorType, ValueId};
+use crate::ir::{DType, Dim, Tensor, TensorType, ValueId};
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Slice;
@@ -112,7 +112,7 @@ impl Op for Slice {
         let Some(g) = output_grads.first().copied().flatten() else { return Ok([vec![None], no_more].concat()) };
         let tx = cx.ty(cx.x(0)?);
         let rank = tx.rank();
-        let read = |cx: &GradCx, i: usize| cx.x_opt(i).and_then(|v| cx.b.graph.value(v).init.as_ref().and_then(|t| t.as_i64()));
+        let read = |cx: &GradCx, i: usize| cx.x_const(i).and_then(Tensor::as_i64);
         let starts = read(cx, 1).ok_or_else(|| shape_error("Slice", "`starts` must be a constant"))?;
         let ends = read(cx, 2).ok_or_else(|| shape_error("Slice", "`ends` must be a constant"))?;
         let axes = read(cx, 3).unwrap_or_else(|| (0..starts.len() as i64).collect());
