@@ -340,3 +340,36 @@ fn optimizers_and_schedules_follow_keras_update_rules() {
         }
     }
 }
+
+/// The same iris data as an NPZ (`x`, `y`) and as a 2-D NPY table (target in column 4) trains to the
+/// same weights as the CSV.
+#[test]
+fn npz_and_npy_training_data_match_the_csv() {
+    let dir = tempfile::tempdir().unwrap();
+    let table = onyx_runtime::data::read_table(&support::repo().join("data/iris.csv")).unwrap();
+    let spec_path = dir.path().join("iris.toml");
+    std::fs::write(
+        &spec_path,
+        "[model]\nname = \"iris\"\ninput = { name = \"features\", shape = [4] }\n\n[[layer]]\nkind = \"dense\"\nunits = 3\nactivation = \"softmax\"\n\n\
+         [train]\nloss = \"sparse_categorical_crossentropy\"\noptimizer = { kind = \"adam\", lr = 0.05 }\nbatch_size = 16\nepochs = 3\n",
+    )
+    .unwrap();
+    let npz = dir.path().join("iris.npz");
+    let mut w = NpzWriter::new(std::fs::File::create(&npz).unwrap());
+    let x = ArrayD::from_shape_vec(IxDyn(&[150, 4]), table.rows.iter().flat_map(|r| r[..4].iter().map(|&v| v as f32)).collect()).unwrap();
+    let y = ArrayD::from_shape_vec(IxDyn(&[150]), table.rows.iter().map(|r| r[4] as i64).collect()).unwrap();
+    w.add_array("x", &x).unwrap();
+    w.add_array("y", &y).unwrap();
+    w.finish().unwrap();
+    let npy = dir.path().join("iris.npy");
+    let flat = ndarray::Array2::from_shape_vec((150, 5), table.rows.iter().flatten().copied().collect()).unwrap();
+    ndarray_npy::WriteNpyExt::write_npy(&flat, std::fs::File::create(&npy).unwrap()).unwrap();
+    let train = |data: &Path, out: &str, extra: &[&str]| {
+        let status = support::onyx().arg("train").arg(&spec_path).arg("--data").arg(data).args(["--quiet", "-o"]).arg(dir.path().join(out)).args(extra).output().unwrap();
+        assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+        initializers(&dir.path().join(out))
+    };
+    let from_csv = train(&support::repo().join("data/iris.csv"), "csv.onnx", &[]);
+    assert_eq!(train(&npz, "npz.onnx", &[]), from_csv);
+    assert_eq!(train(&npy, "npy.onnx", &["--target", "4"]), from_csv);
+}

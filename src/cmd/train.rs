@@ -7,7 +7,7 @@ use onyx_compiler::ir::{Graph, Regularizer, Tensor, ValueId};
 use onyx_compiler::spec::TrainSpec;
 use onyx_runtime::train::EpochLog;
 use onyx_runtime::{HostTensor, TractEngine, solve};
-use onyx_runtime::data::{feature_stats, read_table, standardize};
+use onyx_runtime::data::{feature_stats, read_labelled, standardize};
 use onyx_runtime::train::{EarlyStopping, Event, FitOptions, Trainer, load_checkpoint, write_history_csv, write_loss_plot};
 
 /// Train a spec on a labelled CSV by running its ONNX training-step graph on tract. A linear model
@@ -19,10 +19,11 @@ use onyx_runtime::train::{EarlyStopping, Event, FitOptions, Trainer, load_checkp
 pub struct Args {
     /// The spec file (.toml or .json) with a [train] table.
     spec: PathBuf,
-    /// Training data: a CSV with a header row.
+    /// Training data: a CSV with a header row, a 2-D NPY table (one sample a row), or an NPZ with
+    /// the features (named after the model's input, or `x`) and `y`.
     #[arg(short, long)]
     data: PathBuf,
-    /// The target column; the last column by default.
+    /// The target column (its name in a CSV, its index in an NPY); the last column by default.
     #[arg(long)]
     target: Option<String>,
     /// Where to write the trained model; `<spec name>.onnx` by default. history.csv and
@@ -86,11 +87,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     // The exact solvers take linear models only; say so before deriving any training graph.
     let linear = (train.solver != "gd").then(|| linear_model(&args.spec, &train, &spec, &model.graph)).transpose()?;
     let graphs = onyx_compiler::train::build(&model.graph, &train).with_context(|| format!("deriving the training graph of {}", args.spec.display()))?;
-    let [input] = model.graph.inputs.as_slice() else { bail!("onyx train reads one input from a CSV; this model has {}", model.graph.inputs.len()) };
+    let [input] = model.graph.inputs.as_slice() else { bail!("onyx train feeds one model input; this model has {}", model.graph.inputs.len()) };
     let v = model.graph.value(*input);
     let info = onyx_runtime::IoInfo { name: v.name.clone(), dtype: v.ty.dtype, shape: v.ty.shape.clone() };
-    let table = read_table(&args.data)?;
-    let (x, y) = table.split(&args.data, &info, &graphs.target_type, args.target.as_deref())?;
+    let (x, y) = read_labelled(&args.data, &info, &graphs.target_type, args.target.as_deref())?;
 
     // Keras' validation_split: the last fraction of the rows, before any shuffling.
     let n = y.shape()[0];

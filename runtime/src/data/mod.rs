@@ -1,10 +1,12 @@
 //! Reading model inputs from CSV, NPY and NPZ files, labelled tables for training, and writing
 //! outputs as CSV, NPY, NPZ or JSON.
+mod labelled;
 mod read;
 mod scale;
 mod table;
 mod write;
 
+pub use labelled::read_labelled;
 pub use read::read_inputs;
 pub use scale::{feature_stats, standardize};
 pub use table::{Table, read_table};

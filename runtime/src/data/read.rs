@@ -32,7 +32,7 @@ pub fn read_inputs(path: &Path, inputs: &[IoInfo]) -> Result<Vec<HostTensor>, Ru
             let info = single()?;
             let file = File::open(path).map_err(|source| RuntimeError::Io { path: path.to_path_buf(), source })?;
             let t = read_npy(file, info.dtype).map_err(|m| data_error(path, m))?;
-            Ok(vec![fit(path, info, t)?])
+            Ok(vec![fit_samples(path, info, t)?])
         }
         "npz" => {
             let file = File::open(path).map_err(|source| RuntimeError::Io { path: path.to_path_buf(), source })?;
@@ -47,17 +47,22 @@ pub fn read_inputs(path: &Path, inputs: &[IoInfo]) -> Result<Vec<HostTensor>, Ru
                         .find(|n| wanted.contains(n))
                         .or(if inputs.len() == 1 && names.len() == 1 { names.first() } else { None })
                         .ok_or_else(|| data_error(path, format!("no array named `{}` (found: {})", info.name, names.join(", "))))?;
-                    let t = match info.dtype {
-                        DType::I64 => npz.by_name::<ndarray::OwnedRepr<i64>, IxDyn>(name).map(HostTensor::I64),
-                        _ => npz.by_name::<ndarray::OwnedRepr<f32>, IxDyn>(name).map(HostTensor::F32),
-                    }
-                    .map_err(|e| data_error(path, format!("array `{name}`: {e} (expected {})", info.dtype)))?;
-                    fit(path, info, t)
+                    let t = read_array(&mut npz, name, info.dtype).map_err(|m| data_error(path, m))?;
+                    fit_samples(path, info, t)
                 })
                 .collect()
         }
         other => Err(data_error(path, format!("unknown input format `.{other}`; use .csv, .npy or .npz"))),
     }
+}
+
+/// Array `name` of an NPZ, as int64 for integer inputs and float32 otherwise.
+pub(super) fn read_array<R: std::io::Read + std::io::Seek>(npz: &mut NpzReader<R>, name: &str, dtype: DType) -> Result<HostTensor, String> {
+    match dtype {
+        DType::I64 => npz.by_name::<ndarray::OwnedRepr<i64>, IxDyn>(name).map(HostTensor::I64),
+        _ => npz.by_name::<ndarray::OwnedRepr<f32>, IxDyn>(name).map(HostTensor::F32),
+    }
+    .map_err(|e| format!("array `{name}`: {e} (expected {dtype})"))
 }
 
 fn read_npy(file: File, dtype: DType) -> Result<HostTensor, String> {
@@ -68,7 +73,7 @@ fn read_npy(file: File, dtype: DType) -> Result<HostTensor, String> {
 }
 
 /// Reshapes (n, flattened) data to the input's (n, per-sample...) shape when the counts agree.
-fn fit(path: &Path, info: &IoInfo, t: HostTensor) -> Result<HostTensor, RuntimeError> {
+pub(super) fn fit_samples(path: &Path, info: &IoInfo, t: HostTensor) -> Result<HostTensor, RuntimeError> {
     let rows = t.shape().first().copied().unwrap_or(0);
     let shape = batch_shape(path, info, rows)?;
     let total: usize = t.shape().iter().product();

@@ -1,0 +1,66 @@
+//! Labelled training data from any of the formats onyx reads: a CSV with a header (the target column
+//! by name), a 2-D NPY table (the target column by index, the last by default), or an NPZ holding the
+//! features (named after the model's input, or `x`) and the targets (`y` or `target`).
+use std::fs::File;
+use std::path::Path;
+
+use ndarray::{ArrayD, IxDyn};
+use ndarray_npy::{NpzReader, ReadNpyExt};
+use onyx_compiler::ir::{DType, TensorType};
+
+use super::read::{fit_samples, read_array};
+use super::{Table, read_table};
+use crate::error::RuntimeError;
+use crate::tensor::{HostTensor, IoInfo};
+
+fn data_error(path: &Path, message: impl Into<String>) -> RuntimeError {
+    RuntimeError::Data { path: path.to_path_buf(), message: message.into() }
+}
+
+/// Features shaped for `input` and targets typed as `target`, from `path`.
+pub fn read_labelled(path: &Path, input: &IoInfo, target: &TensorType, target_column: Option<&str>) -> Result<(HostTensor, HostTensor), RuntimeError> {
+    match path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase().as_str() {
+        "csv" => read_table(path)?.split(path, input, target, target_column),
+        "npy" => {
+            let file = File::open(path).map_err(|source| RuntimeError::Io { path: path.to_path_buf(), source })?;
+            let array = ndarray::Array2::<f64>::read_npy(file).map_err(|e| data_error(path, format!("{e} (expected a 2-D float64 table: one sample a row)")))?;
+            let columns: Vec<String> = (0..array.ncols()).map(|c| c.to_string()).collect();
+            let rows = array.outer_iter().map(|r| r.to_vec()).collect();
+            Table { columns, rows }.split(path, input, target, target_column)
+        }
+        "npz" => {
+            let file = File::open(path).map_err(|source| RuntimeError::Io { path: path.to_path_buf(), source })?;
+            let mut npz = NpzReader::new(file).map_err(|e| data_error(path, e.to_string()))?;
+            let names = npz.names().map_err(|e| data_error(path, e.to_string()))?;
+            let pick = |wanted: &[&str]| -> Result<String, RuntimeError> {
+                names
+                    .iter()
+                    .find(|n| wanted.iter().any(|w| *n == w || n.strip_suffix(".npy") == Some(w)))
+                    .cloned()
+                    .ok_or_else(|| data_error(path, format!("no array named {} (found: {})", wanted.join(" or "), names.join(", "))))
+            };
+            let x_name = pick(&[input.name.as_str(), "x"])?;
+            let y_name = pick(&["y", "target"])?;
+            let x = fit_samples(path, input, read_array(&mut npz, &x_name, input.dtype).map_err(|m| data_error(path, m))?)?;
+            let y = read_array(&mut npz, &y_name, target.dtype).map_err(|m| data_error(path, m))?;
+            let y = match (y, target.dtype) {
+                (HostTensor::I64(a), DType::I64) => HostTensor::I64(a.into_shape_with_order(IxDyn(&[x.shape()[0]])).map_err(|e| data_error(path, format!("`{y_name}`: {e}")))?),
+                (HostTensor::F32(a), _) => {
+                    let n = x.shape()[0];
+                    let width = a.len() / n.max(1);
+                    let a: ArrayD<f32> = a.into_shape_with_order(IxDyn(&[n, width])).map_err(|e| data_error(path, format!("`{y_name}`: {e}")))?;
+                    if target.shape.get(1).and_then(|d| d.fixed()) != Some(width) {
+                        return Err(data_error(path, format!("`{y_name}` has {width} values per sample; the model predicts {}", target.shape.get(1).map_or("?".into(), |d| d.to_string()))));
+                    }
+                    HostTensor::F32(a)
+                }
+                (other, _) => other,
+            };
+            if y.shape()[0] != x.shape()[0] {
+                return Err(data_error(path, format!("{} samples of `{x_name}` but {} of `{y_name}`", x.shape()[0], y.shape()[0])));
+            }
+            Ok((x, y))
+        }
+        other => Err(data_error(path, format!("unknown training data format `.{other}`; use .csv, .npy or .npz"))),
+    }
+}
