@@ -373,3 +373,35 @@ fn npz_and_npy_training_data_match_the_csv() {
     assert_eq!(train(&npz, "npz.onnx", &[]), from_csv);
     assert_eq!(train(&npy, "npy.onnx", &["--target", "4"]), from_csv);
 }
+
+/// r2, rmse, mse and mae from the eval graph equal the same metrics computed here from the trained
+/// model's predictions.
+#[test]
+fn regression_metrics_match_their_definitions() {
+    let table = onyx_runtime::data::read_table(&support::repo().join("data/diabetes.csv")).unwrap();
+    let x = f32s(&[442, 10], table.rows.iter().flat_map(|r| r[..10].iter().map(|&v| v as f32)).collect());
+    let y = f32s(&[442, 1], table.rows.iter().map(|r| r[10] as f32).collect());
+    let s = spec(
+        "[model]\nname = \"lin\"\ninput = { name = \"x\", shape = [10] }\n\n[[layer]]\nkind = \"dense\"\nunits = 1\n\n\
+         [train]\nloss = \"mse\"\noptimizer = { kind = \"adam\", lr = 5.0 }\nepochs = 300\nmetrics = [\"r2\", \"rmse\", \"mse\", \"mae\"]\n",
+    );
+    let model = onyx_compiler::compile(&s).unwrap();
+    let train = s.train.clone().unwrap();
+    let mut trainer = Trainer::new(onyx_compiler::train::build(&model.graph, &train).unwrap(), &TractEngine).unwrap();
+    let opts = FitOptions { epochs: 300, batch_size: None, shuffle: false, seed: 0, lr: 5.0, early_stopping: None, checkpoint: None };
+    trainer.fit(std::slice::from_ref(&x), &y, None, &opts, &mut |_| {}).unwrap();
+    let (_, metrics) = trainer.evaluate(std::slice::from_ref(&x), &y, 100).unwrap();
+    let session = TractEngine.load(&onyx_compiler::to_onnx(&trainer.trained_model(&model.graph))).unwrap();
+    let p = session.run(&[x]).unwrap()[0].to_f64_vec();
+    let t = y.to_f64_vec();
+    let n = t.len() as f64;
+    let mse = p.iter().zip(&t).map(|(p, t)| (p - t) * (p - t)).sum::<f64>() / n;
+    let mae = p.iter().zip(&t).map(|(p, t)| (p - t).abs()).sum::<f64>() / n;
+    let mean = t.iter().sum::<f64>() / n;
+    let r2 = 1.0 - mse * n / t.iter().map(|t| (t - mean) * (t - mean)).sum::<f64>();
+    println!("r2 {r2:.4}, rmse {:.2}", mse.sqrt());
+    for (got, want) in metrics.iter().zip([r2, mse.sqrt(), mse, mae]) {
+        assert!((got - want).abs() <= 1e-4 * want.abs().max(1.0), "metrics {metrics:?}, expected r2 {r2}, rmse {}, mse {mse}, mae {mae}", mse.sqrt());
+    }
+    assert!(r2 > 0.3, "the fit explains some variance: r2 {r2}");
+}

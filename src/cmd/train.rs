@@ -302,6 +302,8 @@ fn fit_exactly(train: &TrainSpec, linear: &Linear, mut model: Graph, (x, y): (&H
         let m = ys.len().max(1) as f64;
         let mse = pred.iter().zip(ys).map(|(f, t)| (t - f) * (t - f)).sum::<f64>() / m;
         let mae = pred.iter().zip(ys).map(|(f, t)| (t - f).abs()).sum::<f64>() / m;
+        let mean = ys.iter().sum::<f64>() / m;
+        let r2 = 1.0 - mse * m / ys.iter().map(|t| (t - mean) * (t - mean)).sum::<f64>();
         let metrics = train
             .metrics
             .iter()
@@ -309,12 +311,13 @@ fn fit_exactly(train: &TrainSpec, linear: &Linear, mut model: Graph, (x, y): (&H
                 "mse" => Some((name.clone(), mse)),
                 "mae" => Some((name.clone(), mae)),
                 "rmse" => Some((name.clone(), mse.sqrt())),
+                "r2" => Some((name.clone(), r2)),
                 _ => None,
             })
             .collect();
         (mse + penalty, metrics)
     };
-    for name in train.metrics.iter().filter(|m| !matches!(m.as_str(), "mse" | "mae" | "rmse")) {
+    for name in train.metrics.iter().filter(|m| !matches!(m.as_str(), "mse" | "mae" | "rmse" | "r2")) {
         eprintln!("warning: metric `{name}` does not apply to a linear regression; left out of the history");
     }
     let (loss, metrics) = scores(&xs, &ys);

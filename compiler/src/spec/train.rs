@@ -11,7 +11,7 @@ pub const LOSSES: &[&str] = &[
     "sparse_categorical_crossentropy",
 ];
 pub const OPTIMIZERS: &[&str] = &["sgd", "adam", "adamw", "rmsprop", "adagrad"];
-pub const METRICS: &[&str] = &["accuracy", "binary_accuracy", "mse", "mae", "rmse"];
+pub const METRICS: &[&str] = &["accuracy", "binary_accuracy", "mse", "mae", "rmse", "r2"];
 pub const SCHEDULES: &[&str] = &["constant", "step", "exponential", "cosine"];
 pub const SOLVERS: &[&str] = &["gd", "lstsq", "cd"];
 

@@ -119,7 +119,8 @@ impl Loss {
     }
 }
 
-/// What the loss subgraph gives back: the batch loss and, per metric, the batch sum.
+/// What the loss subgraph gives back: the batch loss and the metrics' batch sums, by name (one per
+/// metric, three for `r2`).
 pub struct LossOutputs {
     pub loss: ValueId,
     pub metrics: Vec<(String, ValueId)>,
@@ -220,6 +221,16 @@ pub fn build(b: &mut Builder, loss: Loss, pred: ValueId, target: ValueId, metric
     let mut outputs = vec![];
     for m in metrics {
         o.prefix = format!("metric/{m}");
+        if m == "r2" {
+            // R² needs whole-epoch totals: Σ(p − y)², Σy and Σy² (see `TrainingGraphs::finish_metrics`).
+            let diff = o.bin(Sub, pred, target)?;
+            let sq = o.bin(Mul, diff, diff)?;
+            let y_sq = o.bin(Mul, target, target)?;
+            outputs.push(("r2:sse".to_string(), o.sum_all(sq)?));
+            outputs.push(("r2:sum".to_string(), o.sum_all(target)?));
+            outputs.push(("r2:sumsq".to_string(), o.sum_all(y_sq)?));
+            continue;
+        }
         let per_sample = match m.as_str() {
             "accuracy" if matches!(loss, Loss::BinaryCrossentropy | Loss::BinaryCrossentropyFromLogits) => binary_hits(&mut o, loss, pred, target)?,
             "accuracy" => {

@@ -71,7 +71,35 @@ pub struct TrainingGraphs {
     pub states: Vec<Slot>,
     pub masks: Vec<Mask>,
     pub metrics: Vec<String>,
+    /// The sums the graphs output for the metrics (`metric/<name>`), which `finish_metrics` turns
+    /// into the metrics' values.
+    pub metric_sums: Vec<String>,
     pub loss: Loss,
+}
+
+impl TrainingGraphs {
+    /// Each metric's value from its sums over `samples` samples: means per sample, the root of the
+    /// mean for `rmse`, and `1 − SSE / Σ(y − ȳ)²` over every target value for `r2`.
+    pub fn finish_metrics(&self, sums: &[f64], samples: usize) -> Vec<(String, f64)> {
+        let sum = |name: &str| self.metric_sums.iter().position(|m| m == name).map_or(f64::NAN, |i| sums[i]);
+        let n = samples as f64;
+        let values_per_sample = self.target_type.shape.get(1).and_then(Dim::fixed).unwrap_or(1) as f64;
+        self.metrics
+            .iter()
+            .map(|m| {
+                let value = match m.as_str() {
+                    "r2" => {
+                        let count = n * values_per_sample;
+                        let (sse, sy, syy) = (sum("r2:sse"), sum("r2:sum"), sum("r2:sumsq"));
+                        1.0 - sse / (syy - sy * sy / count)
+                    }
+                    "rmse" => (sum("rmse") / n).sqrt(),
+                    other => sum(other) / n,
+                };
+                (m.clone(), value)
+            })
+            .collect()
+    }
 }
 
 pub const TARGET: &str = "target";
@@ -240,6 +268,7 @@ pub fn build(model: &Graph, spec: &TrainSpec) -> Result<TrainingGraphs, TrainErr
         states,
         masks,
         metrics: spec.metrics.clone(),
+        metric_sums: metrics.iter().map(|(m, _)| m.clone()).collect(),
         loss: loss_kind,
     })
 }
@@ -263,7 +292,8 @@ pub fn manifest(g: &TrainingGraphs) -> String {
         "step": { "name": STEP, "meaning": "updates made before this one, from 0 (float32 scalar)" },
         "lr": { "name": LR, "meaning": "the base learning rate; the schedule is inside the graph (float32 scalar)" },
         "loss": LOSS,
-        "metrics": g.metrics.iter().map(|m| format!("metric/{m}")).collect::<Vec<_>>(),
+        "metrics": g.metric_sums.iter().map(|m| format!("metric/{m}")).collect::<Vec<_>>(),
+        "metric_meaning": "sums over the batch: divide by the samples seen (rmse: then take the root; r2: 1 − sse/(sumsq − sum²/values))",
     });
     serde_json::to_string_pretty(&value).unwrap_or_default() + "\n"
 }

@@ -183,7 +183,7 @@ impl<'e> Trainer<'e> {
         Ok(session.outputs().iter().map(|o| o.name.clone()).zip(outputs).collect())
     }
 
-    /// One optimizer step on a batch; returns the loss and the metrics' batch sums.
+    /// One optimizer step on a batch; returns the loss and the metrics' batch sums (`metric_sums`).
     pub fn step(&mut self, x: &[HostTensor], y: &HostTensor, lr: f32, rng: &mut ChaCha8Rng) -> Result<(f64, Vec<f64>), RuntimeError> {
         let batch = y.shape()[0];
         let masks: Vec<HostTensor> = self
@@ -213,7 +213,7 @@ impl<'e> Trainer<'e> {
         let mut out = Self::run(session, &named)?;
         let take = |out: &mut HashMap<String, HostTensor>, name: &str| out.remove(name).ok_or_else(|| RuntimeError::Unsupported(format!("the training graph has no output `{name}`")));
         let loss = take(&mut out, onyx_compiler::train::LOSS)?.scalar();
-        let metrics = g.metrics.iter().map(|m| take(&mut out, &format!("metric/{m}")).map(|t| t.scalar())).collect::<Result<Vec<_>, _>>()?;
+        let metrics = g.metric_sums.iter().map(|m| take(&mut out, &format!("metric/{m}")).map(|t| t.scalar())).collect::<Result<Vec<_>, _>>()?;
         self.params = g.params.iter().map(|s| take(&mut out, &s.output)).collect::<Result<_, _>>()?;
         self.states = g.states.iter().map(|s| take(&mut out, &s.output)).collect::<Result<_, _>>()?;
         self.updates += 1;
@@ -223,7 +223,7 @@ impl<'e> Trainer<'e> {
     /// Loss and metric means over a data set, in chunks of `batch` samples.
     pub fn evaluate(&mut self, x: &[HostTensor], y: &HostTensor, batch: usize) -> Result<(f64, Vec<f64>), RuntimeError> {
         let n = y.shape()[0];
-        let (mut loss, mut sums) = (0.0, vec![0.0; self.graphs.metrics.len()]);
+        let (mut loss, mut sums) = (0.0, vec![0.0; self.graphs.metric_sums.len()]);
         for start in (0..n).step_by(batch.max(1)) {
             let rows: Vec<usize> = (start..(start + batch).min(n)).collect();
             let xb: Vec<HostTensor> = x.iter().map(|t| t.select_rows(&rows)).collect();
@@ -237,11 +237,11 @@ impl<'e> Trainer<'e> {
             let session = Self::session(&mut self.evals, self.engine, &self.eval_proto, rows.len())?;
             let out = Self::run(session, &named)?;
             loss += out.get(onyx_compiler::train::LOSS).map_or(f64::NAN, HostTensor::scalar) * rows.len() as f64;
-            for (s, m) in sums.iter_mut().zip(&g.metrics) {
+            for (s, m) in sums.iter_mut().zip(&g.metric_sums) {
                 *s += out.get(&format!("metric/{m}")).map_or(f64::NAN, HostTensor::scalar);
             }
         }
-        Ok((loss / n as f64, sums.into_iter().map(|s| s / n as f64).collect()))
+        Ok((loss / n as f64, self.graphs.finish_metrics(&sums, n).into_iter().map(|(_, v)| v).collect()))
     }
 
     /// Trains up to epoch `opts.epochs` (continuing after the epochs in `history`, or until early
@@ -271,7 +271,7 @@ impl<'e> Trainer<'e> {
             if opts.shuffle {
                 order.shuffle(&mut rng);
             }
-            let (mut loss_sum, mut metric_sums) = (0.0, vec![0.0; self.graphs.metrics.len()]);
+            let (mut loss_sum, mut metric_sums) = (0.0, vec![0.0; self.graphs.metric_sums.len()]);
             for (b, rows) in order.chunks(batch).enumerate() {
                 let xb: Vec<HostTensor> = x.iter().map(|t| t.select_rows(rows)).collect();
                 let yb = y.select_rows(rows);
@@ -286,7 +286,7 @@ impl<'e> Trainer<'e> {
             let mut log = EpochLog {
                 epoch,
                 loss: loss_sum / n as f64,
-                metrics: self.graphs.metrics.iter().cloned().zip(metric_sums.iter().map(|s| s / n as f64)).collect(),
+                metrics: self.graphs.finish_metrics(&metric_sums, n),
                 val_loss: None,
                 val_metrics: vec![],
             };
