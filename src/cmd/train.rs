@@ -171,7 +171,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             for (m, v) in &log.val_metrics {
                 line += &format!("  val_{m} {v:.4}");
             }
-            bar.println(line);
+            // Off a terminal the bar draws nothing, so the epoch lines go to stderr as plain text.
+            if bar.is_hidden() {
+                if !args.quiet {
+                    eprintln!("{line}");
+                }
+            } else {
+                bar.println(line);
+            }
             bar.set_position(0);
         }
     })?;
