@@ -1,5 +1,6 @@
 //! Milliseconds per training step at batch 64 on tract, for the seed's he_mlp, mnist_cnn and
-//! lstm_forecast: one optimizer step of the ONNX training-step graph, parameters fed back.
+//! lstm_forecast: one optimizer step of the ONNX training-step graph, parameters fed back; on one
+//! thread (the whole step graph) and on two (the batch split in two gradient shards).
 mod common;
 
 use common::specs;
@@ -30,7 +31,10 @@ fn training(c: &mut Criterion) {
         let mut trainer = Trainer::new(graphs, &TractEngine).expect("loads");
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
         let xs = vec![x];
-        group.bench_function(&name, |b| b.iter(|| trainer.step(&xs, &y, 1e-3, &mut rng).expect("steps")));
+        for threads in [1, 2] {
+            trainer.set_threads(threads);
+            group.bench_function(format!("{name}/{threads}_thread"), |b| b.iter(|| trainer.step(&xs, &y, 1e-3, &mut rng).expect("steps")));
+        }
     }
     group.finish();
 }

@@ -110,7 +110,8 @@ fn random_tensor(rng: &mut rand_chacha::ChaCha8Rng, dtype: DType, shape: &[usize
     }
 }
 
-/// The emitted step graph passes onnx.checker and ONNX Runtime computes the same step as tract.
+/// The emitted step graph (and its data-parallel halves, the gradient and update graphs) passes
+/// onnx.checker and ONNX Runtime computes the same step as tract.
 #[test]
 fn training_steps_match_onnxruntime() {
     let dir = tempfile::tempdir().unwrap();
@@ -128,56 +129,65 @@ fn training_steps_match_onnxruntime() {
                 continue;
             }
         };
-        let batch = 4;
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
-        let proto = onyx_compiler::to_onnx(&graphs.step);
-        let session = TractEngine.load(&onyx_compiler::passes::fix_batch(&proto, batch)).unwrap_or_else(|e| panic!("{name}: {e}"));
-        let mut named: HashMap<String, HostTensor> = HashMap::new();
-        for p in graphs.params.iter().chain(&graphs.states) {
-            named.insert(p.input.clone(), HostTensor::from_ir(&p.initial).unwrap());
+        let mut parts = vec![("step", &graphs.step)];
+        if let Some(sharded) = &graphs.sharded {
+            parts.extend([("grad", &sharded.grad), ("update", &sharded.update)]);
         }
-        for m in &graphs.masks {
-            let mut shape = vec![batch];
-            shape.extend(&m.sample_shape);
-            let n: usize = shape.iter().product();
-            named.insert(m.input.clone(), f32s(&shape, (0..n).map(|i| if i % 3 == 0 { 0.0 } else { 1.0 / (1.0 - m.rate) }).collect()));
-        }
-        named.insert("step".into(), f32s(&[], vec![3.0]));
-        named.insert("lr".into(), f32s(&[], vec![0.01]));
-        let classes = model.graph.value(model.graph.outputs[0]).ty.shape.get(1).and_then(|d| d.fixed()).unwrap_or(2);
-        let inputs: Vec<HostTensor> = session
-            .inputs()
-            .iter()
-            .map(|i| match named.remove(&i.name) {
-                Some(t) => t,
-                None => {
-                    let shape = i.batch_shape(batch).unwrap();
-                    let limit = if i.name == "target" { classes } else { 100 };
-                    random_tensor(&mut rng, i.dtype, &shape, limit)
-                }
-            })
-            .collect();
-        let outputs = session.run(&inputs).unwrap_or_else(|e| panic!("{name}: {e}"));
-        let model_path = dir.path().join(format!("{name}_step.onnx"));
-        onyx_proto::write_model(&model_path, &proto).unwrap();
-        let (inputs_path, outputs_path) = (dir.path().join(format!("{name}_in.npz")), dir.path().join(format!("{name}_out.npz")));
-        let write = |path: &Path, names: Vec<String>, tensors: &[HostTensor]| {
-            let mut npz = NpzWriter::new(std::fs::File::create(path).unwrap());
-            for (n, t) in names.iter().zip(tensors) {
-                match t {
-                    HostTensor::F32(a) => npz.add_array(n.as_str(), a).unwrap(),
-                    HostTensor::I64(a) => npz.add_array(n.as_str(), a).unwrap(),
-                }
+        for (part, graph) in parts {
+            let name = format!("{name} {part}");
+            let batch = 4;
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+            let proto = onyx_compiler::to_onnx(graph);
+            let session = TractEngine.load(&onyx_compiler::passes::fix_batch(&proto, batch)).unwrap_or_else(|e| panic!("{name}: {e}"));
+            let mut named: HashMap<String, HostTensor> = HashMap::new();
+            for p in graphs.params.iter().chain(&graphs.states) {
+                named.insert(p.input.clone(), HostTensor::from_ir(&p.initial).unwrap());
             }
-            npz.finish().unwrap();
-        };
-        write(&inputs_path, session.inputs().iter().map(|i| i.name.clone()).collect(), &inputs);
-        write(&outputs_path, session.outputs().iter().map(|o| o.name.clone()).collect(), &outputs);
-        let (ok, report) = support::run_python("check_model.py", &[&model_path, &inputs_path, &outputs_path]);
-        let worst = report.lines().filter_map(|l| l.split("max abs diff ").nth(1)?.split(' ').next()?.parse::<f64>().ok()).fold(0.0, f64::max);
-        println!("{name}: {} outputs, largest difference {worst:.2e}", session.outputs().len());
-        if !ok {
-            failures.push(format!("{name}: {report}"));
+            for m in &graphs.masks {
+                let mut shape = vec![batch];
+                shape.extend(&m.sample_shape);
+                let n: usize = shape.iter().product();
+                named.insert(m.input.clone(), f32s(&shape, (0..n).map(|i| if i % 3 == 0 { 0.0 } else { 1.0 / (1.0 - m.rate) }).collect()));
+            }
+            named.insert("step".into(), f32s(&[], vec![3.0]));
+            named.insert("lr".into(), f32s(&[], vec![0.01]));
+            let classes = model.graph.value(model.graph.outputs[0]).ty.shape.get(1).and_then(|d| d.fixed()).unwrap_or(2);
+            let inputs: Vec<HostTensor> = session
+                .inputs()
+                .iter()
+                .map(|i| match named.remove(&i.name) {
+                    Some(t) => t,
+                    None => {
+                        // Batch-major inputs get the batch; the update graph's are fixed.
+                        let fixed: Option<Vec<usize>> = i.shape.iter().map(|d| d.fixed()).collect();
+                        let shape = fixed.or_else(|| i.batch_shape(batch)).unwrap();
+                        let limit = if i.name == "target" { classes } else { 100 };
+                        random_tensor(&mut rng, i.dtype, &shape, limit)
+                    }
+                })
+                .collect();
+            let outputs = session.run(&inputs).unwrap_or_else(|e| panic!("{name}: {e}"));
+            let model_path = dir.path().join(format!("{}.onnx", name.replace(' ', "_")));
+            onyx_proto::write_model(&model_path, &proto).unwrap();
+            let (inputs_path, outputs_path) = (model_path.with_extension("in.npz"), model_path.with_extension("out.npz"));
+            let write = |path: &Path, names: Vec<String>, tensors: &[HostTensor]| {
+                let mut npz = NpzWriter::new(std::fs::File::create(path).unwrap());
+                for (n, t) in names.iter().zip(tensors) {
+                    match t {
+                        HostTensor::F32(a) => npz.add_array(n.as_str(), a).unwrap(),
+                        HostTensor::I64(a) => npz.add_array(n.as_str(), a).unwrap(),
+                    }
+                }
+                npz.finish().unwrap();
+            };
+            write(&inputs_path, session.inputs().iter().map(|i| i.name.clone()).collect(), &inputs);
+            write(&outputs_path, session.outputs().iter().map(|o| o.name.clone()).collect(), &outputs);
+            let (ok, report) = support::run_python("check_model.py", &[&model_path, &inputs_path, &outputs_path]);
+            let worst = report.lines().filter_map(|l| l.split("max abs diff ").nth(1)?.split(' ').next()?.parse::<f64>().ok()).fold(0.0, f64::max);
+            println!("{name}: {} outputs, largest difference {worst:.2e}", session.outputs().len());
+            if !ok {
+                failures.push(format!("{name}: {report}"));
+            }
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
@@ -232,6 +242,42 @@ fn mnist_cnn_learns_digits() {
     }
     accuracies.sort_by(f64::total_cmp);
     assert!(accuracies[1] >= 0.97 && accuracies[0] >= 0.96, "accuracies {accuracies:?}");
+}
+
+/// A step split across two threads (gradient shards averaged, then one update) is the step graph's
+/// arithmetic: after a few Adam steps with dropout, the weights agree with one thread's to 1e-5.
+#[test]
+fn sharded_steps_match_the_whole_step_graph() {
+    let s = spec(
+        "[model]\nname = \"cnn\"\ninput = { name = \"image\", shape = [1, 28, 28] }\nseed = 3\n\n\
+         [[layer]]\nkind = \"conv2d\"\nfilters = 8\nkernel = 3\nactivation = \"relu\"\n\n[[layer]]\nkind = \"maxpool2d\"\nsize = 2\n\n\
+         [[layer]]\nkind = \"dropout\"\nrate = 0.25\n\n[[layer]]\nkind = \"flatten\"\n\n[[layer]]\nkind = \"dense\"\nunits = 10\nactivation = \"softmax\"\n\n\
+         [train]\nloss = \"sparse_categorical_crossentropy\"\noptimizer = { kind = \"adam\", lr = 0.01 }\nmetrics = [\"accuracy\"]\n",
+    );
+    let (x, y) = digits_28();
+    let rows: Vec<usize> = (0..200).collect();
+    let (x, y) = (x.select_rows(&rows), y.select_rows(&rows));
+    let model = onyx_compiler::compile(&s).unwrap();
+    let train = s.train.clone().unwrap();
+    let opts = FitOptions { epochs: 2, batch_size: Some(64), shuffle: true, seed: 4, lr: 0.01, early_stopping: None, checkpoint: None };
+    let run = |threads: usize| {
+        let mut trainer = Trainer::new(onyx_compiler::train::build(&model.graph, &train).unwrap(), &TractEngine).unwrap();
+        trainer.set_threads(threads);
+        assert_eq!(trainer.shards(64), threads, "a batch of 64 is worth {threads} shards");
+        assert_eq!(trainer.shards(1), 1);
+        let history = trainer.fit(std::slice::from_ref(&x), &y, None, &opts, &mut |_| {}).unwrap();
+        (history, trainer.params().map(|(n, t)| (n.to_string(), t.to_f64_vec())).collect::<Vec<_>>())
+    };
+    let ((one_log, one), (two_log, two)) = (run(1), run(2));
+    for ((name, a), (_, b)) in one.iter().zip(&two) {
+        let scale = a.iter().fold(1e-3f64, |m, v| m.max(v.abs()));
+        let worst = a.iter().zip(b).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+        assert!(worst <= 1e-5 * scale, "{name}: sharded and whole steps differ by {worst:e} (scale {scale})");
+    }
+    for (a, b) in one_log.iter().zip(&two_log) {
+        assert!((a.loss - b.loss).abs() <= 1e-5 * a.loss.abs(), "epoch {}: loss {} against {}", a.epoch, a.loss, b.loss);
+        assert_eq!(a.metrics, b.metrics, "accuracy counts are sums of whole samples");
+    }
 }
 
 fn train_cli(dir: &Path, model: &str, extra: &[&str]) {

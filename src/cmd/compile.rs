@@ -16,8 +16,9 @@ pub struct Args {
     /// Also print a readable dump of the compiled graph.
     #[arg(long)]
     dump: bool,
-    /// Also write the training-step and eval graphs (train_step.onnx, eval.onnx) and a manifest of
-    /// their inputs and outputs into this folder, from the spec's [train] table.
+    /// Also write the training-step and eval graphs (train_step.onnx, eval.onnx), the step cut in two
+    /// for data-parallel training (train_grad.onnx, train_update.onnx, when the model allows it) and
+    /// a manifest of their inputs and outputs into this folder, from the spec's [train] table.
     #[arg(long, value_name = "DIR")]
     emit_training: Option<PathBuf>,
 }
@@ -35,14 +36,19 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let Some(train) = &spec.train else { anyhow::bail!("{}: --emit-training needs a [train] table", args.spec.display()) };
         let graphs = onyx_compiler::train::build(&model.graph, train).with_context(|| format!("deriving the training graphs of {}", args.spec.display()))?;
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        for (file, graph) in [("train_step.onnx", &graphs.step), ("eval.onnx", &graphs.eval)] {
+        let mut files = vec![("train_step.onnx", &graphs.step), ("eval.onnx", &graphs.eval)];
+        if let Some(sharded) = &graphs.sharded {
+            files.extend([("train_grad.onnx", &sharded.grad), ("train_update.onnx", &sharded.update)]);
+        }
+        for (file, graph) in &files {
             let path = dir.join(file);
             onyx_proto::write_model(&path, &onyx_compiler::to_onnx(graph)).with_context(|| format!("writing {}", path.display()))?;
         }
         let manifest = onyx_compiler::train::manifest(&graphs);
         let path = dir.join("manifest.json");
         onyx_proto::atomic_write(&path, manifest.as_bytes()).with_context(|| format!("writing {}", path.display()))?;
-        eprintln!("wrote train_step.onnx, eval.onnx and manifest.json to {}", dir.display());
+        let names: Vec<&str> = files.iter().map(|(f, _)| *f).collect();
+        eprintln!("wrote {} and manifest.json to {}", names.join(", "), dir.display());
     }
     let (total, _, _) = model.keras_counts();
     let bytes = std::fs::metadata(&output).map(|m| m.len()).unwrap_or(0);

@@ -99,4 +99,38 @@ impl Graph {
             if p.trainable { (t + len, n) } else { (t, n + len) }
         })
     }
+
+    /// The part of the graph that computes `outputs` from `inputs`: the nodes between them and the
+    /// values they use, renumbered. An input cuts the graph there (the nodes computing it are left
+    /// out). Fails, naming the value, when an output needs an input not in `inputs`.
+    pub fn extract(&self, name: &str, inputs: &[ValueId], outputs: &[ValueId]) -> Result<Graph, String> {
+        let cut: std::collections::HashSet<ValueId> = inputs.iter().copied().collect();
+        let mut needed: std::collections::HashSet<ValueId> = outputs.iter().copied().collect();
+        let mut keep = vec![false; self.nodes.len()];
+        for (i, n) in self.nodes.iter().enumerate().rev() {
+            if n.outputs.iter().any(|o| needed.contains(o) && !cut.contains(o)) {
+                keep[i] = true;
+                needed.extend(n.inputs.iter().flatten());
+            }
+        }
+        let produced: std::collections::HashSet<ValueId> =
+            self.nodes.iter().zip(&keep).filter(|(_, k)| **k).flat_map(|(n, _)| n.outputs.iter().copied()).collect();
+        if let Some(missing) = needed.iter().find(|v| !cut.contains(v) && !produced.contains(v) && self.value(**v).init.is_none()) {
+            return Err(format!("`{}` is needed but neither computed nor an input", self.value(*missing).name));
+        }
+        let mut out = Graph { name: name.to_string(), metadata: self.metadata.clone(), ..Graph::default() };
+        let mut ids: Vec<Option<ValueId>> = vec![None; self.values.len()];
+        let mut map = |g: &mut Graph, v: ValueId| -> ValueId { *ids[v.0].get_or_insert_with(|| g.add_value(self.value(v).clone())) };
+        out.inputs = inputs.iter().map(|&v| map(&mut out, v)).collect();
+        for (n, _) in self.nodes.iter().zip(&keep).filter(|(_, k)| **k) {
+            let node = Node {
+                inputs: n.inputs.iter().map(|i| i.map(|v| map(&mut out, v))).collect(),
+                outputs: n.outputs.iter().map(|&v| map(&mut out, v)).collect(),
+                ..n.clone()
+            };
+            out.nodes.push(node);
+        }
+        out.outputs = outputs.iter().map(|&v| map(&mut out, v)).collect();
+        Ok(out)
+    }
 }

@@ -57,10 +57,32 @@ pub struct Mask {
     pub sample_shape: Vec<usize>,
 }
 
+/// The step graph cut in two for data-parallel steps: the gradient graph runs on each shard of a
+/// batch (on its own core), the shards' gradients are averaged, weighted by their sizes, and the
+/// update graph applies the optimizer once. The same arithmetic as the step graph but for the order
+/// of the sums.
+#[derive(Clone, Debug)]
+pub struct ShardedStep {
+    /// Inputs: the data, `target`, the parameters and the dropout masks. Outputs: `loss`, the metric
+    /// sums and each parameter's gradient (`grads`).
+    pub grad: Graph,
+    /// Inputs: the parameters, their gradients, the optimizer state, `step` and `lr`. Outputs: the
+    /// next parameters and state.
+    pub update: Graph,
+    /// The gradient graph's outputs and the update graph's inputs, one per parameter.
+    pub grads: Vec<String>,
+    /// Elements the gradient graph computes per sample (in values with a batch axis): how much work
+    /// a shard holds, against the cost of a thread.
+    pub sample_elements: usize,
+}
+
 #[derive(Clone, Debug)]
 pub struct TrainingGraphs {
     pub step: Graph,
     pub eval: Graph,
+    /// `None` when the forward pass depends on the whole batch (batch normalization's statistics),
+    /// which shards would change.
+    pub sharded: Option<ShardedStep>,
     /// The model's own inputs, fed from the data.
     pub data_inputs: Vec<String>,
     pub target: String,
@@ -206,6 +228,14 @@ pub fn build(model: &Graph, spec: &TrainSpec) -> Result<TrainingGraphs, TrainErr
     let objective = add_penalties(&mut b, loss)?;
     let weights: Vec<ValueId> = lifted.iter().map(|(id, _)| *id).collect();
     let grads = backward(&mut b, objective, &weights)?;
+    let mut grad_names = vec![];
+    for (w, g) in weights.iter().zip(&grads) {
+        let name = b.unique(&format!("{}/grad", b.graph.value(*w).name));
+        // A parameter whose gradient is another value as is (x + w) gets it through an Identity.
+        let g = if b.graph.inputs.contains(g) || grad_names.contains(&b.graph.value(*g).name) { b.node1(&name, Arc::new(crate::ops::Unary::new(UnaryKind::Identity)), &[*g])? } else { *g };
+        rename(&mut b.graph, g, name.clone());
+        grad_names.push(name);
+    }
     let step = b.input(STEP, TensorType::new(DType::F32, vec![]));
     let lr = b.input(LR, TensorType::new(DType::F32, vec![]));
     let slots = optimizer::state_slots(&spec.optimizer);
@@ -244,6 +274,7 @@ pub fn build(model: &Graph, spec: &TrainSpec) -> Result<TrainingGraphs, TrainErr
         step_graph.outputs.push(id);
     }
     step_graph.name = format!("{}_train_step", model.name);
+    let sharded = if moving.is_empty() { Some(shard(&step_graph, &data_inputs, &params, &states, &masks, &metrics, grad_names)?) } else { None };
 
     // The eval graph: the inference forward pass, loss and metrics, parameters as inputs.
     let mut e = Builder::from_graph(model.clone());
@@ -261,6 +292,7 @@ pub fn build(model: &Graph, spec: &TrainSpec) -> Result<TrainingGraphs, TrainErr
     Ok(TrainingGraphs {
         step: step_graph,
         eval,
+        sharded,
         data_inputs,
         target: TARGET.into(),
         target_type,
@@ -271,6 +303,27 @@ pub fn build(model: &Graph, spec: &TrainSpec) -> Result<TrainingGraphs, TrainErr
         metric_sums: metrics.iter().map(|(m, _)| m.clone()).collect(),
         loss: loss_kind,
     })
+}
+
+/// Cuts the step graph at the gradients (see `ShardedStep`).
+fn shard(step: &Graph, data_inputs: &[String], params: &[Slot], states: &[Slot], masks: &[Mask], metrics: &[(String, ValueId)], grads: Vec<String>) -> Result<ShardedStep, TrainError> {
+    let id = |name: &str| step.find_value(name).ok_or_else(|| TrainError::Unsupported(format!("the step graph lost `{name}`")));
+    let ids = |names: &mut dyn Iterator<Item = &str>| names.map(id).collect::<Result<Vec<_>, _>>();
+    let param_inputs: Vec<&str> = params.iter().map(|p| p.input.as_str()).collect();
+    let grad_inputs = ids(&mut data_inputs.iter().map(String::as_str).chain([TARGET]).chain(param_inputs.iter().copied()).chain(masks.iter().map(|m| m.input.as_str())))?;
+    let metric_outputs: Vec<String> = metrics.iter().map(|(m, _)| format!("metric/{m}")).collect();
+    let grad_outputs = ids(&mut std::iter::once(LOSS).chain(metric_outputs.iter().map(String::as_str)).chain(grads.iter().map(String::as_str)))?;
+    let update_inputs = ids(&mut param_inputs.iter().copied().chain(grads.iter().map(String::as_str)).chain(states.iter().map(|s| s.input.as_str())).chain([STEP, LR]))?;
+    let update_outputs = ids(&mut params.iter().chain(states).map(|s| s.output.as_str()))?;
+    let cut = |name: &str, inputs: &[ValueId], outputs: &[ValueId]| step.extract(&format!("{}_{name}", step.name), inputs, outputs).map_err(TrainError::Unsupported);
+    let grad = cut("grad", &grad_inputs, &grad_outputs)?;
+    let sample_elements = grad
+        .values
+        .iter()
+        .filter(|v| v.ty.shape.first() == Some(&Dim::batch()))
+        .map(|v| v.ty.shape[1..].iter().map(|d| d.fixed().unwrap_or(1)).product::<usize>())
+        .sum();
+    Ok(ShardedStep { grad, update: cut("update", &update_inputs, &update_outputs)?, grads, sample_elements })
 }
 
 /// A JSON description of how to drive the step graph: which output feeds which input next step, the
@@ -294,6 +347,12 @@ pub fn manifest(g: &TrainingGraphs) -> String {
         "loss": LOSS,
         "metrics": g.metric_sums.iter().map(|m| format!("metric/{m}")).collect::<Vec<_>>(),
         "metric_meaning": "sums over the batch: divide by the samples seen (rmse: then take the root; r2: 1 − sse/(sumsq − sum²/values))",
+        "data_parallel": g.sharded.as_ref().map(|s| serde_json::json!({
+            "gradient_graph": "train_grad.onnx: the step graph's inputs but the optimizer state, step and lr; outputs loss, metrics and one gradient per parameter",
+            "update_graph": "train_update.onnx: parameters, gradients, optimizer state, step and lr in; next parameters and state out",
+            "gradients": s.grads,
+            "combine": "run the gradient graph on each shard of a batch; average loss and gradients weighted by shard size, add the metric sums; then run the update graph once",
+        })),
     });
     serde_json::to_string_pretty(&value).unwrap_or_default() + "\n"
 }

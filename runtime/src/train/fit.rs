@@ -8,6 +8,7 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::checkpoint::{self, Checkpoint};
+use super::shards::{Shards, StepOutput, take};
 use crate::engine::{Engine, Session};
 use crate::error::RuntimeError;
 use crate::tensor::HostTensor;
@@ -66,14 +67,53 @@ pub enum Event<'a> {
     Epoch(&'a EpochLog),
 }
 
+/// One graph loaded once per batch size: tract optimizes best, and some gradients need, a concrete
+/// batch.
+pub(super) struct Plans {
+    proto: ModelProto,
+    loaded: HashMap<usize, Box<dyn Session>>,
+}
+
+impl Plans {
+    pub fn new(proto: ModelProto) -> Plans {
+        Plans { proto, loaded: HashMap::new() }
+    }
+
+    /// The plan for `batch`, loaded on first use.
+    pub fn session(&mut self, engine: &dyn Engine, batch: usize) -> Result<&dyn Session, RuntimeError> {
+        if !self.loaded.contains_key(&batch) {
+            let fixed = onyx_compiler::passes::fix_batch(&self.proto, batch);
+            self.loaded.insert(batch, engine.load(&fixed)?);
+        }
+        self.get(batch)
+    }
+
+    /// The plan for `batch`, which `session` loaded.
+    pub fn get(&self, batch: usize) -> Result<&dyn Session, RuntimeError> {
+        self.loaded.get(&batch).map(|s| s.as_ref()).ok_or_else(|| RuntimeError::Unsupported(format!("no plan for batch {batch}")))
+    }
+}
+
+/// Feeds `named` to `session` in the order it declares its inputs; returns the outputs by name.
+pub(super) fn run_named(session: &dyn Session, named: &HashMap<&str, &HostTensor>) -> Result<HashMap<String, HostTensor>, RuntimeError> {
+    let inputs: Vec<HostTensor> = session
+        .inputs()
+        .iter()
+        .map(|i| named.get(i.name.as_str()).map(|t| (*t).clone()).ok_or_else(|| RuntimeError::Input { input: i.name.clone(), message: "nothing feeds this input of the training graph".into() }))
+        .collect::<Result<_, _>>()?;
+    let outputs = session.run(&inputs)?;
+    Ok(session.outputs().iter().map(|o| o.name.clone()).zip(outputs).collect())
+}
+
 /// Runs a model's training graphs on an engine, keeping parameters and optimizer state between steps.
 pub struct Trainer<'e> {
     graphs: TrainingGraphs,
     engine: &'e dyn Engine,
-    step_protos: ModelProto,
-    eval_proto: ModelProto,
-    steps: HashMap<usize, Box<dyn Session>>,
-    evals: HashMap<usize, Box<dyn Session>>,
+    steps: Plans,
+    evals: Plans,
+    /// The gradient and update plans of data-parallel steps, when the model allows them.
+    shards: Option<Shards>,
+    threads: usize,
     params: Vec<HostTensor>,
     states: Vec<HostTensor>,
     /// Updates made so far (Keras' `optimizer.iterations`).
@@ -95,11 +135,25 @@ fn scalar(v: f32) -> HostTensor {
 
 impl<'e> Trainer<'e> {
     pub fn new(graphs: TrainingGraphs, engine: &'e dyn Engine) -> Result<Trainer<'e>, RuntimeError> {
-        let step_protos = onyx_compiler::to_onnx(&graphs.step);
-        let eval_proto = onyx_compiler::to_onnx(&graphs.eval);
+        let steps = Plans::new(onyx_compiler::to_onnx(&graphs.step));
+        let evals = Plans::new(onyx_compiler::to_onnx(&graphs.eval));
+        let shards = graphs.sharded.as_ref().map(Shards::new);
         let params = initial(&graphs.params)?;
         let states = initial(&graphs.states)?;
-        Ok(Trainer { graphs, engine, step_protos, eval_proto, steps: HashMap::new(), evals: HashMap::new(), params, states, updates: 0, history: vec![] })
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Ok(Trainer { graphs, engine, steps, evals, shards, threads, params, states, updates: 0, history: vec![] })
+    }
+
+    /// Threads a step may use (all cores by default). A batch with enough work is split into up to
+    /// this many shards; the result differs from one thread's in the last bits only (the order of
+    /// the sums), and is reproducible for a given count.
+    pub fn set_threads(&mut self, threads: usize) {
+        self.threads = threads.max(1);
+    }
+
+    /// How many shards a step on `batch` samples runs in (1: the whole step graph).
+    pub fn shards(&self, batch: usize) -> usize {
+        self.shards.as_ref().map_or(1, |s| s.count(batch, self.threads))
     }
 
     pub fn graphs(&self) -> &TrainingGraphs {
@@ -163,26 +217,6 @@ impl<'e> Trainer<'e> {
         self.params.clone()
     }
 
-    /// One plan per batch size: tract optimizes best, and some gradients need, a concrete batch.
-    fn session<'s>(cache: &'s mut HashMap<usize, Box<dyn Session>>, engine: &dyn Engine, proto: &ModelProto, batch: usize) -> Result<&'s dyn Session, RuntimeError> {
-        if !cache.contains_key(&batch) {
-            let fixed = onyx_compiler::passes::fix_batch(proto, batch);
-            cache.insert(batch, engine.load(&fixed)?);
-        }
-        Ok(cache[&batch].as_ref())
-    }
-
-    /// Feeds `named` to `session` in the order it declares its inputs.
-    fn run(session: &dyn Session, named: &HashMap<&str, &HostTensor>) -> Result<HashMap<String, HostTensor>, RuntimeError> {
-        let inputs: Vec<HostTensor> = session
-            .inputs()
-            .iter()
-            .map(|i| named.get(i.name.as_str()).map(|t| (*t).clone()).ok_or_else(|| RuntimeError::Input { input: i.name.clone(), message: "nothing feeds this input of the training graph".into() }))
-            .collect::<Result<_, _>>()?;
-        let outputs = session.run(&inputs)?;
-        Ok(session.outputs().iter().map(|o| o.name.clone()).zip(outputs).collect())
-    }
-
     /// One optimizer step on a batch; returns the loss and the metrics' batch sums (`metric_sums`).
     pub fn step(&mut self, x: &[HostTensor], y: &HostTensor, lr: f32, rng: &mut ChaCha8Rng) -> Result<(f64, Vec<f64>), RuntimeError> {
         let batch = y.shape()[0];
@@ -209,15 +243,23 @@ impl<'e> Trainer<'e> {
         named.extend(g.masks.iter().map(|m| m.input.as_str()).zip(&masks));
         named.insert(onyx_compiler::train::STEP, &step_t);
         named.insert(onyx_compiler::train::LR, &lr_t);
-        let session = Self::session(&mut self.steps, self.engine, &self.step_protos, batch)?;
-        let mut out = Self::run(session, &named)?;
-        let take = |out: &mut HashMap<String, HostTensor>, name: &str| out.remove(name).ok_or_else(|| RuntimeError::Unsupported(format!("the training graph has no output `{name}`")));
-        let loss = take(&mut out, onyx_compiler::train::LOSS)?.scalar();
-        let metrics = g.metric_sums.iter().map(|m| take(&mut out, &format!("metric/{m}")).map(|t| t.scalar())).collect::<Result<Vec<_>, _>>()?;
-        self.params = g.params.iter().map(|s| take(&mut out, &s.output)).collect::<Result<_, _>>()?;
-        self.states = g.states.iter().map(|s| take(&mut out, &s.output)).collect::<Result<_, _>>()?;
+        let mut out = match &mut self.shards {
+            Some(sharded) if sharded.count(batch, self.threads) > 1 => {
+                let shards = sharded.count(batch, self.threads);
+                let batched: Vec<&str> = g.data_inputs.iter().map(String::as_str).chain([g.target.as_str()]).chain(g.masks.iter().map(|m| m.input.as_str())).collect();
+                sharded.step(self.engine, g, &named, &batched, batch, shards)?
+            }
+            _ => {
+                let mut outputs = run_named(self.steps.session(self.engine, batch)?, &named)?;
+                let loss = take(&mut outputs, onyx_compiler::train::LOSS)?.scalar();
+                let metric_sums = g.metric_sums.iter().map(|m| take(&mut outputs, &format!("metric/{m}")).map(|t| t.scalar())).collect::<Result<Vec<_>, _>>()?;
+                StepOutput { loss, metric_sums, outputs }
+            }
+        };
+        self.params = g.params.iter().map(|s| take(&mut out.outputs, &s.output)).collect::<Result<_, _>>()?;
+        self.states = g.states.iter().map(|s| take(&mut out.outputs, &s.output)).collect::<Result<_, _>>()?;
         self.updates += 1;
-        Ok((loss, metrics))
+        Ok((out.loss, out.metric_sums))
     }
 
     /// Loss and metric means over a data set, in chunks of `batch` samples.
@@ -234,8 +276,7 @@ impl<'e> Trainer<'e> {
             named.insert(g.target.as_str(), &yb);
             named.extend(g.params.iter().map(|s| s.input.as_str()).zip(&self.params));
             named.extend(g.states.iter().map(|s| s.input.as_str()).zip(&self.states));
-            let session = Self::session(&mut self.evals, self.engine, &self.eval_proto, rows.len())?;
-            let out = Self::run(session, &named)?;
+            let out = run_named(self.evals.session(self.engine, rows.len())?, &named)?;
             loss += out.get(onyx_compiler::train::LOSS).map_or(f64::NAN, HostTensor::scalar) * rows.len() as f64;
             for (s, m) in sums.iter_mut().zip(&g.metric_sums) {
                 *s += out.get(&format!("metric/{m}")).map_or(f64::NAN, HostTensor::scalar);

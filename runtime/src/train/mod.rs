@@ -3,6 +3,7 @@
 mod checkpoint;
 mod fit;
 mod history;
+mod shards;
 
 pub use checkpoint::{Checkpoint, checkpoint_paths, load as load_checkpoint};
 pub use fit::{EarlyStopping, EpochLog, Event, FitOptions, Trainer};

@@ -1,0 +1,191 @@
+//! Data-parallel steps: a batch split into shards, each shard's gradients computed on its own thread
+//! by the gradient graph, averaged (weighted by shard size, summed in shard order so that a run is
+//! reproducible), then one optimizer update. tract runs a plan on one core; this is how a step uses
+//! the others.
+use std::collections::HashMap;
+use std::ops::Range;
+
+use ndarray::ArrayD;
+use onyx_compiler::train::{ShardedStep, TrainingGraphs};
+use onyx_proto::onnx::ModelProto;
+
+use super::fit::{Plans, run_named};
+use crate::engine::{Engine, Session};
+use crate::error::RuntimeError;
+use crate::tensor::HostTensor;
+
+/// A shard must hold at least this many elements of work (samples × elements computed per sample)
+/// to pay for its thread: about a millisecond on tract. he_mlp's batch of 64 holds 10⁴ and runs
+/// three times slower split; the CNN's holds 10⁶ per shard and runs twice as fast on two cores.
+const MIN_SHARD_ELEMENTS: usize = 1 << 18;
+
+pub(super) struct Shards {
+    grads: Vec<String>,
+    sample_elements: usize,
+    grad: Plans,
+    update_proto: ModelProto,
+    update: Option<Box<dyn Session>>,
+}
+
+/// What one optimizer step gives back.
+pub(super) struct StepOutput {
+    pub loss: f64,
+    pub metric_sums: Vec<f64>,
+    pub outputs: HashMap<String, HostTensor>,
+}
+
+/// `batch` rows in `shards` contiguous ranges whose sizes differ by at most one.
+fn ranges(batch: usize, shards: usize) -> Vec<Range<usize>> {
+    let (size, extra) = (batch / shards, batch % shards);
+    let mut start = 0;
+    (0..shards)
+        .map(|i| {
+            let len = size + usize::from(i < extra);
+            start += len;
+            start - len..start
+        })
+        .collect()
+}
+
+impl Shards {
+    pub fn new(sharded: &ShardedStep) -> Shards {
+        Shards {
+            grads: sharded.grads.clone(),
+            sample_elements: sharded.sample_elements,
+            grad: Plans::new(onyx_compiler::to_onnx(&sharded.grad)),
+            update_proto: onyx_compiler::to_onnx(&sharded.update),
+            update: None,
+        }
+    }
+
+    /// How many shards a batch of `batch` samples is worth on `threads` threads.
+    pub fn count(&self, batch: usize, threads: usize) -> usize {
+        threads
+            .min(batch * self.sample_elements / MIN_SHARD_ELEMENTS)
+            .min(batch)
+            .max(1)
+    }
+
+    /// One step on `shards` shards. `feeds` holds everything the step graph takes: the batch-major
+    /// tensors (`batched`: data, target, masks) are cut into rows, the rest is shared.
+    pub fn step(
+        &mut self,
+        engine: &dyn Engine,
+        graphs: &TrainingGraphs,
+        feeds: &HashMap<&str, &HostTensor>,
+        batched: &[&str],
+        batch: usize,
+        shards: usize,
+    ) -> Result<StepOutput, RuntimeError> {
+        let ranges = ranges(batch, shards);
+        for r in &ranges {
+            self.grad.session(engine, r.len())?;
+        }
+        let rows: Vec<Vec<HostTensor>> = ranges
+            .iter()
+            .map(|r| {
+                let rows: Vec<usize> = r.clone().collect();
+                batched
+                    .iter()
+                    .map(|name| {
+                        feeds
+                            .get(name)
+                            .map_or_else(|| Err(missing(name)), |t| Ok(t.select_rows(&rows)))
+                    })
+                    .collect()
+            })
+            .collect::<Result<_, _>>()?;
+        let grad = &self.grad;
+        let run_shard = |(range, rows): (&Range<usize>, &Vec<HostTensor>)| -> Result<HashMap<String, HostTensor>, RuntimeError> {
+            let mut named = feeds.clone();
+            named.extend(batched.iter().copied().zip(rows));
+            run_named(grad.get(range.len())?, &named)
+        };
+        let results: Vec<Result<HashMap<String, HostTensor>, RuntimeError>> =
+            std::thread::scope(|s| {
+                let mut work = ranges.iter().zip(&rows);
+                let first = work.next();
+                let others: Vec<_> = work
+                    .map(|shard| s.spawn(move || run_shard(shard)))
+                    .collect();
+                let first = first.map(run_shard);
+                first
+                    .into_iter()
+                    .chain(others.into_iter().map(|h| {
+                        h.join().unwrap_or_else(|_| {
+                            Err(RuntimeError::Unsupported(
+                                "a training thread panicked".into(),
+                            ))
+                        })
+                    }))
+                    .collect()
+            });
+        let (mut loss, mut metric_sums) = (0.0, vec![0.0; graphs.metric_sums.len()]);
+        let mut grads: Vec<Option<ArrayD<f32>>> = vec![None; self.grads.len()];
+        for (range, out) in ranges.iter().zip(results) {
+            let mut out = out?;
+            let weight = range.len() as f64 / batch as f64;
+            loss += weight * take(&mut out, onyx_compiler::train::LOSS)?.scalar();
+            for (sum, m) in metric_sums.iter_mut().zip(&graphs.metric_sums) {
+                *sum += take(&mut out, &format!("metric/{m}"))?.scalar();
+            }
+            for (acc, name) in grads.iter_mut().zip(&self.grads) {
+                let HostTensor::F32(g) = take(&mut out, name)? else {
+                    return Err(RuntimeError::Unsupported(format!(
+                        "`{name}` is not a float gradient"
+                    )));
+                };
+                match acc {
+                    Some(acc) => acc.scaled_add(weight as f32, &g),
+                    None => *acc = Some(g * weight as f32),
+                }
+            }
+        }
+        let grads: Vec<HostTensor> = grads
+            .into_iter()
+            .map(|g| HostTensor::F32(g.unwrap_or_default()))
+            .collect();
+        let mut named = feeds.clone();
+        named.extend(self.grads.iter().map(String::as_str).zip(&grads));
+        if self.update.is_none() {
+            self.update = Some(engine.load(&self.update_proto)?);
+        }
+        let update = self
+            .update
+            .as_deref()
+            .ok_or_else(|| RuntimeError::Unsupported("no update plan".into()))?;
+        Ok(StepOutput {
+            loss,
+            metric_sums,
+            outputs: run_named(update, &named)?,
+        })
+    }
+}
+
+fn missing(name: &str) -> RuntimeError {
+    RuntimeError::Input {
+        input: name.to_string(),
+        message: "nothing feeds this input of the training graph".into(),
+    }
+}
+
+pub(super) fn take(
+    out: &mut HashMap<String, HostTensor>,
+    name: &str,
+) -> Result<HostTensor, RuntimeError> {
+    out.remove(name).ok_or_else(|| {
+        RuntimeError::Unsupported(format!("the training graph has no output `{name}`"))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_cover_the_batch_evenly() {
+        assert_eq!(ranges(10, 3), vec![0..4, 4..7, 7..10]);
+        assert_eq!(ranges(64, 2), vec![0..32, 32..64]);
+        assert_eq!(ranges(3, 3), vec![0..1, 1..2, 2..3]);
+    }
+}
