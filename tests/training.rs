@@ -59,6 +59,52 @@ fn one_seed_gives_identical_weights_bit_for_bit() {
     assert_ne!(first, fit(&s, &x, &y, 10), "another seed shuffles and drops out differently");
 }
 
+/// Early stopping's state travels in the checkpoint: a run cut after epoch 2 and resumed stops at the
+/// same epoch and restores the same best weights as an uninterrupted one, bit for bit, and resuming a
+/// run that stopped trains no further.
+#[test]
+fn resumed_early_stopping_stops_where_an_uninterrupted_run_does() {
+    let s = spec(
+        "[model]\nname = \"mlp\"\ninput = { name = \"x\", shape = [4] }\nseed = 5\n\n[[layer]]\nkind = \"dense\"\nunits = 8\nactivation = \"relu\"\n\n\
+         [[layer]]\nkind = \"dense\"\nunits = 3\nactivation = \"softmax\"\n\n\
+         [train]\nloss = \"sparse_categorical_crossentropy\"\noptimizer = { kind = \"adam\", lr = 0.01 }\nbatch_size = 16\n",
+    );
+    let table = onyx_runtime::data::read_table(&support::repo().join("data/iris.csv")).unwrap();
+    let x = f32s(&[150, 4], table.rows.iter().flat_map(|r| r[..4].iter().map(|&v| v as f32)).collect());
+    let y = HostTensor::I64(ArrayD::from_shape_vec(IxDyn(&[150]), table.rows.iter().map(|r| r[4] as i64).collect()).unwrap());
+    let model = onyx_compiler::compile(&s).unwrap();
+    let train = s.train.clone().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let checkpoint = dir.path().join("mlp.onnx");
+    // No epoch after the first beats it by 1e9: epoch 1 is the best, and patience 2 stops after
+    // epoch 3 (Keras: after `patience` epochs without improvement) with epoch 1's weights.
+    let stopping = onyx_runtime::train::EarlyStopping { monitor: "loss".into(), patience: 2, min_delta: 1e9, restore_best_weights: true };
+    let opts = |epochs: usize, checkpoint: Option<&Path>| FitOptions {
+        epochs,
+        batch_size: Some(16),
+        shuffle: true,
+        seed: 2,
+        lr: 0.01,
+        early_stopping: Some(stopping.clone()),
+        checkpoint: checkpoint.map(Path::to_path_buf),
+    };
+    let trainer = || Trainer::new(onyx_compiler::train::build(&model.graph, &train).unwrap(), &TractEngine).unwrap();
+    let weights = |t: &Trainer| t.params().map(|(n, t)| (n.to_string(), t.to_f64_vec())).collect::<Vec<_>>();
+    let mut whole = trainer();
+    let history = whole.fit(std::slice::from_ref(&x), &y, None, &opts(10, None), &mut |_| {}).unwrap();
+    assert_eq!(history.len(), 3, "stopped after epoch 3");
+    let mut first = trainer();
+    first.fit(std::slice::from_ref(&x), &y, None, &opts(2, Some(&checkpoint)), &mut |_| {}).unwrap();
+    assert_ne!(weights(&first), weights(&whole), "epoch 2's weights are not epoch 1's");
+    for _ in 0..2 {
+        let mut resumed = trainer();
+        resumed.resume(onyx_runtime::train::load_checkpoint(&checkpoint).unwrap()).unwrap();
+        let history = resumed.fit(std::slice::from_ref(&x), &y, None, &opts(10, Some(&checkpoint)), &mut |_| {}).unwrap();
+        assert_eq!(history.len(), 3);
+        assert_eq!(weights(&resumed), weights(&whole));
+    }
+}
+
 #[test]
 fn an_l2_penalty_shrinks_the_weights_monotonically() {
     let table = onyx_runtime::data::read_table(&support::repo().join("data/diabetes.csv")).unwrap();

@@ -56,6 +56,10 @@ pub struct Args {
     /// No progress bar (for logs).
     #[arg(long)]
     quiet: bool,
+    /// Threads a training step may use, splitting the batch across them; every core by default.
+    /// Results are reproducible for a given count.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    threads: Option<u32>,
 }
 
 fn beside(model: &Path, suffix: &str) -> PathBuf {
@@ -138,6 +142,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         checkpoint: Some(output.clone()),
     };
     let mut trainer = Trainer::new(graphs, &TractEngine)?;
+    if let Some(threads) = args.threads {
+        trainer.set_threads(threads as usize);
+    }
     if args.resume {
         let checkpoint = load_checkpoint(&output).context("--resume")?;
         eprintln!("resuming after epoch {} ({} updates)", checkpoint.epoch, checkpoint.updates);

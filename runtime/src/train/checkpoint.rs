@@ -1,6 +1,7 @@
-//! Checkpoints: after every epoch the trainer writes its parameters, optimizer state and update count
-//! (`<model>.ckpt.npz`) and the history so far (`<model>.ckpt.json`), each atomically; `--resume`
-//! continues from them to the same weights an uninterrupted run reaches.
+//! Checkpoints: after every epoch the trainer writes its parameters, optimizer state, update count
+//! and early-stopping state (the best value, its weights and the epochs waited since) to
+//! `<model>.ckpt.npz` and the history so far to `<model>.ckpt.json`, each atomically; `--resume`
+//! continues from them to the same weights an uninterrupted run reaches, early stop included.
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
@@ -21,6 +22,16 @@ pub struct Checkpoint {
     pub params: Vec<(String, HostTensor)>,
     pub states: Vec<(String, HostTensor)>,
     pub history: Vec<EpochLog>,
+    pub early: EarlyState,
+}
+
+/// Where early stopping stands: the best monitored value with the parameters it came with, the
+/// epochs since it, and whether training stopped.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct EarlyState {
+    pub best: Option<(f64, Vec<(String, HostTensor)>)>,
+    pub waited: usize,
+    pub stopped: bool,
 }
 
 /// The two files of the checkpoint of a model written to `model`.
@@ -59,7 +70,8 @@ pub fn save(model: &Path, c: &Checkpoint) -> Result<(), RuntimeError> {
         let mut npz = NpzWriter::new(std::io::Cursor::new(&mut bytes));
         let meta = ArrayD::from_shape_vec(IxDyn(&[2]), vec![c.epoch as i64, c.updates as i64]).map_err(|e| data_error(&npz_path, e.to_string()))?;
         npz.add_array("meta", &meta).map_err(|e| data_error(&npz_path, e.to_string()))?;
-        for (prefix, list) in [("param", &c.params), ("state", &c.states)] {
+        let best = c.early.best.as_ref().map(|(_, w)| w.clone()).unwrap_or_default();
+        for (prefix, list) in [("param", &c.params), ("state", &c.states), ("best", &best)] {
             for (name, t) in list {
                 let key = format!("{prefix}:{name}");
                 let added = match t {
@@ -72,7 +84,8 @@ pub fn save(model: &Path, c: &Checkpoint) -> Result<(), RuntimeError> {
         npz.finish().map_err(|e| data_error(&npz_path, e.to_string()))?;
     }
     onyx_proto::atomic_write(&npz_path, &bytes)?;
-    let json = serde_json::json!({ "epoch": c.epoch, "updates": c.updates, "history": c.history.iter().map(log_json).collect::<Vec<_>>() });
+    let early = serde_json::json!({ "best": c.early.best.as_ref().map(|(v, _)| *v), "waited": c.early.waited, "stopped": c.early.stopped });
+    let json = serde_json::json!({ "epoch": c.epoch, "updates": c.updates, "history": c.history.iter().map(log_json).collect::<Vec<_>>(), "early_stopping": early });
     onyx_proto::atomic_write(&json_path, (serde_json::to_string_pretty(&json).unwrap_or_default() + "\n").as_bytes())?;
     Ok(())
 }
@@ -96,12 +109,23 @@ pub fn load(model: &Path) -> Result<Checkpoint, RuntimeError> {
         return Err(data_error(&npz_path, format!("holds epoch {npz_epoch} but {} says {epoch}: the checkpoint is incomplete", json_path.display())));
     }
     let names = npz.names().map_err(|e| data_error(&npz_path, e.to_string()))?;
-    let (mut params, mut states) = (vec![], vec![]);
+    let (mut params, mut states, mut best) = (vec![], vec![], vec![]);
     for key in names {
         let Some((kind, name)) = key.split_once(':') else { continue };
         let t: ArrayD<f32> = npz.by_name(&key).map_err(|e| data_error(&npz_path, format!("`{key}`: {e}")))?;
         let entry = (name.trim_end_matches(".npy").to_string(), HostTensor::F32(t));
-        if kind == "param" { params.push(entry) } else { states.push(entry) }
+        match kind {
+            "param" => params.push(entry),
+            "best" => best.push(entry),
+            _ => states.push(entry),
+        }
     }
-    Ok(Checkpoint { epoch, updates: updates as u64, params, states, history })
+    let early = json.get("early_stopping");
+    let field = |name: &str| early.and_then(|e| e.get(name));
+    let early = EarlyState {
+        best: field("best").and_then(|v| v.as_f64()).map(|v| (v, best)),
+        waited: field("waited").and_then(|v| v.as_u64()).unwrap_or(0) as usize,
+        stopped: field("stopped").and_then(|v| v.as_bool()).unwrap_or(false),
+    };
+    Ok(Checkpoint { epoch, updates: updates as u64, params, states, history, early })
 }

@@ -7,7 +7,7 @@ use rand::seq::SliceRandom;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::checkpoint::{self, Checkpoint};
+use super::checkpoint::{self, Checkpoint, EarlyState};
 use super::shards::{Shards, StepOutput, take};
 use crate::engine::{Engine, Session};
 use crate::error::RuntimeError;
@@ -120,6 +120,9 @@ pub struct Trainer<'e> {
     pub updates: u64,
     /// Every epoch trained so far, resumed ones included.
     pub history: Vec<EpochLog>,
+    /// Early stopping's state, kept in checkpoints so that a resumed run stops where an
+    /// uninterrupted one does.
+    pub early: EarlyState,
 }
 
 fn initial(slots: &[Slot]) -> Result<Vec<HostTensor>, RuntimeError> {
@@ -141,7 +144,7 @@ impl<'e> Trainer<'e> {
         let params = initial(&graphs.params)?;
         let states = initial(&graphs.states)?;
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-        Ok(Trainer { graphs, engine, steps, evals, shards, threads, params, states, updates: 0, history: vec![] })
+        Ok(Trainer { graphs, engine, steps, evals, shards, threads, params, states, updates: 0, history: vec![], early: EarlyState::default() })
     }
 
     /// Threads a step may use (all cores by default). A batch with enough work is split into up to
@@ -199,6 +202,7 @@ impl<'e> Trainer<'e> {
         self.states = pick(&self.graphs.states, &c.states)?;
         self.updates = c.updates;
         self.history = c.history;
+        self.early = c.early;
         Ok(())
     }
 
@@ -210,6 +214,7 @@ impl<'e> Trainer<'e> {
             params: named(&self.graphs.params, &self.params),
             states: named(&self.graphs.states, &self.states),
             history: self.history.clone(),
+            early: self.early.clone(),
         }
     }
 
@@ -303,10 +308,10 @@ impl<'e> Trainer<'e> {
         let batch = opts.batch_size.unwrap_or(n).clamp(1, n);
         let batches = n.div_ceil(batch);
         observe(Event::Start { epochs: opts.epochs, batches, samples: n });
-        let mut best: Option<(f64, Vec<HostTensor>)> = None;
-        let mut waited = 0;
         let first = self.history.last().map_or(1, |l| l.epoch + 1);
-        for epoch in first..=opts.epochs {
+        // A resumed run that had stopped early stays stopped.
+        let last = if self.early.stopped && opts.early_stopping.is_some() { 0 } else { opts.epochs };
+        for epoch in first..=last {
             let mut rng = ChaCha8Rng::seed_from_u64(onyx_compiler::init::param_seed(opts.seed, &format!("epoch {epoch}")));
             let mut order: Vec<usize> = (0..n).collect();
             if opts.shuffle {
@@ -342,18 +347,21 @@ impl<'e> Trainer<'e> {
                     let value = log.get(&es.monitor).ok_or_else(|| RuntimeError::Unsupported(format!("early stopping monitors `{}`, which training does not log", es.monitor)))?;
                     // Losses improve downwards, accuracies upwards.
                     let sign = if es.monitor.contains("loss") || es.monitor.ends_with("mse") || es.monitor.ends_with("mae") { 1.0 } else { -1.0 };
-                    let improved = best.as_ref().is_none_or(|(b, _)| sign * value < sign * b - es.min_delta);
+                    let improved = self.early.best.as_ref().is_none_or(|(b, _)| sign * value < sign * b - es.min_delta);
                     if improved {
-                        best = Some((value, self.snapshot()));
-                        waited = 0;
+                        let weights = self.graphs.params.iter().map(|s| s.input.clone()).zip(self.snapshot()).collect();
+                        self.early.best = Some((value, weights));
+                        self.early.waited = 0;
                     } else {
-                        waited += 1;
+                        self.early.waited += 1;
                     }
-                    waited > es.patience
+                    // Keras: stop once `patience` epochs in a row have not improved.
+                    !improved && self.early.waited >= es.patience
                 }
                 None => false,
             };
             self.history.push(log);
+            self.early.stopped = stop;
             if let Some(model) = &opts.checkpoint {
                 checkpoint::save(model, &self.checkpoint())?;
             }
@@ -361,9 +369,16 @@ impl<'e> Trainer<'e> {
                 break;
             }
         }
-        if let (Some(es), Some((_, weights))) = (&opts.early_stopping, best) {
-            if es.restore_best_weights {
-                self.params = weights;
+        // As Keras, the best weights come back when training stops early, not when it runs out of
+        // epochs.
+        if let (Some(es), Some((_, weights))) = (&opts.early_stopping, &self.early.best) {
+            if es.restore_best_weights && self.early.stopped {
+                self.params = self
+                    .graphs
+                    .params
+                    .iter()
+                    .map(|s| weights.iter().find(|(n, _)| *n == s.input).map(|(_, w)| w.clone()).ok_or_else(|| RuntimeError::Unsupported(format!("the best weights lack `{}`", s.input))))
+                    .collect::<Result<_, _>>()?;
             }
         }
         Ok(self.history.clone())

@@ -5,6 +5,6 @@ mod fit;
 mod history;
 mod shards;
 
-pub use checkpoint::{Checkpoint, checkpoint_paths, load as load_checkpoint};
+pub use checkpoint::{Checkpoint, EarlyState, checkpoint_paths, load as load_checkpoint};
 pub use fit::{EarlyStopping, EpochLog, Event, FitOptions, Trainer};
 pub use history::{write_history_csv, write_loss_plot};
