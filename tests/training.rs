@@ -364,6 +364,48 @@ fn resuming_reaches_the_same_weights_as_an_uninterrupted_run() {
 
 /// Each optimizer against Keras' update rule written out here in f64: one weight w, the loss
 /// (w·x − y)² on a single sample (x = 1.5, y = 2), five steps from w = 0.5 under each schedule.
+/// `onyx train model.onnx` starts from the model's weights with the [train] settings stored in it:
+/// the seed's linear example, 600 full-batch SGD epochs from the spec and then 400 from the written
+/// .onnx, ends where 1000 epochs do (plain SGD keeps no optimizer state to lose).
+#[test]
+fn training_continues_from_an_onnx_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("line.toml");
+    std::fs::write(
+        &spec,
+        "[model]\nname = \"line\"\ninput = { name = \"x\", shape = [1] }\n\n[[layer]]\nkind = \"dense\"\nunits = 1\ninit = \"zeros\"\n\n\
+         [train]\nloss = \"mse\"\noptimizer = { kind = \"sgd\", lr = 0.01 }\nepochs = 1000\nshuffle = false\n",
+    )
+    .unwrap();
+    let data = dir.path().join("line.csv");
+    std::fs::write(&data, "x,y\n1,1\n2,2\n3,3\n4,4\n5,5\n").unwrap();
+    let train = |model: &Path, epochs: &str, output: &str| {
+        let out = support::onyx().arg("train").arg(model).arg("--data").arg(&data).args(["--epochs", epochs, "--quiet", "-o"]).arg(dir.path().join(output)).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    };
+    train(&spec, "600", "first.onnx");
+    train(&dir.path().join("first.onnx"), "400", "second.onnx");
+    let values = |file: &str| -> Vec<f32> {
+        initializers(&dir.path().join(file)).iter().flat_map(|(_, b)| b.chunks(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect::<Vec<_>>()).collect()
+    };
+    let (w, b) = (values("second.onnx")[0] as f64, values("second.onnx")[1] as f64);
+    assert!((w - 0.99759018).abs() < 2e-6 && (b - 0.00870023).abs() < 2e-6, "w = {w}, b = {b}");
+    assert_ne!(values("first.onnx"), values("second.onnx"));
+    // A model without stored settings needs --config, and says so.
+    let bare = dir.path().join("bare.onnx");
+    let mut proto = onyx_proto::read_model(&dir.path().join("first.onnx")).unwrap();
+    proto.metadata_props.retain(|p| p.key.as_deref() != Some("onyx.train"));
+    onyx_proto::write_model(&bare, &proto).unwrap();
+    let out = support::onyx().arg("train").arg(&bare).arg("--data").arg(&data).arg("--quiet").output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--config"), "{}", String::from_utf8_lossy(&out.stderr));
+    let config = dir.path().join("train.toml");
+    std::fs::write(&config, "[train]\nloss = \"mse\"\noptimizer = { kind = \"sgd\", lr = 0.01 }\nepochs = 400\nshuffle = false\n").unwrap();
+    let out = support::onyx().arg("train").arg(&bare).arg("--config").arg(&config).arg("--data").arg(&data).arg("--quiet").arg("-o").arg(dir.path().join("third.onnx")).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(values("third.onnx"), values("second.onnx"));
+}
+
 #[test]
 fn optimizers_and_schedules_follow_keras_update_rules() {
     let (x, y, w0, steps) = (1.5f64, 2.0f64, 0.5f64, 5);

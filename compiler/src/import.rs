@@ -131,6 +131,14 @@ pub fn import(model: &ModelProto) -> Result<Graph, ImportError> {
                 &label,
             )?);
         }
+        // Batch normalization's mean and variance are statistics, not weights gradient descent moves.
+        if op_type == "BatchNormalization" {
+            for v in inputs.iter().skip(3).flatten() {
+                if let Some(p) = graph.values[v.0].param.as_mut() {
+                    p.trainable = false;
+                }
+            }
+        }
         graph.nodes.push(Node { name: name.clone(), op, inputs, outputs, layer: None });
     }
 

@@ -98,6 +98,9 @@ pub fn compile(spec: &Spec) -> Result<Model, SpecError> {
         ("onyx.seed".into(), spec.seed.to_string()),
         ("onyx.version".into(), env!("CARGO_PKG_VERSION").into()),
     ];
+    if spec.train.is_some() {
+        b.graph.metadata.extend(spec.train_json().map(|t| ("onyx.train".to_string(), t)));
+    }
     Ok(Model { graph: b.graph, layers: infos.into_iter().flatten().collect() })
 }
 

@@ -10,15 +10,20 @@ use onyx_runtime::{HostTensor, TractEngine, solve};
 use onyx_runtime::data::{feature_stats, read_labelled, standardize};
 use onyx_runtime::train::{EarlyStopping, Event, FitOptions, Trainer, load_checkpoint, write_history_csv, write_loss_plot};
 
-/// Train a spec on a labelled CSV by running its ONNX training-step graph on tract. A linear model
-/// whose [train] solver is "lstsq" (least squares, ridge) or "cd" (Lasso, Elastic Net) is fitted
-/// exactly instead.
+/// Train a spec, or an existing .onnx from its current weights, on labelled data by running the ONNX
+/// training-step graph on tract. A linear model whose [train] solver is "lstsq" (least squares,
+/// ridge) or "cd" (Lasso, Elastic Net) is fitted exactly instead.
 ///
 /// Example: onyx train models/logistic_regression.toml --data data/breast_cancer.csv --target benign -o model.onnx
 #[derive(clap::Args)]
 pub struct Args {
-    /// The spec file (.toml or .json) with a [train] table.
+    /// The spec file (.toml or .json) with a [train] table, or a .onnx model whose initializers are
+    /// the starting weights (its training settings come from --config, or from the [train] table
+    /// onyx stored in it).
     spec: PathBuf,
+    /// A file with a [train] table alone, used instead of the spec's or the model's own.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
     /// Training data: a CSV with a header row, a 2-D NPY table (one sample a row), or an NPZ with
     /// the features (named after the model's input, or `x`) and `y`.
     #[arg(short, long)]
@@ -67,11 +72,41 @@ fn beside(model: &Path, suffix: &str) -> PathBuf {
     model.with_file_name(format!("{stem}{suffix}"))
 }
 
-pub fn run(args: Args) -> anyhow::Result<()> {
+/// What training starts from: a spec compiled now, or a model file and its weights.
+struct Start {
+    name: String,
+    seed: u64,
+    graph: Graph,
+    train: TrainSpec,
+    /// Set when starting from a spec (the exact solvers read its layers).
+    spec: Option<Spec>,
+}
+
+fn start(args: &Args) -> anyhow::Result<Start> {
+    let config = args.config.as_deref().map(onyx_compiler::spec::train_from_file).transpose()?;
+    if args.spec.extension().is_some_and(|e| e.eq_ignore_ascii_case("onnx")) {
+        let proto = onyx_proto::read_model(&args.spec)?;
+        let graph = onyx_compiler::import(&proto).with_context(|| format!("importing {}", args.spec.display()))?;
+        let meta = |key: &str| graph.metadata.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
+        let train = match (config, meta("onyx.train")) {
+            (Some(train), _) => train,
+            (None, Some(stored)) => onyx_compiler::spec::parse_train(&PathBuf::from(format!("{} (metadata onyx.train).json", args.spec.display())), stored)?,
+            (None, None) => bail!("{} holds no training settings (onyx stores its [train] table as metadata `onyx.train`); give --config FILE with a [train] table", args.spec.display()),
+        };
+        let name = args.spec.file_stem().map_or_else(|| graph.name.clone(), |s| s.to_string_lossy().to_string());
+        let seed = meta("onyx.seed").and_then(|s| s.parse().ok()).unwrap_or(onyx_compiler::spec::DEFAULT_SEED);
+        return Ok(Start { name, seed, graph, train, spec: None });
+    }
     let spec = Spec::from_file(&args.spec)?;
-    let Some(mut train) = spec.train.clone() else {
-        bail!("{}: the spec has no [train] table (loss, optimizer, epochs...)", args.spec.display());
+    let Some(train) = config.or_else(|| spec.train.clone()) else {
+        bail!("{}: the spec has no [train] table (loss, optimizer, epochs...); add one or give --config", args.spec.display());
     };
+    let graph = onyx_compiler::compile(&spec)?.graph;
+    Ok(Start { name: spec.name.clone(), seed: spec.seed, graph, train, spec: Some(spec) })
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let Start { name, seed, graph, mut train, spec } = start(&args)?;
     if let Some(e) = args.epochs {
         train.epochs = e;
     }
@@ -87,12 +122,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
         train.validation_split = v;
     }
-    let model = onyx_compiler::compile(&spec)?;
     // The exact solvers take linear models only; say so before deriving any training graph.
-    let linear = (train.solver != "gd").then(|| linear_model(&args.spec, &train, &spec, &model.graph)).transpose()?;
-    let graphs = onyx_compiler::train::build(&model.graph, &train).with_context(|| format!("deriving the training graph of {}", args.spec.display()))?;
-    let [input] = model.graph.inputs.as_slice() else { bail!("onyx train feeds one model input; this model has {}", model.graph.inputs.len()) };
-    let v = model.graph.value(*input);
+    let linear = match (&spec, train.solver != "gd") {
+        (_, false) => None,
+        (Some(spec), true) => Some(linear_model(&args.spec, &train, spec, &graph)?),
+        (None, true) => bail!("[train] solver = \"{}\" fits a linear model from its spec; train {} with solver = \"gd\"", train.solver, args.spec.display()),
+    };
+    let graphs = onyx_compiler::train::build(&graph, &train).with_context(|| format!("deriving the training graph of {}", args.spec.display()))?;
+    let [input] = graph.inputs.as_slice() else { bail!("onyx train feeds one model input; this model has {}", graph.inputs.len()) };
+    let v = graph.value(*input);
     let info = onyx_runtime::IoInfo { name: v.name.clone(), dtype: v.ty.dtype, shape: v.ty.shape.clone() };
     let (x, y) = read_labelled(&args.data, &info, &graphs.target_type, args.target.as_deref())?;
 
@@ -110,7 +148,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     let validation = (n_val > 0).then_some((xv.as_slice(), &yv));
 
-    let output = args.output.clone().unwrap_or_else(|| PathBuf::from(format!("{}.onnx", spec.name)));
+    let output = args.output.clone().unwrap_or_else(|| PathBuf::from(format!("{name}.onnx")));
     if let Some(linear) = linear {
         if args.resume {
             bail!("--resume continues gradient descent; [train] solver = \"{}\" fits in one step", train.solver);
@@ -119,11 +157,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             eprintln!("note: --epochs, --batch-size and --lr apply to gradient descent; [train] solver = \"{}\" ignores them", train.solver);
         }
         let validation = (n_val > 0).then_some((&xv[0], &yv));
-        let fitted = fit_exactly(&train, &linear, model.graph.clone(), (&xt[0], &yt), validation)?;
+        let fitted = fit_exactly(&train, &linear, graph.clone(), (&xt[0], &yt), validation)?;
         export(fitted.model, &info.name, scaling.as_ref(), &output)?;
         let history_path = beside(&output, ".history.csv");
         write_history_csv(&history_path, std::slice::from_ref(&fitted.log))?;
-        eprintln!("fitted {} by {} in {:.3} s: loss {:.4}, R² {:.4} on the training data{}", spec.name, fitted.method, fitted.elapsed, fitted.log.loss, fitted.r2, fitted.note);
+        eprintln!("fitted {} by {} in {:.3} s: loss {:.4}, R² {:.4} on the training data{}", name, fitted.method, fitted.elapsed, fitted.log.loss, fitted.r2, fitted.note);
         eprintln!("wrote {} and {}", output.display(), history_path.display());
         return Ok(());
     }
@@ -131,7 +169,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         epochs: train.epochs,
         batch_size: train.batch_size,
         shuffle: train.shuffle,
-        seed: args.seed.unwrap_or(spec.seed),
+        seed: args.seed.unwrap_or(seed),
         lr: train.optimizer.lr as f32,
         early_stopping: train.early_stopping.as_ref().map(|e| EarlyStopping {
             monitor: e.monitor.clone(),
@@ -191,7 +229,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     })?;
     bar.finish_and_clear();
 
-    export(trainer.trained_model(&model.graph), &info.name, scaling.as_ref(), &output)?;
+    export(trainer.trained_model(&graph), &info.name, scaling.as_ref(), &output)?;
     let history_path = beside(&output, ".history.csv");
     write_history_csv(&history_path, &history)?;
     let plot = beside(&output, ".loss.png");
@@ -200,7 +238,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     eprintln!(
         "trained {} for {} epochs in {:.1} s; wrote {}, {} and {}",
-        spec.name,
+        name,
         history.len(),
         started.elapsed().as_secs_f64(),
         output.display(),

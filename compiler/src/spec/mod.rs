@@ -133,17 +133,59 @@ impl Spec {
     /// Parses `text`; `path` names it in errors and chooses the format by extension (`.json` or TOML).
     pub fn parse(path: &Path, text: String) -> Result<Spec, SpecError> {
         let source = Source::new(path, text);
-        let raw: raw::RawSpec = match source.format {
-            Format::Toml => toml::from_str(&source.text).map_err(|e| source.serde_error(e.span().map(|s| s.start), e.message().to_string()))?,
-            Format::Json => serde_json::from_str(&source.text).map_err(|e| {
-                let offset = (e.line() > 0).then(|| source.offset_of(e.line(), e.column()));
-                let message = e.to_string();
-                let message = message.split(" at line ").next().unwrap_or(&message).to_string();
-                source.serde_error(offset, message)
-            })?,
-        };
+        let raw: raw::RawSpec = deserialize(&source)?;
         build(raw, source)
     }
+
+    /// The spec's `[train]` table as JSON, as `compile` stores it in the model's metadata
+    /// (`onyx.train`) so that training can continue from the `.onnx` alone, as Keras keeps a model's
+    /// compile settings.
+    pub fn train_json(&self) -> Option<String> {
+        let value: serde_json::Value = match self.source.format {
+            Format::Toml => serde_json::to_value(toml::from_str::<toml::Value>(&self.source.text).ok()?).ok()?,
+            Format::Json => serde_json::from_str(&self.source.text).ok()?,
+        };
+        Some(serde_json::json!({ "train": value.get("train")? }).to_string())
+    }
+}
+
+/// Reads a file of training settings, a `[train]` table alone (TOML, or JSON by extension).
+pub fn train_from_file(path: &Path) -> Result<TrainSpec, SpecError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| SpecError { file: path.to_path_buf(), line: None, layer: None, layer_name: None, field: None, message: format!("cannot read: {e}") })?;
+    parse_train(path, text)
+}
+
+/// Parses training settings alone; `path` names them in errors and chooses the format.
+pub fn parse_train(path: &Path, text: String) -> Result<TrainSpec, SpecError> {
+    let source = Source::new(path, text);
+    let raw: raw::RawTrainFile = deserialize(&source)?;
+    train_section(&raw.train, &source)
+}
+
+fn deserialize<T: serde::de::DeserializeOwned>(source: &Source) -> Result<T, SpecError> {
+    match source.format {
+        Format::Toml => toml::from_str(&source.text).map_err(|e| source.serde_error(e.span().map(|s| s.start), e.message().to_string())),
+        Format::Json => serde_json::from_str(&source.text).map_err(|e| {
+            let offset = (e.line() > 0).then(|| source.offset_of(e.line(), e.column()));
+            let message = e.to_string();
+            let message = message.split(" at line ").next().unwrap_or(&message).to_string();
+            source.serde_error(offset, message)
+        }),
+    }
+}
+
+/// The `[train]` table checked, an error pointing at the deepest key of the path that exists.
+fn train_section(t: &raw::RawTrain, source: &Source) -> Result<TrainSpec, SpecError> {
+    train::parse(t).map_err(|(path, message)| {
+        let mut full = vec![key("train")];
+        full.extend(path.iter().map(|p| key(p)));
+        let found = (1..=full.len()).rev().find(|n| source.locate(&full[..*n]).is_some()).unwrap_or(1);
+        source.error(&full[..found], None, Some(&path.join(".")), message)
+    })
+}
+
+impl Spec {
 
     pub fn layer(&self, name: &str) -> Option<&LayerSpec> {
         self.layers.iter().find(|l| l.name == name)
@@ -271,15 +313,7 @@ fn build(raw: raw::RawSpec, source: Source) -> Result<Spec, SpecError> {
         return Err(source.error(&[key("layer"), Seg::Index(unused.index)], Some(unused.index), None, "no model output depends on this layer; wire it with `inputs` or remove it"));
     }
 
-    let train = match &raw.train {
-        None => None,
-        Some(t) => Some(train::parse(t).map_err(|(path, message)| {
-            let mut full = vec![key("train")];
-            full.extend(path.iter().map(|p| key(p)));
-            let found = (1..=full.len()).rev().find(|n| source.locate(&full[..*n]).is_some()).unwrap_or(1);
-            source.error(&full[..found], None, Some(&path.join(".")), message)
-        })?),
-    };
+    let train = raw.train.as_ref().map(|t| train_section(t, &source)).transpose()?;
     Ok(Spec {
         name: model.name.clone(),
         description: model.description.clone(),

@@ -11,6 +11,13 @@ pub struct RawSpec {
     pub train: Option<RawTrain>,
 }
 
+/// A file of training settings only: a `[train]` table.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct RawTrainFile {
+    pub train: RawTrain,
+}
+
 #[derive(Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct RawModel {
