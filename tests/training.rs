@@ -28,7 +28,7 @@ fn fit(spec: &Spec, x: &HostTensor, y: &HostTensor, seed: u64) -> Vec<(String, V
     let mut trainer = Trainer::new(graphs, &TractEngine).unwrap();
     let opts = FitOptions { epochs: train.epochs, batch_size: train.batch_size, shuffle: train.shuffle, seed, lr: train.optimizer.lr as f32, early_stopping: None, checkpoint: None };
     trainer.fit(std::slice::from_ref(x), y, None, &opts, &mut |_| {}).unwrap();
-    trainer.params().map(|(n, t)| (n.to_string(), t.to_f64_vec())).collect()
+    trainer.params().unwrap().into_iter().map(|(n, t)| (n, t.to_f64_vec())).collect()
 }
 
 /// The seed's example: y = x on 1..5, w = b = 0, SGD lr 0.01, 1000 full-batch epochs of MSE.
@@ -89,7 +89,7 @@ fn resumed_early_stopping_stops_where_an_uninterrupted_run_does() {
         checkpoint: checkpoint.map(Path::to_path_buf),
     };
     let trainer = || Trainer::new(onyx_compiler::train::build(&model.graph, &train).unwrap(), &TractEngine).unwrap();
-    let weights = |t: &Trainer| t.params().map(|(n, t)| (n.to_string(), t.to_f64_vec())).collect::<Vec<_>>();
+    let weights = |t: &Trainer| t.params().unwrap().into_iter().map(|(n, t)| (n, t.to_f64_vec())).collect::<Vec<_>>();
     let mut whole = trainer();
     let history = whole.fit(std::slice::from_ref(&x), &y, None, &opts(10, None), &mut |_| {}).unwrap();
     assert_eq!(history.len(), 3, "stopped after epoch 3");
@@ -312,7 +312,7 @@ fn sharded_steps_match_the_whole_step_graph() {
         assert_eq!(trainer.shards(64), threads, "a batch of 64 is worth {threads} shards");
         assert_eq!(trainer.shards(1), 1);
         let history = trainer.fit(std::slice::from_ref(&x), &y, None, &opts, &mut |_| {}).unwrap();
-        (history, trainer.params().map(|(n, t)| (n.to_string(), t.to_f64_vec())).collect::<Vec<_>>())
+        (history, trainer.params().unwrap().into_iter().map(|(n, t)| (n, t.to_f64_vec())).collect::<Vec<_>>())
     };
     let ((one_log, one), (two_log, two)) = (run(1), run(2));
     for ((name, a), (_, b)) in one.iter().zip(&two) {
@@ -525,7 +525,7 @@ fn regression_metrics_match_their_definitions() {
     let opts = FitOptions { epochs: 300, batch_size: None, shuffle: false, seed: 0, lr: 5.0, early_stopping: None, checkpoint: None };
     trainer.fit(std::slice::from_ref(&x), &y, None, &opts, &mut |_| {}).unwrap();
     let (_, metrics) = trainer.evaluate(std::slice::from_ref(&x), &y, 100).unwrap();
-    let session = TractEngine.load(&onyx_compiler::to_onnx(&trainer.trained_model(&model.graph))).unwrap();
+    let session = TractEngine.load(&onyx_compiler::to_onnx(&trainer.trained_model(&model.graph).unwrap())).unwrap();
     let p = session.run(&[x]).unwrap()[0].to_f64_vec();
     let t = y.to_f64_vec();
     let n = t.len() as f64;

@@ -1,9 +1,21 @@
 //! The engine abstraction: one trait, one implementation per back end (tract today; ONNX Runtime
 //! joins behind a cargo feature).
+use std::any::Any;
+use std::sync::Arc;
+
 use onyx_proto::onnx::ModelProto;
 
 use crate::error::RuntimeError;
 use crate::tensor::{HostTensor, IoInfo};
+
+/// A tensor in an engine's own form, which `Session::run_resident` takes and gives without
+/// converting: training keeps parameters and optimizer state this way, each step's outputs feeding
+/// the next. `Host` serves engines without a form of their own.
+#[derive(Clone)]
+pub enum EngineTensor {
+    Host(HostTensor),
+    Native(Arc<dyn Any + Send + Sync>),
+}
 
 /// A model loaded into an engine, ready to run batches of any size.
 pub trait Session: Send + Sync {
@@ -11,11 +23,36 @@ pub trait Session: Send + Sync {
     fn outputs(&self) -> &[IoInfo];
     /// Runs the model on one tensor per input, in the order of `inputs()`.
     fn run(&self, inputs: &[HostTensor]) -> Result<Vec<HostTensor>, RuntimeError>;
+
+    /// `run` on engine tensors, whose outputs stay in the engine's form.
+    fn run_resident(&self, inputs: &[&EngineTensor]) -> Result<Vec<EngineTensor>, RuntimeError> {
+        let host = inputs
+            .iter()
+            .map(|t| match t {
+                EngineTensor::Host(h) => Ok(h.clone()),
+                EngineTensor::Native(_) => Err(RuntimeError::Unsupported("a tensor of another engine".into())),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(self.run(&host)?.into_iter().map(EngineTensor::Host).collect())
+    }
 }
 
 pub trait Engine {
     fn name(&self) -> &'static str;
     fn load(&self, model: &ModelProto) -> Result<Box<dyn Session>, RuntimeError>;
+
+    /// `t` in the engine's own form.
+    fn upload(&self, t: HostTensor) -> EngineTensor {
+        EngineTensor::Host(t)
+    }
+
+    /// A host copy of an engine tensor.
+    fn download(&self, t: &EngineTensor) -> Result<HostTensor, RuntimeError> {
+        match t {
+            EngineTensor::Host(h) => Ok(h.clone()),
+            EngineTensor::Native(_) => Err(RuntimeError::Unsupported(format!("a tensor the {} engine did not make", self.name()))),
+        }
+    }
 }
 
 /// Checks that `inputs` match what the session declares: count, element type and known dimensions.

@@ -7,7 +7,7 @@ pub mod tensor;
 pub mod tract_engine;
 pub mod train;
 
-pub use engine::{Engine, Session};
+pub use engine::{Engine, EngineTensor, Session};
 pub use error::RuntimeError;
 pub use tensor::{HostTensor, IoInfo, model_io};
 pub use tract_engine::TractEngine;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use onyx_proto::onnx::ModelProto;
 use tract_onnx::prelude::*;
 
-use crate::engine::{Engine, Session, check_inputs};
+use crate::engine::{Engine, EngineTensor, Session, check_inputs};
 use crate::error::RuntimeError;
 use crate::tensor::{HostTensor, IoInfo, model_io};
 
@@ -47,6 +47,25 @@ impl Engine for TractEngine {
         let (inputs, outputs) = model_io(&model);
         Ok(Box::new(TractSession { plan, inputs, outputs }))
     }
+
+    fn upload(&self, t: HostTensor) -> EngineTensor {
+        EngineTensor::Native(Arc::new(into_tract(t)))
+    }
+
+    fn download(&self, t: &EngineTensor) -> Result<HostTensor, RuntimeError> {
+        match t {
+            EngineTensor::Host(h) => Ok(h.clone()),
+            EngineTensor::Native(n) => from_tract(n.downcast_ref::<TValue>().ok_or_else(|| run_error("a tensor another engine made"))?),
+        }
+    }
+}
+
+/// A host tensor as tract's, moving its buffer where tract can take it.
+fn into_tract(t: HostTensor) -> TValue {
+    match t {
+        HostTensor::F32(a) => Tensor::from(a).into_tvalue(),
+        HostTensor::I64(a) => Tensor::from(a).into_tvalue(),
+    }
 }
 
 fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
@@ -86,4 +105,42 @@ impl Session for TractSession {
             .map_err(run_error)?;
         out.iter().map(from_tract).collect()
     }
+
+    /// Parameters fed this way are shared with tract (a reference count, no copy), and outputs come
+    /// back as tract made them.
+    fn run_resident(&self, inputs: &[&EngineTensor]) -> Result<Vec<EngineTensor>, RuntimeError> {
+        if inputs.len() != self.inputs.len() {
+            return Err(RuntimeError::Input { input: String::new(), message: format!("the model takes {} inputs, got {}", self.inputs.len(), inputs.len()) });
+        }
+        let values: TVec<TValue> = inputs
+            .iter()
+            .zip(&self.inputs)
+            .map(|(t, info)| {
+                let value = match t {
+                    EngineTensor::Host(h) => to_tract(h),
+                    EngineTensor::Native(n) => n.downcast_ref::<TValue>().cloned().ok_or_else(|| run_error("a tensor another engine made"))?,
+                };
+                check_native(info, &value)?;
+                Ok(value)
+            })
+            .collect::<Result<_, RuntimeError>>()?;
+        let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.plan.run(values)))
+            .map_err(|panic| run_error(format!("tract failed: {}", panic_message(&panic))))?
+            .map_err(run_error)?;
+        Ok(out.into_iter().map(|v| EngineTensor::Native(Arc::new(v))).collect())
+    }
+}
+
+/// `value` has the element type and known dimensions `info` declares.
+fn check_native(info: &IoInfo, value: &TValue) -> Result<(), RuntimeError> {
+    let dtype = match value.datum_type() {
+        DatumType::F32 => onyx_compiler::ir::DType::F32,
+        DatumType::I64 => onyx_compiler::ir::DType::I64,
+        other => return Err(RuntimeError::Input { input: info.name.clone(), message: format!("{other:?} values are not fed by onyx") }),
+    };
+    let fits = dtype == info.dtype && value.rank() == info.shape.len() && info.shape.iter().zip(value.shape()).all(|(d, &n)| d.fixed().is_none_or(|want| want == n));
+    if !fits {
+        return Err(RuntimeError::Input { input: info.name.clone(), message: format!("expected {}, got {dtype}{:?}", info.describe(), value.shape()) });
+    }
+    Ok(())
 }

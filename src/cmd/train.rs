@@ -229,7 +229,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     })?;
     bar.finish_and_clear();
 
-    export(trainer.trained_model(&graph), &info.name, scaling.as_ref(), &output)?;
+    export(trainer.trained_model(&graph)?, &info.name, scaling.as_ref(), &output)?;
     let history_path = beside(&output, ".history.csv");
     write_history_csv(&history_path, &history)?;
     let plot = beside(&output, ".loss.png");

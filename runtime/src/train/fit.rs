@@ -9,7 +9,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::checkpoint::{self, Checkpoint, EarlyState};
 use super::shards::{Shards, StepOutput, take};
-use crate::engine::{Engine, Session};
+use crate::engine::{Engine, EngineTensor, Session};
 use crate::error::RuntimeError;
 use crate::tensor::HostTensor;
 
@@ -94,15 +94,21 @@ impl Plans {
     }
 }
 
-/// Feeds `named` to `session` in the order it declares its inputs; returns the outputs by name.
-pub(super) fn run_named(session: &dyn Session, named: &HashMap<&str, &HostTensor>) -> Result<HashMap<String, HostTensor>, RuntimeError> {
-    let inputs: Vec<HostTensor> = session
+/// Feeds `named` to `session` in the order it declares its inputs; returns the outputs by name, in
+/// the engine's form.
+pub(super) fn run_named(session: &dyn Session, named: &HashMap<&str, &EngineTensor>) -> Result<HashMap<String, EngineTensor>, RuntimeError> {
+    let inputs: Vec<&EngineTensor> = session
         .inputs()
         .iter()
-        .map(|i| named.get(i.name.as_str()).map(|t| (*t).clone()).ok_or_else(|| RuntimeError::Input { input: i.name.clone(), message: "nothing feeds this input of the training graph".into() }))
+        .map(|i| named.get(i.name.as_str()).copied().ok_or_else(|| RuntimeError::Input { input: i.name.clone(), message: "nothing feeds this input of the training graph".into() }))
         .collect::<Result<_, _>>()?;
-    let outputs = session.run(&inputs)?;
+    let outputs = session.run_resident(&inputs)?;
     Ok(session.outputs().iter().map(|o| o.name.clone()).zip(outputs).collect())
+}
+
+/// The scalar an output holds (the loss, a metric sum).
+pub(super) fn scalar_of(engine: &dyn Engine, out: &mut HashMap<String, EngineTensor>, name: &str) -> Result<f64, RuntimeError> {
+    Ok(engine.download(&take(out, name)?)?.scalar())
 }
 
 /// Runs a model's training graphs on an engine, keeping parameters and optimizer state between steps.
@@ -114,8 +120,9 @@ pub struct Trainer<'e> {
     /// The gradient and update plans of data-parallel steps, when the model allows them.
     shards: Option<Shards>,
     threads: usize,
-    params: Vec<HostTensor>,
-    states: Vec<HostTensor>,
+    /// Parameters and optimizer state stay in the engine's form between steps.
+    params: Vec<EngineTensor>,
+    states: Vec<EngineTensor>,
     /// Updates made so far (Keras' `optimizer.iterations`).
     pub updates: u64,
     /// Every epoch trained so far, resumed ones included.
@@ -125,10 +132,10 @@ pub struct Trainer<'e> {
     pub early: EarlyState,
 }
 
-fn initial(slots: &[Slot]) -> Result<Vec<HostTensor>, RuntimeError> {
+fn initial(engine: &dyn Engine, slots: &[Slot]) -> Result<Vec<EngineTensor>, RuntimeError> {
     slots
         .iter()
-        .map(|s| HostTensor::from_ir(&s.initial).ok_or_else(|| RuntimeError::Unsupported(format!("`{}` is not a float32 tensor", s.input))))
+        .map(|s| HostTensor::from_ir(&s.initial).map(|t| engine.upload(t)).ok_or_else(|| RuntimeError::Unsupported(format!("`{}` is not a float32 tensor", s.input))))
         .collect()
 }
 
@@ -141,8 +148,8 @@ impl<'e> Trainer<'e> {
         let steps = Plans::new(onyx_compiler::to_onnx(&graphs.step));
         let evals = Plans::new(onyx_compiler::to_onnx(&graphs.eval));
         let shards = graphs.sharded.as_ref().map(Shards::new);
-        let params = initial(&graphs.params)?;
-        let states = initial(&graphs.states)?;
+        let params = initial(engine, &graphs.params)?;
+        let states = initial(engine, &graphs.states)?;
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
         Ok(Trainer { graphs, engine, steps, evals, shards, threads, params, states, updates: 0, history: vec![], early: EarlyState::default() })
     }
@@ -163,36 +170,41 @@ impl<'e> Trainer<'e> {
         &self.graphs
     }
 
-    /// The current value of each trainable parameter, by name.
-    pub fn params(&self) -> impl Iterator<Item = (&str, &HostTensor)> {
-        self.graphs.params.iter().map(|s| s.input.as_str()).zip(&self.params)
+    /// Host copies of `values`, named after `slots`.
+    fn named(&self, slots: &[Slot], values: &[EngineTensor]) -> Result<Vec<(String, HostTensor)>, RuntimeError> {
+        slots.iter().zip(values).map(|(s, v)| Ok((s.input.clone(), self.engine.download(v)?))).collect()
     }
 
-    /// Replaces parameter values (warm start, restoring the best epoch).
+    /// The current value of each trainable parameter, by name (a copy).
+    pub fn params(&self) -> Result<Vec<(String, HostTensor)>, RuntimeError> {
+        self.named(&self.graphs.params, &self.params)
+    }
+
+    /// Replaces parameter values (warm start), in the order of `graphs().params`.
     pub fn set_params(&mut self, params: Vec<HostTensor>) {
-        self.params = params;
+        self.params = params.into_iter().map(|t| self.engine.upload(t)).collect();
     }
 
     /// `model` (the inference graph the training graphs came from) with the trained weights.
-    pub fn trained_model(&self, model: &onyx_compiler::ir::Graph) -> onyx_compiler::ir::Graph {
+    pub fn trained_model(&self, model: &onyx_compiler::ir::Graph) -> Result<onyx_compiler::ir::Graph, RuntimeError> {
         let mut out = model.clone();
         // Parameters, and the state the model itself holds (batch normalization's moving statistics).
-        let states = self.graphs.states.iter().map(|s| s.input.as_str()).zip(&self.states);
-        for (name, value) in self.params().chain(states) {
-            if let Some(id) = out.find_value(name) {
+        for (name, value) in self.params()?.into_iter().chain(self.named(&self.graphs.states, &self.states)?) {
+            if let Some(id) = out.find_value(&name) {
                 out.values[id.0].init = Some(value.to_ir());
             }
         }
-        out
+        Ok(out)
     }
 
     /// Continues from a checkpoint: its parameters, state, update count and history.
     pub fn resume(&mut self, c: Checkpoint) -> Result<(), RuntimeError> {
-        let pick = |slots: &[onyx_compiler::train::Slot], saved: &[(String, HostTensor)]| -> Result<Vec<HostTensor>, RuntimeError> {
+        let engine = self.engine;
+        let pick = |slots: &[Slot], saved: &[(String, HostTensor)]| -> Result<Vec<EngineTensor>, RuntimeError> {
             slots
                 .iter()
                 .map(|s| {
-                    saved.iter().find(|(n, _)| *n == s.input).map(|(_, t)| t.clone()).ok_or_else(|| {
+                    saved.iter().find(|(n, _)| *n == s.input).map(|(_, t)| engine.upload(t.clone())).ok_or_else(|| {
                         RuntimeError::Unsupported(format!("the checkpoint has no `{}`: it belongs to another model or optimizer", s.input))
                     })
                 })
@@ -206,20 +218,15 @@ impl<'e> Trainer<'e> {
         Ok(())
     }
 
-    fn checkpoint(&self) -> Checkpoint {
-        let named = |slots: &[onyx_compiler::train::Slot], values: &[HostTensor]| slots.iter().map(|s| s.input.clone()).zip(values.iter().cloned()).collect();
-        Checkpoint {
+    fn checkpoint(&self) -> Result<Checkpoint, RuntimeError> {
+        Ok(Checkpoint {
             epoch: self.history.last().map_or(0, |l| l.epoch),
             updates: self.updates,
-            params: named(&self.graphs.params, &self.params),
-            states: named(&self.graphs.states, &self.states),
+            params: self.params()?,
+            states: self.named(&self.graphs.states, &self.states)?,
             history: self.history.clone(),
             early: self.early.clone(),
-        }
-    }
-
-    pub fn snapshot(&self) -> Vec<HostTensor> {
-        self.params.clone()
+        })
     }
 
     /// One optimizer step on a batch; returns the loss and the metrics' batch sums (`metric_sums`).
@@ -238,26 +245,30 @@ impl<'e> Trainer<'e> {
                 HostTensor::F32(ArrayD::from_shape_vec(IxDyn(&shape), values).expect("shape and count agree"))
             })
             .collect();
-        let (step_t, lr_t) = (scalar(self.updates as f32), scalar(lr));
+        let engine = self.engine;
+        let (step_t, lr_t) = (engine.upload(scalar(self.updates as f32)), engine.upload(scalar(lr)));
         let g = &self.graphs;
-        let mut named: HashMap<&str, &HostTensor> = HashMap::new();
-        named.extend(g.data_inputs.iter().map(String::as_str).zip(x));
-        named.insert(g.target.as_str(), y);
-        named.extend(g.params.iter().map(|s| s.input.as_str()).zip(&self.params));
-        named.extend(g.states.iter().map(|s| s.input.as_str()).zip(&self.states));
-        named.extend(g.masks.iter().map(|m| m.input.as_str()).zip(&masks));
-        named.insert(onyx_compiler::train::STEP, &step_t);
-        named.insert(onyx_compiler::train::LR, &lr_t);
+        // The batch (data, target, dropout masks) comes from the host; the rest stays in the engine.
+        let mut batched: Vec<(&str, &HostTensor)> = g.data_inputs.iter().map(String::as_str).zip(x).collect();
+        batched.push((g.target.as_str(), y));
+        batched.extend(g.masks.iter().map(|m| m.input.as_str()).zip(&masks));
+        let mut resident: HashMap<&str, &EngineTensor> = HashMap::new();
+        resident.extend(g.params.iter().map(|s| s.input.as_str()).zip(&self.params));
+        resident.extend(g.states.iter().map(|s| s.input.as_str()).zip(&self.states));
+        resident.insert(onyx_compiler::train::STEP, &step_t);
+        resident.insert(onyx_compiler::train::LR, &lr_t);
         let mut out = match &mut self.shards {
             Some(sharded) if sharded.count(batch, self.threads) > 1 => {
                 let shards = sharded.count(batch, self.threads);
-                let batched: Vec<&str> = g.data_inputs.iter().map(String::as_str).chain([g.target.as_str()]).chain(g.masks.iter().map(|m| m.input.as_str())).collect();
-                sharded.step(self.engine, g, &named, &batched, batch, shards)?
+                sharded.step(engine, g, &resident, &batched, batch, shards)?
             }
             _ => {
-                let mut outputs = run_named(self.steps.session(self.engine, batch)?, &named)?;
-                let loss = take(&mut outputs, onyx_compiler::train::LOSS)?.scalar();
-                let metric_sums = g.metric_sums.iter().map(|m| take(&mut outputs, &format!("metric/{m}")).map(|t| t.scalar())).collect::<Result<Vec<_>, _>>()?;
+                let uploaded: Vec<EngineTensor> = batched.iter().map(|(_, t)| engine.upload((*t).clone())).collect();
+                let mut named = resident;
+                named.extend(batched.iter().map(|(n, _)| *n).zip(&uploaded));
+                let mut outputs = run_named(self.steps.session(engine, batch)?, &named)?;
+                let loss = scalar_of(engine, &mut outputs, onyx_compiler::train::LOSS)?;
+                let metric_sums = g.metric_sums.iter().map(|m| scalar_of(engine, &mut outputs, &format!("metric/{m}"))).collect::<Result<Vec<_>, _>>()?;
                 StepOutput { loss, metric_sums, outputs }
             }
         };
@@ -273,18 +284,19 @@ impl<'e> Trainer<'e> {
         let (mut loss, mut sums) = (0.0, vec![0.0; self.graphs.metric_sums.len()]);
         for start in (0..n).step_by(batch.max(1)) {
             let rows: Vec<usize> = (start..(start + batch).min(n)).collect();
-            let xb: Vec<HostTensor> = x.iter().map(|t| t.select_rows(&rows)).collect();
-            let yb = y.select_rows(&rows);
+            let engine = self.engine;
+            let xb: Vec<EngineTensor> = x.iter().map(|t| engine.upload(t.select_rows(&rows))).collect();
+            let yb = engine.upload(y.select_rows(&rows));
             let g = &self.graphs;
-            let mut named: HashMap<&str, &HostTensor> = HashMap::new();
+            let mut named: HashMap<&str, &EngineTensor> = HashMap::new();
             named.extend(g.data_inputs.iter().map(String::as_str).zip(&xb));
             named.insert(g.target.as_str(), &yb);
             named.extend(g.params.iter().map(|s| s.input.as_str()).zip(&self.params));
             named.extend(g.states.iter().map(|s| s.input.as_str()).zip(&self.states));
-            let out = run_named(self.evals.session(self.engine, rows.len())?, &named)?;
-            loss += out.get(onyx_compiler::train::LOSS).map_or(f64::NAN, HostTensor::scalar) * rows.len() as f64;
+            let mut out = run_named(self.evals.session(engine, rows.len())?, &named)?;
+            loss += scalar_of(engine, &mut out, onyx_compiler::train::LOSS)? * rows.len() as f64;
             for (s, m) in sums.iter_mut().zip(&g.metric_sums) {
-                *s += out.get(&format!("metric/{m}")).map_or(f64::NAN, HostTensor::scalar);
+                *s += scalar_of(engine, &mut out, &format!("metric/{m}"))?;
             }
         }
         Ok((loss / n as f64, self.graphs.finish_metrics(&sums, n).into_iter().map(|(_, v)| v).collect()))
@@ -349,8 +361,7 @@ impl<'e> Trainer<'e> {
                     let sign = if es.monitor.contains("loss") || es.monitor.ends_with("mse") || es.monitor.ends_with("mae") { 1.0 } else { -1.0 };
                     let improved = self.early.best.as_ref().is_none_or(|(b, _)| sign * value < sign * b - es.min_delta);
                     if improved {
-                        let weights = self.graphs.params.iter().map(|s| s.input.clone()).zip(self.snapshot()).collect();
-                        self.early.best = Some((value, weights));
+                        self.early.best = Some((value, self.params()?));
                         self.early.waited = 0;
                     } else {
                         self.early.waited += 1;
@@ -363,7 +374,7 @@ impl<'e> Trainer<'e> {
             self.history.push(log);
             self.early.stopped = stop;
             if let Some(model) = &opts.checkpoint {
-                checkpoint::save(model, &self.checkpoint())?;
+                checkpoint::save(model, &self.checkpoint()?)?;
             }
             if stop {
                 break;
@@ -373,11 +384,12 @@ impl<'e> Trainer<'e> {
         // epochs.
         if let (Some(es), Some((_, weights))) = (&opts.early_stopping, &self.early.best) {
             if es.restore_best_weights && self.early.stopped {
+                let engine = self.engine;
                 self.params = self
                     .graphs
                     .params
                     .iter()
-                    .map(|s| weights.iter().find(|(n, _)| *n == s.input).map(|(_, w)| w.clone()).ok_or_else(|| RuntimeError::Unsupported(format!("the best weights lack `{}`", s.input))))
+                    .map(|s| weights.iter().find(|(n, _)| *n == s.input).map(|(_, w)| engine.upload(w.clone())).ok_or_else(|| RuntimeError::Unsupported(format!("the best weights lack `{}`", s.input))))
                     .collect::<Result<_, _>>()?;
             }
         }

@@ -9,8 +9,8 @@ use ndarray::ArrayD;
 use onyx_compiler::train::{ShardedStep, TrainingGraphs};
 use onyx_proto::onnx::ModelProto;
 
-use super::fit::{Plans, run_named};
-use crate::engine::{Engine, Session};
+use super::fit::{Plans, run_named, scalar_of};
+use crate::engine::{Engine, EngineTensor, Session};
 use crate::error::RuntimeError;
 use crate::tensor::HostTensor;
 
@@ -31,7 +31,8 @@ pub(super) struct Shards {
 pub(super) struct StepOutput {
     pub loss: f64,
     pub metric_sums: Vec<f64>,
-    pub outputs: HashMap<String, HostTensor>,
+    /// The next parameters and state, by output name, in the engine's form.
+    pub outputs: HashMap<String, EngineTensor>,
 }
 
 /// `batch` rows in `shards` contiguous ranges whose sizes differ by at most one.
@@ -60,20 +61,17 @@ impl Shards {
 
     /// How many shards a batch of `batch` samples is worth on `threads` threads.
     pub fn count(&self, batch: usize, threads: usize) -> usize {
-        threads
-            .min(batch * self.sample_elements / MIN_SHARD_ELEMENTS)
-            .min(batch)
-            .max(1)
+        threads.min(batch * self.sample_elements / MIN_SHARD_ELEMENTS).min(batch).max(1)
     }
 
-    /// One step on `shards` shards. `feeds` holds everything the step graph takes: the batch-major
-    /// tensors (`batched`: data, target, masks) are cut into rows, the rest is shared.
+    /// One step on `shards` shards: `batched` (data, target, masks) is cut into rows, `resident`
+    /// (parameters, state, step, lr) is shared by every shard and the update.
     pub fn step(
         &mut self,
         engine: &dyn Engine,
         graphs: &TrainingGraphs,
-        feeds: &HashMap<&str, &HostTensor>,
-        batched: &[&str],
+        resident: &HashMap<&str, &EngineTensor>,
+        batched: &[(&str, &HostTensor)],
         batch: usize,
         shards: usize,
     ) -> Result<StepOutput, RuntimeError> {
@@ -81,59 +79,41 @@ impl Shards {
         for r in &ranges {
             self.grad.session(engine, r.len())?;
         }
-        let rows: Vec<Vec<HostTensor>> = ranges
+        let rows: Vec<Vec<EngineTensor>> = ranges
             .iter()
             .map(|r| {
                 let rows: Vec<usize> = r.clone().collect();
-                batched
-                    .iter()
-                    .map(|name| {
-                        feeds
-                            .get(name)
-                            .map_or_else(|| Err(missing(name)), |t| Ok(t.select_rows(&rows)))
-                    })
-                    .collect()
+                batched.iter().map(|(_, t)| engine.upload(t.select_rows(&rows))).collect()
             })
-            .collect::<Result<_, _>>()?;
+            .collect();
         let grad = &self.grad;
-        let run_shard = |(range, rows): (&Range<usize>, &Vec<HostTensor>)| -> Result<HashMap<String, HostTensor>, RuntimeError> {
-            let mut named = feeds.clone();
-            named.extend(batched.iter().copied().zip(rows));
+        let run_shard = |(range, rows): (&Range<usize>, &Vec<EngineTensor>)| -> Result<HashMap<String, EngineTensor>, RuntimeError> {
+            let mut named = resident.clone();
+            named.extend(batched.iter().map(|(n, _)| *n).zip(rows));
             run_named(grad.get(range.len())?, &named)
         };
-        let results: Vec<Result<HashMap<String, HostTensor>, RuntimeError>> =
-            std::thread::scope(|s| {
-                let mut work = ranges.iter().zip(&rows);
-                let first = work.next();
-                let others: Vec<_> = work
-                    .map(|shard| s.spawn(move || run_shard(shard)))
-                    .collect();
-                let first = first.map(run_shard);
-                first
-                    .into_iter()
-                    .chain(others.into_iter().map(|h| {
-                        h.join().unwrap_or_else(|_| {
-                            Err(RuntimeError::Unsupported(
-                                "a training thread panicked".into(),
-                            ))
-                        })
-                    }))
-                    .collect()
-            });
+        let results: Vec<Result<HashMap<String, EngineTensor>, RuntimeError>> = std::thread::scope(|s| {
+            let mut work = ranges.iter().zip(&rows);
+            let first = work.next();
+            let others: Vec<_> = work.map(|shard| s.spawn(move || run_shard(shard))).collect();
+            let first = first.map(run_shard);
+            first
+                .into_iter()
+                .chain(others.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(RuntimeError::Unsupported("a training thread panicked".into())))))
+                .collect()
+        });
         let (mut loss, mut metric_sums) = (0.0, vec![0.0; graphs.metric_sums.len()]);
         let mut grads: Vec<Option<ArrayD<f32>>> = vec![None; self.grads.len()];
         for (range, out) in ranges.iter().zip(results) {
             let mut out = out?;
             let weight = range.len() as f64 / batch as f64;
-            loss += weight * take(&mut out, onyx_compiler::train::LOSS)?.scalar();
+            loss += weight * scalar_of(engine, &mut out, onyx_compiler::train::LOSS)?;
             for (sum, m) in metric_sums.iter_mut().zip(&graphs.metric_sums) {
-                *sum += take(&mut out, &format!("metric/{m}"))?.scalar();
+                *sum += scalar_of(engine, &mut out, &format!("metric/{m}"))?;
             }
             for (acc, name) in grads.iter_mut().zip(&self.grads) {
-                let HostTensor::F32(g) = take(&mut out, name)? else {
-                    return Err(RuntimeError::Unsupported(format!(
-                        "`{name}` is not a float gradient"
-                    )));
+                let HostTensor::F32(g) = engine.download(&take(&mut out, name)?)? else {
+                    return Err(RuntimeError::Unsupported(format!("`{name}` is not a float gradient")));
                 };
                 match acc {
                     Some(acc) => acc.scaled_add(weight as f32, &g),
@@ -141,41 +121,19 @@ impl Shards {
                 }
             }
         }
-        let grads: Vec<HostTensor> = grads
-            .into_iter()
-            .map(|g| HostTensor::F32(g.unwrap_or_default()))
-            .collect();
-        let mut named = feeds.clone();
+        let grads: Vec<EngineTensor> = grads.into_iter().map(|g| engine.upload(HostTensor::F32(g.unwrap_or_default()))).collect();
+        let mut named = resident.clone();
         named.extend(self.grads.iter().map(String::as_str).zip(&grads));
         if self.update.is_none() {
             self.update = Some(engine.load(&self.update_proto)?);
         }
-        let update = self
-            .update
-            .as_deref()
-            .ok_or_else(|| RuntimeError::Unsupported("no update plan".into()))?;
-        Ok(StepOutput {
-            loss,
-            metric_sums,
-            outputs: run_named(update, &named)?,
-        })
+        let update = self.update.as_deref().ok_or_else(|| RuntimeError::Unsupported("no update plan".into()))?;
+        Ok(StepOutput { loss, metric_sums, outputs: run_named(update, &named)? })
     }
 }
 
-fn missing(name: &str) -> RuntimeError {
-    RuntimeError::Input {
-        input: name.to_string(),
-        message: "nothing feeds this input of the training graph".into(),
-    }
-}
-
-pub(super) fn take(
-    out: &mut HashMap<String, HostTensor>,
-    name: &str,
-) -> Result<HostTensor, RuntimeError> {
-    out.remove(name).ok_or_else(|| {
-        RuntimeError::Unsupported(format!("the training graph has no output `{name}`"))
-    })
+pub(super) fn take<T>(out: &mut HashMap<String, T>, name: &str) -> Result<T, RuntimeError> {
+    out.remove(name).ok_or_else(|| RuntimeError::Unsupported(format!("the training graph has no output `{name}`")))
 }
 
 #[cfg(test)]
