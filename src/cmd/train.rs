@@ -7,7 +7,7 @@ use onyx_compiler::ir::{Graph, Regularizer, Tensor, ValueId};
 use onyx_compiler::spec::TrainSpec;
 use onyx_runtime::train::EpochLog;
 use onyx_runtime::{HostTensor, TractEngine, solve};
-use onyx_runtime::data::{feature_stats, read_labelled, standardize};
+use onyx_runtime::data::{feature_stats, overall_stats, read_labelled, read_series, standardize, windows};
 use onyx_runtime::train::{EarlyStopping, Event, FitOptions, Trainer, load_checkpoint, write_history_csv, write_loss_plot};
 
 /// Train a spec, or an existing .onnx from its current weights, on labelled data by running the ONNX
@@ -58,6 +58,15 @@ pub struct Args {
     /// written after every epoch) up to --epochs.
     #[arg(long)]
     resume: bool,
+    /// Forecasting: read the --target column (the last by default) as a series in time order and
+    /// train on sliding windows of this many steps; the model's input must be (window, 1). The
+    /// validation split stays the last part of the series, and --standardize scales the target too
+    /// (both scalings are baked into the exported model).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    window: Option<u32>,
+    /// With --window: the target lies this many steps after a window's last step.
+    #[arg(long, default_value_t = 1, requires = "window", value_parser = clap::value_parser!(u32).range(1..))]
+    horizon: u32,
     /// No progress bar (for logs).
     #[arg(long)]
     quiet: bool,
@@ -97,7 +106,13 @@ fn start(args: &Args) -> anyhow::Result<Start> {
         let seed = meta("onyx.seed").and_then(|s| s.parse().ok()).unwrap_or(onyx_compiler::spec::DEFAULT_SEED);
         return Ok(Start { name, seed, graph, train, spec: None });
     }
-    let spec = Spec::from_file(&args.spec)?;
+    let mut spec = Spec::from_file(&args.spec)?;
+    // A sequence model takes any length: --window sets the one the spec's input declares.
+    if let (Some(window), [input]) = (args.window, spec.inputs.as_mut_slice()) {
+        if input.shape.len() == 2 {
+            input.shape[0] = window as usize;
+        }
+    }
     let Some(train) = config.or_else(|| spec.train.clone()) else {
         bail!("{}: the spec has no [train] table (loss, optimizer, epochs...); add one or give --config", args.spec.display());
     };
@@ -132,19 +147,26 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let [input] = graph.inputs.as_slice() else { bail!("onyx train feeds one model input; this model has {}", graph.inputs.len()) };
     let v = graph.value(*input);
     let info = onyx_runtime::IoInfo { name: v.name.clone(), dtype: v.ty.dtype, shape: v.ty.shape.clone() };
-    let (x, y) = read_labelled(&args.data, &info, &graphs.target_type, args.target.as_deref())?;
+    let (x, y) = match args.window {
+        Some(window) => series_windows(&args, &info, &graphs.target_type, window as usize)?,
+        None => read_labelled(&args.data, &info, &graphs.target_type, args.target.as_deref())?,
+    };
 
     // Keras' validation_split: the last fraction of the rows, before any shuffling.
     let n = y.shape()[0];
     let n_val = (n as f64 * train.validation_split).floor() as usize;
     let train_rows: Vec<usize> = (0..n - n_val).collect();
     let val_rows: Vec<usize> = (n - n_val..n).collect();
-    let (mut xt, yt) = (vec![x.select_rows(&train_rows)], y.select_rows(&train_rows));
-    let (mut xv, yv) = (vec![x.select_rows(&val_rows)], y.select_rows(&val_rows));
-    let scaling = (args.standardize || train.standardize).then(|| feature_stats(&xt[0]));
-    if let Some((mean, scale)) = &scaling {
-        xt = vec![standardize(&xt[0], mean, scale)];
-        xv = vec![standardize(&xv[0], mean, scale)];
+    let (mut xt, mut yt) = (vec![x.select_rows(&train_rows)], y.select_rows(&train_rows));
+    let (mut xv, mut yv) = (vec![x.select_rows(&val_rows)], y.select_rows(&val_rows));
+    let raw_validation = (xv[0].clone(), yv.clone());
+    let scaling = (args.standardize || train.standardize).then(|| Scaling::fit(&xt[0], args.window.is_some()));
+    if let Some(s) = &scaling {
+        xt = vec![standardize(&xt[0], &s.mean, &s.scale)];
+        xv = vec![standardize(&xv[0], &s.mean, &s.scale)];
+        if let Some((m, k)) = s.target {
+            (yt, yv) = (standardize(&yt, &[m], &[k]), standardize(&yv, &[m], &[k]));
+        }
     }
     let validation = (n_val > 0).then_some((xv.as_slice(), &yv));
 
@@ -230,6 +252,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     bar.finish_and_clear();
 
     export(trainer.trained_model(&graph)?, &info.name, scaling.as_ref(), &output)?;
+    if args.window.is_some() && n_val > 0 {
+        report_forecast(&output, &raw_validation)?;
+    }
     let history_path = beside(&output, ".history.csv");
     write_history_csv(&history_path, &history)?;
     let plot = beside(&output, ".loss.png");
@@ -248,11 +273,63 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Writes `trained` (the inference graph with its trained weights) to `output`, with the feature
-/// scaling, when there is one, baked in as the model's first nodes. Every solver exports through here.
-fn export(mut trained: Graph, input: &str, scaling: Option<&(Vec<f32>, Vec<f32>)>, output: &Path) -> anyhow::Result<()> {
-    if let Some((mean, scale)) = scaling {
-        onyx_compiler::passes::prepend_standardization(&mut trained, input, mean, scale)?;
+/// Standardization learnt from the training rows: per input element, and for a series (one
+/// quantity at every step) one mean and scale for the whole window and the target alike.
+struct Scaling {
+    mean: Vec<f32>,
+    scale: Vec<f32>,
+    /// The target's (mean, scale), when the target is scaled too.
+    target: Option<(f32, f32)>,
+}
+
+impl Scaling {
+    fn fit(x: &HostTensor, series: bool) -> Scaling {
+        if !series {
+            let (mean, scale) = feature_stats(x);
+            return Scaling { mean, scale, target: None };
+        }
+        let (mean, scale) = overall_stats(x);
+        let width = x.shape()[1..].iter().product();
+        Scaling { mean: vec![mean; width], scale: vec![scale; width], target: Some((mean, scale)) }
+    }
+}
+
+/// The sliding windows of `--window` over the `--target` column, checked against the model.
+fn series_windows(args: &Args, input: &onyx_runtime::IoInfo, target: &onyx_compiler::ir::TensorType, window: usize) -> anyhow::Result<(HostTensor, HostTensor)> {
+    let steps = input.shape.get(1).and_then(|d| d.fixed());
+    if input.shape.len() != 3 || steps != Some(window) || input.shape[2].fixed() != Some(1) {
+        bail!("--window {window} feeds (window, 1) samples, but the model's input is {}", input.describe());
+    }
+    if target.dtype != onyx_compiler::ir::DType::F32 || target.shape.get(1).and_then(|d| d.fixed()) != Some(1) {
+        bail!("--window forecasts one value; the model's output is {target}");
+    }
+    let (_, series) = read_series(&args.data, args.target.as_deref())?;
+    windows(&series, window, args.horizon as usize).map_err(|m| anyhow!("{}: {m}", args.data.display()))
+}
+
+/// Forecast errors on the validation windows in the data's units: the trained model's RMSE against
+/// the persistence forecast's (each window's last value), the baseline a forecast must beat.
+fn report_forecast(model: &Path, (x, y): &(HostTensor, HostTensor)) -> anyhow::Result<()> {
+    use onyx_runtime::Engine;
+    let session = TractEngine.load(&onyx_proto::read_model(model)?)?;
+    let predicted = session.run(std::slice::from_ref(x))?.remove(0).to_f64_vec();
+    let (truth, windows) = (y.to_f64_vec(), x.to_f64_vec());
+    let steps = windows.len() / truth.len().max(1);
+    let rmse = |f: &dyn Fn(usize) -> f64| ((0..truth.len()).map(|i| (f(i) - truth[i]).powi(2)).sum::<f64>() / truth.len() as f64).sqrt();
+    let (model_rmse, persistence) = (rmse(&|i| predicted[i]), rmse(&|i| windows[i * steps + steps - 1]));
+    eprintln!("validation RMSE {model_rmse:.4} on {} windows (persistence, the last value: {persistence:.4})", truth.len());
+    Ok(())
+}
+
+/// Writes `trained` (the inference graph with its trained weights) to `output`, with the scaling,
+/// when there is one, baked in: the inputs' as the model's first nodes, the target's as its last.
+/// Every solver exports through here.
+fn export(mut trained: Graph, input: &str, scaling: Option<&Scaling>, output: &Path) -> anyhow::Result<()> {
+    if let Some(s) = scaling {
+        onyx_compiler::passes::prepend_standardization(&mut trained, input, &s.mean, &s.scale)?;
+        if let Some((mean, scale)) = s.target {
+            onyx_compiler::passes::append_unscaling(&mut trained, mean, scale)?;
+        }
     }
     onyx_proto::write_model(output, &onyx_compiler::to_onnx(&trained)).with_context(|| format!("writing {}", output.display()))
 }

@@ -8,7 +8,7 @@ use crate::ops::{Attrs, Recurrent, RecurrentKind};
 mod standardize;
 mod unroll;
 
-pub use standardize::prepend_standardization;
+pub use standardize::{append_unscaling, prepend_standardization};
 pub use unroll::{unroll_recurrent, unroll_recurrent_for_training};
 
 #[derive(Debug, thiserror::Error)]

@@ -38,3 +38,19 @@ pub fn prepend_standardization(graph: &mut Graph, input: &str, mean: &[f32], sca
     graph.nodes.extend(forward);
     Ok(())
 }
+
+/// Appends `y · scale + mean` to the model's only output, so that a model trained on standardized
+/// targets answers in their units.
+pub fn append_unscaling(graph: &mut Graph, mean: f32, scale: f32) -> Result<(), PassError> {
+    let [output] = graph.outputs[..] else { return Err(PassError::Node { node: graph.name.clone(), message: "unscaling needs a model with one output".into() }) };
+    let name = graph.value(output).name.clone();
+    graph.values[output.0].name = format!("{name}/standardized");
+    let mut b = Builder::from_graph(std::mem::take(graph));
+    let (k, m) = (b.constant(&format!("{name}/scale"), Tensor::scalar_f32(scale)), b.constant(&format!("{name}/mean"), Tensor::scalar_f32(mean)));
+    let scaled = b.node1(&format!("{name}/unscale"), Arc::new(Binary { kind: BinaryKind::Mul }), &[output, k]).map_err(|e| error(&name, e.to_string()))?;
+    let out = b.node1(&format!("{name}/uncenter"), Arc::new(Binary { kind: BinaryKind::Add }), &[scaled, m]).map_err(|e| error(&name, e.to_string()))?;
+    b.graph.values[out.0].name = name;
+    b.graph.outputs = vec![out];
+    *graph = b.graph;
+    Ok(())
+}

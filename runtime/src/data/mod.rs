@@ -3,11 +3,13 @@
 mod labelled;
 mod read;
 mod scale;
+mod series;
 mod table;
 mod write;
 
 pub use labelled::read_labelled;
 pub use read::read_inputs;
-pub use scale::{feature_stats, standardize};
+pub use scale::{feature_stats, overall_stats, standardize};
+pub use series::{read_series, windows};
 pub use table::{Table, read_table};
 pub use write::{OutputFormat, encode_outputs, write_outputs};

@@ -19,6 +19,16 @@ pub fn feature_stats(x: &HostTensor) -> (Vec<f32>, Vec<f32>) {
     (mean.iter().map(|&m| m as f32).collect(), scale)
 }
 
+/// The mean and standard deviation of every value of `x` together (a series: one quantity at every
+/// step); a constant gives scale 1.
+pub fn overall_stats(x: &HostTensor) -> (f32, f32) {
+    let values = x.to_f64_vec();
+    let n = values.len().max(1) as f64;
+    let mean = values.iter().sum::<f64>() / n;
+    let var = values.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n;
+    (mean as f32, if var > 0.0 { var.sqrt() as f32 } else { 1.0 })
+}
+
 /// `(x − mean) / scale` per feature.
 pub fn standardize(x: &HostTensor, mean: &[f32], scale: &[f32]) -> HostTensor {
     match x {
