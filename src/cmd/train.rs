@@ -7,7 +7,7 @@ use onyx_compiler::ir::{Graph, Regularizer, Tensor, ValueId};
 use onyx_compiler::spec::TrainSpec;
 use onyx_runtime::train::EpochLog;
 use onyx_runtime::{HostTensor, TractEngine, solve};
-use onyx_runtime::data::{feature_stats, overall_stats, read_labelled, read_series, standardize, windows};
+use onyx_runtime::data::{changes, feature_stats, overall_stats, read_labelled, read_series, standardize, windows};
 use onyx_runtime::train::{EarlyStopping, Event, FitOptions, Trainer, load_checkpoint, write_history_csv, write_loss_plot};
 
 /// Train a spec, or an existing .onnx from its current weights, on labelled data by running the ONNX
@@ -67,6 +67,12 @@ pub struct Args {
     /// With --window: the target lies this many steps after a window's last step.
     #[arg(long, default_value_t = 1, requires = "window", value_parser = clap::value_parser!(u32).range(1..))]
     horizon: u32,
+    /// With --window: the network reads the window's window−1 step-to-step changes and predicts the
+    /// change from its last value to the target; the exported model still takes raw windows and
+    /// answers in the series' units. For series with a trend, whose later values the training part
+    /// never reached.
+    #[arg(long, requires = "window")]
+    difference: bool,
     /// No progress bar (for logs).
     #[arg(long)]
     quiet: bool,
@@ -110,7 +116,7 @@ fn start(args: &Args) -> anyhow::Result<Start> {
     // A sequence model takes any length: --window sets the one the spec's input declares.
     if let (Some(window), [input]) = (args.window, spec.inputs.as_mut_slice()) {
         if input.shape.len() == 2 {
-            input.shape[0] = window as usize;
+            input.shape[0] = window as usize - usize::from(args.difference);
         }
     }
     let Some(train) = config.or_else(|| spec.train.clone()) else {
@@ -151,6 +157,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Some(window) => series_windows(&args, &info, &graphs.target_type, window as usize)?,
         None => read_labelled(&args.data, &info, &graphs.target_type, args.target.as_deref())?,
     };
+    // The exported model takes raw windows; its forecasts are checked on them.
+    let raw = (x, y);
+    let (x, y) = if args.difference { changes(&raw.0, &raw.1) } else { raw.clone() };
 
     // Keras' validation_split: the last fraction of the rows, before any shuffling.
     let n = y.shape()[0];
@@ -159,8 +168,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let val_rows: Vec<usize> = (n - n_val..n).collect();
     let (mut xt, mut yt) = (vec![x.select_rows(&train_rows)], y.select_rows(&train_rows));
     let (mut xv, mut yv) = (vec![x.select_rows(&val_rows)], y.select_rows(&val_rows));
-    let raw_validation = (xv[0].clone(), yv.clone());
-    let scaling = (args.standardize || train.standardize).then(|| Scaling::fit(&xt[0], args.window.is_some()));
+    let raw_validation = (raw.0.select_rows(&val_rows), raw.1.select_rows(&val_rows));
+    let scaling = (args.standardize || train.standardize).then(|| Scaling::fit(&xt[0], args.window.is_some().then_some(&yt)));
     if let Some(s) = &scaling {
         xt = vec![standardize(&xt[0], &s.mean, &s.scale)];
         xv = vec![standardize(&xv[0], &s.mean, &s.scale)];
@@ -251,7 +260,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     })?;
     bar.finish_and_clear();
 
-    export(trainer.trained_model(&graph)?, &info.name, scaling.as_ref(), &output)?;
+    let mut trained = trainer.trained_model(&graph)?;
+    if args.difference {
+        // After scaling: the changes are what the scaling describes.
+        export_scaled(&mut trained, &info.name, scaling.as_ref())?;
+        onyx_compiler::passes::difference_series(&mut trained, &info.name)?;
+        export(trained, &info.name, None, &output)?;
+    } else {
+        export(trained, &info.name, scaling.as_ref(), &output)?;
+    }
     if args.window.is_some() && n_val > 0 {
         report_forecast(&output, &raw_validation)?;
     }
@@ -283,22 +300,25 @@ struct Scaling {
 }
 
 impl Scaling {
-    fn fit(x: &HostTensor, series: bool) -> Scaling {
-        if !series {
+    /// For tables, per feature; for a series (`target` given), one mean and scale for the window
+    /// and another for the target.
+    fn fit(x: &HostTensor, target: Option<&HostTensor>) -> Scaling {
+        let Some(y) = target else {
             let (mean, scale) = feature_stats(x);
             return Scaling { mean, scale, target: None };
-        }
+        };
         let (mean, scale) = overall_stats(x);
         let width = x.shape()[1..].iter().product();
-        Scaling { mean: vec![mean; width], scale: vec![scale; width], target: Some((mean, scale)) }
+        Scaling { mean: vec![mean; width], scale: vec![scale; width], target: Some(overall_stats(y)) }
     }
 }
 
 /// The sliding windows of `--window` over the `--target` column, checked against the model.
 fn series_windows(args: &Args, input: &onyx_runtime::IoInfo, target: &onyx_compiler::ir::TensorType, window: usize) -> anyhow::Result<(HostTensor, HostTensor)> {
     let steps = input.shape.get(1).and_then(|d| d.fixed());
-    if input.shape.len() != 3 || steps != Some(window) || input.shape[2].fixed() != Some(1) {
-        bail!("--window {window} feeds (window, 1) samples, but the model's input is {}", input.describe());
+    let reads = window.checked_sub(usize::from(args.difference)).filter(|&s| s > 0).ok_or_else(|| anyhow!("--difference needs --window 2 or more"))?;
+    if input.shape.len() != 3 || steps != Some(reads) || input.shape[2].fixed() != Some(1) {
+        bail!("--window {window} feeds ({reads}, 1) samples, but the model's input is {}", input.describe());
     }
     if target.dtype != onyx_compiler::ir::DType::F32 || target.shape.get(1).and_then(|d| d.fixed()) != Some(1) {
         bail!("--window forecasts one value; the model's output is {target}");
@@ -325,13 +345,18 @@ fn report_forecast(model: &Path, (x, y): &(HostTensor, HostTensor)) -> anyhow::R
 /// when there is one, baked in: the inputs' as the model's first nodes, the target's as its last.
 /// Every solver exports through here.
 fn export(mut trained: Graph, input: &str, scaling: Option<&Scaling>, output: &Path) -> anyhow::Result<()> {
+    export_scaled(&mut trained, input, scaling)?;
+    onyx_proto::write_model(output, &onyx_compiler::to_onnx(&trained)).with_context(|| format!("writing {}", output.display()))
+}
+
+fn export_scaled(trained: &mut Graph, input: &str, scaling: Option<&Scaling>) -> anyhow::Result<()> {
     if let Some(s) = scaling {
-        onyx_compiler::passes::prepend_standardization(&mut trained, input, &s.mean, &s.scale)?;
+        onyx_compiler::passes::prepend_standardization(trained, input, &s.mean, &s.scale)?;
         if let Some((mean, scale)) = s.target {
-            onyx_compiler::passes::append_unscaling(&mut trained, mean, scale)?;
+            onyx_compiler::passes::append_unscaling(trained, mean, scale)?;
         }
     }
-    onyx_proto::write_model(output, &onyx_compiler::to_onnx(&trained)).with_context(|| format!("writing {}", output.display()))
+    Ok(())
 }
 
 /// The parameters of a linear model: one `dense` layer (a single Gemm), linear activation, a bias,

@@ -5,9 +5,11 @@ use crate::export::to_onnx;
 use crate::import::{ImportError, import};
 use crate::ops::{Attrs, Recurrent, RecurrentKind};
 
+mod difference;
 mod standardize;
 mod unroll;
 
+pub use difference::difference_series;
 pub use standardize::{append_unscaling, prepend_standardization};
 pub use unroll::{unroll_recurrent, unroll_recurrent_for_training};
 

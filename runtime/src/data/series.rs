@@ -56,6 +56,18 @@ pub fn windows(series: &[f64], window: usize, horizon: usize) -> Result<(HostTen
     Ok((HostTensor::F32(x), HostTensor::F32(y)))
 }
 
+/// Windows as their step-to-step changes (one step fewer), targets as the change from each window's
+/// last value: the form `--difference` trains on.
+pub fn changes(x: &HostTensor, y: &HostTensor) -> (HostTensor, HostTensor) {
+    let (n, steps) = (x.shape()[0], x.shape().get(1).copied().unwrap_or(1));
+    let (values, targets) = (x.to_f64_vec(), y.to_f64_vec());
+    let dx: Vec<f32> = (0..n).flat_map(|i| (1..steps).map(move |t| (i, t))).map(|(i, t)| (values[i * steps + t] - values[i * steps + t - 1]) as f32).collect();
+    let dy: Vec<f32> = (0..n).map(|i| (targets[i] - values[i * steps + steps - 1]) as f32).collect();
+    let dx = ArrayD::from_shape_vec(IxDyn(&[n, steps.saturating_sub(1), 1]), dx).expect("shape and count agree");
+    let dy = ArrayD::from_shape_vec(IxDyn(&[n, 1]), dy).expect("shape and count agree");
+    (HostTensor::F32(dx), HostTensor::F32(dy))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -70,5 +82,16 @@ mod tests {
         assert_eq!(y.to_f64_vec(), vec![4.0, 5.0, 6.0]);
         assert!(windows(&s, 6, 2).unwrap_err().contains("needs 8"));
         assert_eq!(windows(&s, 6, 1).unwrap().1.to_f64_vec(), vec![6.0]);
+    }
+
+    #[test]
+    fn changes_are_differences_and_the_target_is_relative_to_the_last_value() {
+        let squares: Vec<f64> = (0..6).map(|v| f64::from(v * v)).collect();
+        let (x, y) = windows(&squares, 3, 1).unwrap();
+        let (dx, dy) = changes(&x, &y);
+        assert_eq!(dx.shape(), &[3, 2, 1]);
+        // 0 1 4 → 1 3, then 9 − 4 = 5; 1 4 9 → 3 5, 16 − 9 = 7; 4 9 16 → 5 7, 25 − 16 = 9.
+        assert_eq!(dx.to_f64_vec(), vec![1.0, 3.0, 3.0, 5.0, 5.0, 7.0]);
+        assert_eq!(dy.to_f64_vec(), vec![5.0, 7.0, 9.0]);
     }
 }
