@@ -411,9 +411,8 @@ fn training_continues_from_an_onnx_file() {
 /// the persistence forecast (each window's last value); the windows and errors are computed here,
 /// apart from onyx's. ONNX Runtime must give the exported model's forecasts too. Returns (model RMSE,
 /// persistence RMSE) and the CLI's stderr.
-fn forecast(data: &str, column: usize, window: usize, extra: &[&str]) -> (f64, f64, String) {
-    let dir = tempfile::tempdir().unwrap();
-    let model = dir.path().join("forecast.onnx");
+fn forecast(dir: &Path, data: &str, column: usize, window: usize, extra: &[&str]) -> (f64, f64, String) {
+    let model = dir.join("forecast.onnx");
     let out = support::onyx()
         .args(["train", "models/lstm_forecast.toml", "--data", data, "--window", &window.to_string(), "--standardize", "--validation-split", "0.2", "--quiet"])
         .args(extra)
@@ -435,7 +434,7 @@ fn forecast(data: &str, column: usize, window: usize, extra: &[&str]) -> (f64, f
     let rmse = |f: &dyn Fn(usize) -> f64| (held_out.iter().enumerate().map(|(k, &i)| (f(k) - series[i + window]).powi(2)).sum::<f64>() / held_out.len() as f64).sqrt();
     let (lstm, persistence) = (rmse(&|k| predicted[k]), rmse(&|k| series[held_out[k] + window - 1]));
     println!("{data}, window {window}, last {} windows: LSTM RMSE {lstm:.4}, persistence {persistence:.4}", held_out.len());
-    let (inputs, expected) = (dir.path().join("in.npz"), dir.path().join("out.npz"));
+    let (inputs, expected) = (dir.join("in.npz"), dir.join("out.npz"));
     for (path, name, t) in [(&inputs, session.inputs()[0].name.clone(), &x), (&expected, session.outputs()[0].name.clone(), &outputs[0])] {
         let mut npz = NpzWriter::new(std::fs::File::create(path).unwrap());
         if let HostTensor::F32(a) = t {
@@ -450,14 +449,33 @@ fn forecast(data: &str, column: usize, window: usize, extra: &[&str]) -> (f64, f
 }
 
 /// Yearly sunspots (309 values), windows of 12 years (about one solar cycle): the LSTM beats
-/// persistence, and the CLI reports the same persistence error. A series too short for the window
-/// is refused, naming the file.
+/// persistence, and the CLI reports the same persistence error. `onyx predict --series` forecasts
+/// step after step from the series' last window, and draws it. A series too short for the window is
+/// refused, naming the file.
 #[test]
 fn lstm_forecasts_sunspots_better_than_persistence() {
-    let (lstm, persistence, stderr) = forecast("data/sunspots.csv", 1, 12, &["--target", "SUNACTIVITY", "--batch-size", "16", "--epochs", "150"]);
+    let dir = tempfile::tempdir().unwrap();
+    let (lstm, persistence, stderr) = forecast(dir.path(), "data/sunspots.csv", 1, 12, &["--target", "SUNACTIVITY", "--batch-size", "16", "--epochs", "150"]);
     assert!(lstm < persistence, "LSTM {lstm} against persistence {persistence}");
     assert!(stderr.contains(&format!("persistence, the last value: {persistence:.4}")), "{stderr}");
-    let dir = tempfile::tempdir().unwrap();
+
+    let (model, png) = (dir.path().join("forecast.onnx"), dir.path().join("forecast.png"));
+    let out = support::onyx().arg("predict").arg(&model).args(["--series", "data/sunspots.csv", "--steps", "3", "--plot"]).arg(&png).current_dir(support::repo()).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let printed: Vec<(usize, f64)> = String::from_utf8_lossy(&out.stdout).lines().skip(1).map(|l| l.split_once(',').map(|(s, v)| (s.parse().unwrap(), v.parse().unwrap())).unwrap()).collect();
+    let text = std::fs::read_to_string(support::repo().join("data/sunspots.csv")).unwrap();
+    let mut series: Vec<f64> = text.lines().skip(1).map(|l| l.split(',').nth(1).unwrap().parse().unwrap()).collect();
+    let session = TractEngine.load(&onyx_proto::read_model(&model).unwrap()).unwrap();
+    for (step, value) in printed {
+        assert_eq!(step, series.len());
+        let window = f32s(&[1, 12, 1], series[series.len() - 12..].iter().map(|&v| v as f32).collect());
+        let expected = session.run(&[window]).unwrap()[0].to_f64_vec()[0];
+        assert!((value - expected).abs() <= 1e-4 * expected.abs().max(1.0), "step {step}: {value} against {expected}");
+        series.push(value);
+    }
+    assert_eq!(series.len(), 312);
+    assert!(std::fs::read(&png).unwrap().starts_with(b"\x89PNG"));
+
     let short = dir.path().join("short.csv");
     std::fs::write(&short, "t,v\n1,1\n2,2\n3,3\n").unwrap();
     let out = support::onyx().args(["train", "models/lstm_forecast.toml", "--window", "12", "--data"]).arg(&short).current_dir(support::repo()).output().unwrap();
@@ -469,7 +487,8 @@ fn lstm_forecasts_sunspots_better_than_persistence() {
 /// its training part reached, so the LSTM reads changes (`--difference`); it beats persistence.
 #[test]
 fn lstm_forecasts_co2_better_than_persistence() {
-    let (lstm, persistence, _) = forecast("data/co2.csv", 1, 100, &["--target", "co2", "--difference"]);
+    let dir = tempfile::tempdir().unwrap();
+    let (lstm, persistence, _) = forecast(dir.path(), "data/co2.csv", 1, 100, &["--target", "co2", "--difference"]);
     assert!(lstm < persistence, "LSTM {lstm} against persistence {persistence}");
 }
 

@@ -2,6 +2,7 @@
 pub mod data;
 pub mod engine;
 pub mod error;
+pub mod plot;
 pub mod solve;
 pub mod tensor;
 pub mod tract_engine;

@@ -1,19 +1,37 @@
 use std::path::PathBuf;
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use onyx_runtime::data::{self, OutputFormat};
-use onyx_runtime::{Engine, TractEngine};
+use onyx_runtime::{Engine, HostTensor, Session, TractEngine};
 
-/// Run a model on inputs from a CSV, NPY or NPZ file.
+/// Run a model on inputs from a CSV, NPY or NPZ file, or forecast a series.
 ///
-/// Example: onyx predict model.onnx --input x.csv -o predictions.csv
+/// Examples: onyx predict model.onnx --input x.csv -o predictions.csv
+///           onyx predict sunspots.onnx --series data/sunspots.csv --steps 10 --plot forecast.png
 #[derive(clap::Args)]
 pub struct Args {
     /// The model (.onnx).
     model: PathBuf,
     /// Inputs: .csv (one sample a row), .npy, or .npz (arrays named after the inputs).
-    #[arg(short, long)]
-    input: PathBuf,
+    #[arg(short, long, required_unless_present = "series", conflicts_with = "series")]
+    input: Option<PathBuf>,
+    /// Forecast a series instead: a CSV read as `onyx train --window` reads it, its last window (the
+    /// model's input length) giving the forecast, printed as `step,forecast`.
+    #[arg(long, value_name = "CSV")]
+    series: Option<PathBuf>,
+    /// With --series: the column (the last by default).
+    #[arg(long, requires = "series")]
+    column: Option<String>,
+    /// With --series: how many steps to forecast, each from a window ending with the forecasts so far.
+    #[arg(long, default_value_t = 1, requires = "series", value_parser = clap::value_parser!(u32).range(1..))]
+    steps: u32,
+    /// With --series: draw the series, the model's one-step fit on its last part (--validation-split)
+    /// and the forecast as a PNG.
+    #[arg(long, value_name = "PNG", requires = "series")]
+    plot: Option<PathBuf>,
+    /// With --plot: the last fraction of the series whose one-step forecasts are drawn.
+    #[arg(long, default_value_t = 0.2, requires = "plot")]
+    validation_split: f64,
     /// Where to write predictions (.csv, .npy, .npz or .json); CSV on stdout by default.
     #[arg(short, long)]
     output: Option<PathBuf>,
@@ -31,7 +49,8 @@ enum StdoutFormat {
 pub fn run(args: Args) -> anyhow::Result<()> {
     let proto = onyx_proto::read_model(&args.model).with_context(|| format!("reading {}", args.model.display()))?;
     let session = TractEngine.load(&proto)?;
-    let inputs = data::read_inputs(&args.input, session.inputs())?;
+    let Some(input) = &args.input else { return forecast(&args, session.as_ref()) };
+    let inputs = data::read_inputs(input, session.inputs())?;
     let outputs = session.run(&inputs)?;
     match &args.output {
         Some(path) => {
@@ -46,6 +65,50 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             let bytes = data::encode_outputs(format, session.outputs(), &outputs, std::path::Path::new("<stdout>"))?;
             super::print(&String::from_utf8_lossy(&bytes))?;
         }
+    }
+    Ok(())
+}
+
+/// Windows of `window` values ending just before each index in `ends`, as one batch.
+fn windows_before(series: &[f64], window: usize, ends: &[usize]) -> HostTensor {
+    let values: Vec<f32> = ends.iter().flat_map(|&e| series[e - window..e].iter().map(|&v| v as f32)).collect();
+    HostTensor::from_ir(&onyx_compiler::ir::Tensor::from_f32(vec![ends.len(), window, 1], &values)).expect("a float tensor")
+}
+
+/// `onyx predict --series`: the forecast after the series' end, and optionally its picture.
+fn forecast(args: &Args, session: &dyn Session) -> anyhow::Result<()> {
+    let Some(path) = &args.series else { bail!("give --input or --series") };
+    let info = &session.inputs()[0];
+    let window = match (session.inputs().len(), info.shape.get(1).and_then(|d| d.fixed()), info.shape.get(2).and_then(|d| d.fixed()), info.shape.len()) {
+        (1, Some(w), Some(1), 3) => w,
+        _ => bail!("--series needs a model of one (window, 1) input, but it takes {}", info.describe()),
+    };
+    let (column, mut series) = data::read_series(path, args.column.as_deref())?;
+    let known = series.len();
+    if known < window {
+        bail!("{}: {known} values, fewer than the model's window of {window}", path.display());
+    }
+    let mut text = format!("step,{column}\n");
+    for _ in 0..args.steps {
+        let next = session.run(&[windows_before(&series, window, &[series.len()])])?.remove(0).to_f64_vec()[0];
+        text += &format!("{},{next}\n", series.len());
+        series.push(next);
+    }
+    super::print(&text)?;
+    if let Some(png) = &args.plot {
+        if !(0.0..1.0).contains(&args.validation_split) {
+            bail!("--validation-split must be in [0, 1), got {}", args.validation_split);
+        }
+        // One-step forecasts of the last part, each from the true values before it.
+        let first = (known - ((known - window) as f64 * args.validation_split).floor() as usize).max(window);
+        let ends: Vec<usize> = (first..known).collect();
+        let fitted = if ends.is_empty() { vec![] } else { session.run(&[windows_before(&series, window, &ends)])?.remove(0).to_f64_vec() };
+        let points = |range: std::ops::Range<usize>, values: &[f64]| -> Vec<(f64, f64)> { range.map(|i| i as f64).zip(values.iter().copied()).collect() };
+        let mut ahead = points(known - 1..series.len(), &series[known - 1..]);
+        ahead.truncate(args.steps as usize + 1);
+        let lines = [("series", points(0..known, &series[..known])), ("one-step fit", points(first..known, &fitted)), ("forecast", ahead)];
+        onyx_runtime::plot::line_chart(png, &format!("{column}: forecast by {}", args.model.file_name().map_or_else(|| args.model.display().to_string(), |f| f.to_string_lossy().to_string())), ("step", &column), &lines)?;
+        eprintln!("wrote {}", png.display());
     }
     Ok(())
 }
