@@ -810,3 +810,36 @@ fn model_gradients_match_finite_differences() {
         assert!(names.contains(&expected), "{expected} was not checked: {names:?}");
     }
 }
+
+/// The recurrent layers' training form (what training graphs differentiate) on short sequences:
+/// LSTM, GRU and SimpleRNN, tanh and relu, return_sequences off and on, and two stacked layers.
+#[test]
+fn recurrent_training_forms_match_finite_differences() {
+    use onyx_compiler::passes::unroll_recurrent_for_training;
+    let layer = |kind: &str, activation: &str, sequences: bool| format!("[[layer]]\nkind = \"{kind}\"\nunits = 3\nactivation = \"{activation}\"\nreturn_sequences = {sequences}\n\n");
+    let mut seed = 40;
+    for kind in ["lstm", "gru", "simple_rnn"] {
+        let mut cases = vec![];
+        for activation in ["tanh", "relu"] {
+            for sequences in [false, true] {
+                cases.push((format!("{kind} {activation} return_sequences={sequences}"), layer(kind, activation, sequences)));
+            }
+        }
+        cases.push((format!("{kind} stacked"), layer(kind, "tanh", true) + &layer(kind, "relu", false)));
+        for (what, layers) in cases {
+            seed += 1;
+            let text = format!("[model]\nname = \"rnn\"\ninput = {{ name = \"x\", shape = [4, 2] }}\nseed = {seed}\n\n{layers}");
+            let spec = onyx_compiler::Spec::parse(Path::new("inline.toml"), text).unwrap_or_else(|e| panic!("{what}: {e}"));
+            let mut graph = onyx_compiler::compile(&spec).unwrap().graph;
+            assert!(unroll_recurrent_for_training(&mut graph).unwrap() >= 1, "{what}");
+            let mut c = Case::new(seed);
+            let (input, output) = (graph.inputs[0], graph.outputs[0]);
+            c.b = Builder::from_graph(graph);
+            let values = c.rng.uniform(2 * 4 * 2);
+            c.feeds.insert(input, Arr::new(vec![2, 4, 2], values));
+            c.wrt = c.b.graph.params().filter(|(_, _, p)| p.trainable).map(|(id, _, _)| id).collect();
+            c.wrt.push(input);
+            c.check_some(&format!("training form of {what}"), output, 12);
+        }
+    }
+}
