@@ -14,10 +14,12 @@ fn main() -> TractResult<()> {
     let proto = onyx_compiler::passes::for_tract(&onyx_compiler::passes::fix_batch(&proto, batch))
         .map_err(|e| TractError::msg(e.to_string()))?;
     let bytes = onyx_proto::encode_model(&proto);
+    let loading = Instant::now();
     let plan = tract_onnx::onnx()
         .model_for_read(&mut bytes.as_slice())?
         .into_optimized()?
         .into_runnable()?;
+    let load_ms = loading.elapsed().as_secs_f64() * 1e3;
     let model = plan.model();
     let inputs: TVec<TValue> = model
         .input_outlets()?
@@ -68,6 +70,7 @@ fn main() -> TractResult<()> {
         "{total:.2} ms per run over {runs} runs, {} nodes",
         model.nodes().len()
     );
+    println!("{load_ms:.0} ms to load and optimize the plan");
     let mut ops: Vec<_> = by_op.into_iter().collect();
     ops.sort_by(|a, b| b.1.total_cmp(&a.1));
     for (op, ms) in ops.iter().take(15) {

@@ -31,6 +31,7 @@ mod select;
 mod shape_op;
 mod slice;
 mod softmax;
+mod split;
 mod unary;
 
 pub use argmax::ArgMax;
@@ -51,6 +52,7 @@ pub use reduce::{Reduce, ReduceKind};
 pub use reshape::{Flatten, Reshape, Squeeze, Transpose, Unsqueeze};
 pub use select::Where;
 pub use shape_op::Shape;
+pub use split::Split;
 pub use rnn::{Direction, Recurrent, RecurrentKind};
 pub use slice::{Slice, slice_len};
 pub use softmax::{Softmax, SoftmaxKind};
@@ -149,6 +151,7 @@ pub static REGISTRY: &[(&str, FromAttrs)] = &[
     ("Sign", |a| Unary::from_attrs(UnaryKind::Sign, a)),
     ("Slice", Slice::from_attrs),
     ("Softmax", |a| Softmax::from_attrs(SoftmaxKind::Softmax, a)),
+    ("Split", Split::from_attrs),
     ("Sqrt", |a| Unary::from_attrs(UnaryKind::Sqrt, a)),
     ("Squeeze", Squeeze::from_attrs),
     ("Sub", |a| Binary::from_attrs(BinaryKind::Sub, a)),

@@ -23,7 +23,7 @@ use super::PassError;
 use crate::builder::Builder;
 use crate::ir::{DType, Dim, Graph, Node, Tensor, ValueId};
 use crate::ops::{
-    Attrs, Binary, BinaryKind, Concat, Direction, Gather, MatMul, Op, OpError, Recurrent, RecurrentKind, Slice,
+    Attrs, Binary, BinaryKind, Concat, Direction, Gather, MatMul, Op, OpError, Recurrent, RecurrentKind, Slice, Split,
     Squeeze, Transpose, Unary, UnaryKind, Unsqueeze,
 };
 
@@ -202,6 +202,14 @@ impl<'a> Unroll<'a> {
         self.b.constant(&name, Tensor { dtype: self.dtype, dims, data })
     }
 
+    /// Consecutive parts of `sizes` along `axis`, in one node: its gradient is one Concat.
+    fn split<const K: usize>(&mut self, what: &str, x: ValueId, axis: i64, sizes: [usize; K]) -> Result<[ValueId; K], PassError> {
+        let sizes_id = self.int_constant(vec![K], &sizes.map(|s| s as i64));
+        let name = format!("{}/{what}", self.node.name);
+        let parts = self.b.node(&name, Arc::new(Split { axis }), &[Some(x), Some(sizes_id)]).map_err(|e| self.fail(e))?;
+        parts.try_into().map_err(|_| self.fail(OpError::Shape { op: "Split".into(), message: format!("{what}: not {K} parts") }))
+    }
+
     /// Elements `start..end` of `axis`.
     fn slice(&mut self, what: &str, x: ValueId, axis: i64, start: usize, end: usize) -> Result<ValueId, PassError> {
         let starts = self.int_constant(vec![1], &[start as i64]);
@@ -283,16 +291,13 @@ impl<'a> Unroll<'a> {
                     let (f, gg, hh) = (self.acts[0], self.acts[1], self.acts[2]);
                     let pre = self.plus_recurrent(&s("pre"), xt, h, rt)?;
                     // i, o, f share the activation f: one activation over the three blocks.
-                    let pre_iof = self.slice(&s("pre_iof"), pre, 1, 0, 3 * u)?;
+                    let [pre_iof, pre_c] = self.split(&s("pre_iof"), pre, 1, [3 * u, u])?;
                     let iof = self.unary(&s("iof"), f, pre_iof)?;
-                    let i = self.slice(&s("i"), iof, 1, 0, u)?;
-                    let o = self.slice(&s("o"), iof, 1, u, 2 * u)?;
-                    let pre_c = self.slice(&s("pre_c"), pre, 1, 3 * u, 4 * u)?;
+                    let [i, o, ft] = self.split(&s("i"), iof, 1, [u, u, u])?;
                     let cand = self.unary(&s("c"), gg, pre_c)?;
                     let ic = self.binary(&s("ic"), BinaryKind::Mul, i, cand)?;
                     let c_new = match c {
                         Some(c_prev) => {
-                            let ft = self.slice(&s("f"), iof, 1, 2 * u, 3 * u)?;
                             let fc = self.binary(&s("fC"), BinaryKind::Mul, ft, c_prev)?;
                             self.binary(&s("C"), BinaryKind::Add, fc, ic)?
                         }
@@ -305,15 +310,13 @@ impl<'a> Unroll<'a> {
                 RecurrentKind::Gru => {
                     let (f, gg) = (self.acts[0], self.acts[1]);
                     let one = one.expect("made for GRU");
-                    let x_zr = self.slice(&s("x_zr"), xt, 1, 0, 2 * u)?;
-                    let x_h = self.slice(&s("x_h"), xt, 1, 2 * u, 3 * u)?;
+                    let [x_zr, x_h] = self.split(&s("x_zr"), xt, 1, [2 * u, u])?;
                     let (pre_zr, h_rec) = match h {
                         // H₀ = 0: the state's terms vanish; with linear_before_reset r ⊙ Rbh remains.
                         None => (x_zr, None),
                         Some(h_prev) if self.linear_before_reset => {
                             let hr = self.op(&s("HR"), MatMul, &[h_prev, rt])?;
-                            let hr_zr = self.slice(&s("HR_zr"), hr, 1, 0, 2 * u)?;
-                            let hr_h = self.slice(&s("HR_h"), hr, 1, 2 * u, 3 * u)?;
+                            let [hr_zr, hr_h] = self.split(&s("HR_zr"), hr, 1, [2 * u, u])?;
                             (self.binary(&s("pre_zr"), BinaryKind::Add, x_zr, hr_zr)?, Some(hr_h))
                         }
                         Some(h_prev) => {
@@ -323,7 +326,7 @@ impl<'a> Unroll<'a> {
                         }
                     };
                     let zr = self.unary(&s("zr"), f, pre_zr)?;
-                    let z = self.slice(&s("z"), zr, 1, 0, u)?;
+                    let [z, r] = self.split(&s("z"), zr, 1, [u, u])?;
                     // The candidate's recurrent term, which the reset gate scales.
                     let gated = match (h, self.linear_before_reset) {
                         (None, false) => None,
@@ -337,7 +340,6 @@ impl<'a> Unroll<'a> {
                     let pre_h = match gated {
                         None => x_h,
                         Some(term) => {
-                            let r = self.slice(&s("r"), zr, 1, u, 2 * u)?;
                             let scaled = self.binary(&s("r_term"), BinaryKind::Mul, r, term)?;
                             let rec = if self.linear_before_reset {
                                 scaled

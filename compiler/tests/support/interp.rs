@@ -725,6 +725,19 @@ pub fn eval(op: &str, attributes: &[AttributeProto], ins: &[Option<&Arr>]) -> Ve
             let steps = opt(4).map_or_else(|| vec![1; starts.len()], Arr::ints);
             slice(x(), &starts, &ends, &axes, &steps)
         }
+        "Split" => {
+            let axis = axis_of(at.int("axis", 0), rank());
+            let mut start = 0;
+            return input(1)
+                .ints()
+                .iter()
+                .map(|&len| {
+                    let part = slice(x(), &[start], &[start + len], &[axis as i64], &[1]);
+                    start += len;
+                    part
+                })
+                .collect();
+        }
         "Pad" => {
             let mode = at.string("mode").unwrap_or_else(|| "constant".into());
             assert_eq!(mode, "constant", "Pad mode");
