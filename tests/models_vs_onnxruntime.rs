@@ -3,7 +3,6 @@
 mod support;
 
 use ndarray::{ArrayD, IxDyn};
-use ndarray_npy::NpzWriter;
 use onyx_compiler::ir::DType;
 use onyx_runtime::{Engine, HostTensor, TractEngine};
 use rand::{RngExt, SeedableRng};
@@ -23,17 +22,6 @@ fn random_inputs(session: &dyn onyx_runtime::Session, batch: usize, seed: u64) -
             }
         })
         .collect()
-}
-
-fn write_npz(path: &std::path::Path, names: &[String], tensors: &[HostTensor]) {
-    let mut npz = NpzWriter::new(std::fs::File::create(path).unwrap());
-    for (name, t) in names.iter().zip(tensors) {
-        match t {
-            HostTensor::F32(a) => npz.add_array(name.as_str(), a).unwrap(),
-            HostTensor::I64(a) => npz.add_array(name.as_str(), a).unwrap(),
-        }
-    }
-    npz.finish().unwrap();
 }
 
 #[test]
@@ -62,8 +50,8 @@ fn every_model_passes_the_checker_and_matches_onnxruntime() {
             let out_names: Vec<String> = session.outputs().iter().map(|o| o.name.clone()).collect();
             let inputs_path = dir.path().join(format!("{stem}_{batch}_in.npz"));
             let outputs_path = dir.path().join(format!("{stem}_{batch}_out.npz"));
-            write_npz(&inputs_path, &in_names, &inputs);
-            write_npz(&outputs_path, &out_names, &outputs);
+            support::write_npz(&inputs_path, &in_names, &inputs);
+            support::write_npz(&outputs_path, &out_names, &outputs);
             let (ok, report) = support::run_python("check_model.py", &[&model_path, &inputs_path, &outputs_path]);
             println!("{stem} batch {batch}: {}", report.trim());
             if !ok {
@@ -108,8 +96,8 @@ fn recurrent_training_form_matches_the_native_op_on_onnxruntime() {
         let values = outputs[0].to_f64_vec();
         assert!(values.iter().filter(|v| v.abs() > 1e-3).count() > values.len() / 4, "{name}: outputs mostly zero, a weak comparison: {values:?}");
         let (inputs_path, outputs_path) = (dir.path().join(format!("{name}_in.npz")), dir.path().join(format!("{name}_out.npz")));
-        write_npz(&inputs_path, &session.inputs().iter().map(|i| i.name.clone()).collect::<Vec<_>>(), &inputs);
-        write_npz(&outputs_path, &session.outputs().iter().map(|o| o.name.clone()).collect::<Vec<_>>(), &outputs);
+        support::write_npz(&inputs_path, &session.inputs().iter().map(|i| i.name.clone()).collect::<Vec<_>>(), &inputs);
+        support::write_npz(&outputs_path, &session.outputs().iter().map(|o| o.name.clone()).collect::<Vec<_>>(), &outputs);
         let (ok, report) = support::run_python("check_model.py", &[&native_path, &inputs_path, &outputs_path]);
         println!("{name}: {}", report.trim());
         if !ok {

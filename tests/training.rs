@@ -216,18 +216,8 @@ fn training_steps_match_onnxruntime() {
             let model_path = dir.path().join(format!("{}.onnx", name.replace(' ', "_")));
             onyx_proto::write_model(&model_path, &proto).unwrap();
             let (inputs_path, outputs_path) = (model_path.with_extension("in.npz"), model_path.with_extension("out.npz"));
-            let write = |path: &Path, names: Vec<String>, tensors: &[HostTensor]| {
-                let mut npz = NpzWriter::new(std::fs::File::create(path).unwrap());
-                for (n, t) in names.iter().zip(tensors) {
-                    match t {
-                        HostTensor::F32(a) => npz.add_array(n.as_str(), a).unwrap(),
-                        HostTensor::I64(a) => npz.add_array(n.as_str(), a).unwrap(),
-                    }
-                }
-                npz.finish().unwrap();
-            };
-            write(&inputs_path, session.inputs().iter().map(|i| i.name.clone()).collect(), &inputs);
-            write(&outputs_path, session.outputs().iter().map(|o| o.name.clone()).collect(), &outputs);
+            support::write_npz(&inputs_path, &session.inputs().iter().map(|i| i.name.clone()).collect::<Vec<_>>(), &inputs);
+            support::write_npz(&outputs_path, &session.outputs().iter().map(|o| o.name.clone()).collect::<Vec<_>>(), &outputs);
             let (ok, report) = support::run_python("check_model.py", &[&model_path, &inputs_path, &outputs_path]);
             let worst = report.lines().filter_map(|l| l.split("max abs diff ").nth(1)?.split(' ').next()?.parse::<f64>().ok()).fold(0.0, f64::max);
             println!("{name}: {} outputs, largest difference {worst:.2e}", session.outputs().len());
@@ -435,13 +425,8 @@ fn forecast(dir: &Path, data: &str, column: usize, window: usize, extra: &[&str]
     let (lstm, persistence) = (rmse(&|k| predicted[k]), rmse(&|k| series[held_out[k] + window - 1]));
     println!("{data}, window {window}, last {} windows: LSTM RMSE {lstm:.4}, persistence {persistence:.4}", held_out.len());
     let (inputs, expected) = (dir.join("in.npz"), dir.join("out.npz"));
-    for (path, name, t) in [(&inputs, session.inputs()[0].name.clone(), &x), (&expected, session.outputs()[0].name.clone(), &outputs[0])] {
-        let mut npz = NpzWriter::new(std::fs::File::create(path).unwrap());
-        if let HostTensor::F32(a) = t {
-            npz.add_array(name.as_str(), a).unwrap();
-        }
-        npz.finish().unwrap();
-    }
+    support::write_npz(&inputs, &[session.inputs()[0].name.clone()], std::slice::from_ref(&x));
+    support::write_npz(&expected, &[session.outputs()[0].name.clone()], &outputs[..1]);
     // Values in the hundreds: f32 rounding alone reaches 1e-5.
     let (ok, report) = support::run_python("check_model.py", &[&model, &inputs, &expected, Path::new("1e-3")]);
     assert!(ok, "{report}");

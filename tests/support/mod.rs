@@ -41,3 +41,15 @@ pub fn run_python(script: &str, args: &[&Path]) -> (bool, String) {
 pub fn onyx() -> Command {
     Command::new(env!("CARGO_BIN_EXE_onyx"))
 }
+
+/// Writes tensors to an NPZ under the given names, the form check_model.py reads.
+pub fn write_npz(path: &Path, names: &[String], tensors: &[onyx_runtime::HostTensor]) {
+    let mut npz = ndarray_npy::NpzWriter::new(std::fs::File::create(path).unwrap());
+    for (name, t) in names.iter().zip(tensors) {
+        match t {
+            onyx_runtime::HostTensor::F32(a) => npz.add_array(name.as_str(), a).unwrap(),
+            onyx_runtime::HostTensor::I64(a) => npz.add_array(name.as_str(), a).unwrap(),
+        }
+    }
+    npz.finish().unwrap();
+}
