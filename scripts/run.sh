@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The run command: builds onyx (release) and does its main job on bundled data: trains the logistic
 # regression spec on the breast-cancer data set (its training-step graph running on tract), then
-# shows the other specs compiled, summarized and inspected, and predicts with the trained model.
+# shows the other specs compiled, summarized and inspected, and predicts with the trained model;
+# last, the seed's LSTM forecasts yearly sunspots and draws its forecast.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release
@@ -18,3 +19,7 @@ done
 echo "probability of benign for the first rows of breast_cancer.csv (raw features; the scaling is in the model):"
 head -6 data/breast_cancer.csv | cut -d, -f1-30 > "$out/first_rows.csv"
 "$onyx" predict "$out/breast_cancer.onnx" --input "$out/first_rows.csv"
+"$onyx" train models/lstm_forecast.toml --data data/sunspots.csv --window 12 --batch-size 16 --epochs 150 \
+    --standardize --validation-split 0.2 -o "$out/sunspots.onnx"
+echo "sunspots of the next five years, forecast step by step:"
+"$onyx" predict "$out/sunspots.onnx" --series data/sunspots.csv --steps 5 --plot "$out/sunspots_forecast.png"
