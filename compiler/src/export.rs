@@ -45,6 +45,10 @@ pub fn tensor_proto(name: &str, t: &Tensor) -> TensorProto {
     }
 }
 
+/// Metadata key listing the float initializers that are constants, not weights (a standardization's
+/// mean and scale): importing the file keeps them out of training.
+pub const CONSTANTS_KEY: &str = "onyx.constants";
+
 pub fn to_onnx(graph: &Graph) -> ModelProto {
     let name_of = |id: crate::ir::ValueId| graph.value(id).name.clone();
     let node = graph
@@ -82,11 +86,17 @@ pub fn to_onnx(graph: &Graph) -> ModelProto {
             value_info: intermediate,
             ..Default::default()
         }),
-        metadata_props: graph
-            .metadata
-            .iter()
-            .map(|(k, v)| StringStringEntryProto { key: Some(k.clone()), value: Some(v.clone()) })
-            .collect(),
+        metadata_props: metadata(graph).into_iter().map(|(k, v)| StringStringEntryProto { key: Some(k), value: Some(v) }).collect(),
         ..Default::default()
     }
+}
+
+/// The graph's metadata with the list of its float constants (`CONSTANTS_KEY`) made afresh.
+fn metadata(graph: &Graph) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = graph.metadata.iter().filter(|(k, _)| k != CONSTANTS_KEY).cloned().collect();
+    let constants: Vec<&str> = graph.values.iter().filter(|v| v.param.is_none() && v.init.as_ref().is_some_and(|t| t.dtype.is_float())).map(|v| v.name.as_str()).collect();
+    if !constants.is_empty() {
+        out.push((CONSTANTS_KEY.into(), serde_json::to_string(&constants).unwrap_or_default()));
+    }
+    out
 }

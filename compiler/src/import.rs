@@ -60,6 +60,16 @@ pub fn import(model: &ModelProto) -> Result<Graph, ImportError> {
         .iter()
         .map(|p| (p.key.clone().unwrap_or_default(), p.value.clone().unwrap_or_default()))
         .collect();
+    // Float initializers onyx wrote as constants rather than weights; export lists them afresh.
+    let constants: HashSet<String> = graph
+        .metadata
+        .iter()
+        .find(|(k, _)| k == crate::export::CONSTANTS_KEY)
+        .and_then(|(_, v)| serde_json::from_str::<Vec<String>>(v).ok())
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+    graph.metadata.retain(|(k, _)| k != crate::export::CONSTANTS_KEY);
     // Every name the file uses, so that names made up for unnamed outputs cannot collide.
     let mut taken: HashSet<String> = g.initializer.iter().filter_map(|t| t.name.clone()).collect();
     taken.extend(g.input.iter().filter_map(|v| v.name.clone()));
@@ -70,8 +80,7 @@ pub fn import(model: &ModelProto) -> Result<Graph, ImportError> {
         let name = t.name.clone().unwrap_or_default();
         let tensor = read_tensor(t).map_err(|message| ImportError::Initializer { name: name.clone(), message })?;
         let ty = tensor.ty();
-        let param =
-            tensor.dtype.is_float().then(|| ParamInfo { trainable: true, regularizer: None, layer: String::new() });
+        let param = (tensor.dtype.is_float() && !constants.contains(&name)).then(|| ParamInfo { trainable: true, regularizer: None, layer: String::new() });
         define(&mut graph, &mut by_name, Value { name, ty, init: Some(tensor), param }, &|| "an initializer".into())?;
     }
     let initializers: HashSet<&str> = g.initializer.iter().filter_map(|t| t.name.as_deref()).collect();
