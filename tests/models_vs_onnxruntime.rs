@@ -62,8 +62,8 @@ fn every_model_passes_the_checker_and_matches_onnxruntime() {
     assert!(failures.is_empty(), "models that disagree with onnx/onnxruntime:\n{}", failures.join("\n"));
 }
 
-/// The training form of the recurrent layers (unrolled over the steps, each step projecting its own
-/// input slice) computes what the native ONNX op does: for LSTM, GRU (Keras' reset_after, ONNX's
+/// The training form of the recurrent layers (unrolled over the steps, which read their inputs from one
+/// Split of X·W) computes what the native ONNX op does: for LSTM, GRU (Keras' reset_after, ONNX's
 /// linear_before_reset) and SimpleRNN, tanh and relu, return_sequences off and on, and two stacked
 /// layers, tract running the training form agrees with ONNX Runtime running the native op within
 /// 1e-5.

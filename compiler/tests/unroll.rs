@@ -226,7 +226,7 @@ fn check(kind: RecurrentKind, acts: &[&str], linear_before_reset: bool) {
     let names: Vec<String> = unrolled.graph.as_ref().unwrap().output.iter().map(|o| o.name.clone().unwrap()).collect();
     assert_eq!(names, case.outputs.iter().map(|&id| name(id)).collect::<Vec<_>>());
 
-    // The training form (each step projecting its own input) computes the same.
+    // The training form (the same unrolling, which training graphs differentiate) computes the same.
     let mut training = import(&original).unwrap();
     assert_eq!(unroll_recurrent_for_training(&mut training).unwrap(), 1);
     let env = run(&to_onnx(&training), &[("X", x.clone())]);

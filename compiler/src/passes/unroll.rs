@@ -7,8 +7,8 @@
 //! Wt = Transpose(Squeeze(W, [0]))            [F, G·u]     once
 //! Rt = Transpose(Squeeze(R, [0]))            [u, G·u]     once
 //! XW = MatMul(X, Wt) + Wb + Rb               [T, N, G·u]  once (GRU with linear_before_reset: no Rbh)
-//! per step t:  x_t = Gather(XW, t)           [N, G·u]
-//!              gates from x_t + H_{t-1}·Rt, split with Slice on axis 1, then the cell's update
+//! per step t:  x_t = Split(XW)[t], squeezed   [N, G·u]
+//!              gates from x_t + H_{t-1}·Rt, cut apart with Split on axis 1, then the cell's update
 //! Y   = Unsqueeze(Concat(Unsqueeze(H_t, [0])...), [1])   [T, 1, N, u]
 //! Y_h = Unsqueeze(H_T, [0]),  Y_c = Unsqueeze(C_T, [0])  [1, N, u]
 //! ```
@@ -23,7 +23,7 @@ use super::PassError;
 use crate::builder::Builder;
 use crate::ir::{DType, Dim, Graph, Node, Tensor, ValueId};
 use crate::ops::{
-    Attrs, Binary, BinaryKind, Concat, Direction, Gather, MatMul, Op, OpError, Recurrent, RecurrentKind, Slice, Split,
+    Attrs, Binary, BinaryKind, Concat, Direction, MatMul, Op, OpError, Recurrent, RecurrentKind, Slice, Split,
     Squeeze, Transpose, Unary, UnaryKind, Unsqueeze,
 };
 
@@ -32,20 +32,9 @@ use crate::ops::{
 /// direction, a fixed sequence length, no `sequence_lens`, `initial_h`, `initial_c` or peepholes.
 /// On error the graph is left as it was.
 pub fn unroll_recurrent(graph: &mut Graph, only_custom_activations: bool) -> Result<usize, PassError> {
-    unroll(graph, only_custom_activations, false)
-}
-
-/// Unrolls every recurrent node in the form training graphs need: each step projects its own input
-/// slice (x_t·Wt) instead of reading a row of one XW product, so that the gradient of W is a sum of
-/// per-step products rather than T scatters of a [T, N, G·u] tensor (O(T²) work).
-pub fn unroll_recurrent_for_training(graph: &mut Graph) -> Result<usize, PassError> {
-    unroll(graph, false, true)
-}
-
-fn unroll(graph: &mut Graph, only_custom_activations: bool, per_step_input: bool) -> Result<usize, PassError> {
     let (saved_nodes, saved_values) = (graph.nodes.clone(), graph.values.len());
     let mut b = Builder::from_graph(std::mem::take(graph));
-    let result = rewrite(&mut b, only_custom_activations, per_step_input);
+    let result = rewrite(&mut b, only_custom_activations);
     *graph = b.graph;
     if result.is_err() {
         graph.nodes = saved_nodes;
@@ -54,7 +43,15 @@ fn unroll(graph: &mut Graph, only_custom_activations: bool, per_step_input: bool
     result
 }
 
-fn rewrite(b: &mut Builder, only_custom_activations: bool, per_step_input: bool) -> Result<usize, PassError> {
+/// Unrolls every recurrent node, the form training graphs differentiate. The steps read their
+/// inputs from one Split of X·Wt, so the gradient of W is one product over all steps and a stacked
+/// layer's input gradient one Concat: O(T) work, where a Gather per step would scatter T times into
+/// [T, N, G·u].
+pub fn unroll_recurrent_for_training(graph: &mut Graph) -> Result<usize, PassError> {
+    unroll_recurrent(graph, false)
+}
+
+fn rewrite(b: &mut Builder, only_custom_activations: bool) -> Result<usize, PassError> {
     let mut count = 0;
     for node in std::mem::take(&mut b.graph.nodes) {
         let op_type = node.op.op_type();
@@ -69,7 +66,7 @@ fn rewrite(b: &mut Builder, only_custom_activations: bool, per_step_input: bool)
             b.graph.nodes.push(node);
             continue;
         }
-        Unroll::new(b, &node, &rec)?.emit(per_step_input)?;
+        Unroll::new(b, &node, &rec)?.emit()?;
         count += 1;
     }
     Ok(count)
@@ -203,10 +200,14 @@ impl<'a> Unroll<'a> {
     }
 
     /// Consecutive parts of `sizes` along `axis`, in one node: its gradient is one Concat.
-    fn split<const K: usize>(&mut self, what: &str, x: ValueId, axis: i64, sizes: [usize; K]) -> Result<[ValueId; K], PassError> {
-        let sizes_id = self.int_constant(vec![K], &sizes.map(|s| s as i64));
+    fn split_n(&mut self, what: &str, x: ValueId, axis: i64, sizes: &[usize]) -> Result<Vec<ValueId>, PassError> {
+        let sizes_id = self.int_constant(vec![sizes.len()], &sizes.iter().map(|&s| s as i64).collect::<Vec<_>>());
         let name = format!("{}/{what}", self.node.name);
-        let parts = self.b.node(&name, Arc::new(Split { axis }), &[Some(x), Some(sizes_id)]).map_err(|e| self.fail(e))?;
+        self.b.node(&name, Arc::new(Split { axis }), &[Some(x), Some(sizes_id)]).map_err(|e| self.fail(e))
+    }
+
+    fn split<const K: usize>(&mut self, what: &str, x: ValueId, axis: i64, sizes: [usize; K]) -> Result<[ValueId; K], PassError> {
+        let parts = self.split_n(what, x, axis, &sizes)?;
         parts.try_into().map_err(|_| self.fail(OpError::Shape { op: "Split".into(), message: format!("{what}: not {K} parts") }))
     }
 
@@ -233,14 +234,13 @@ impl<'a> Unroll<'a> {
         self.op(&format!("{what}t"), Transpose { perm: vec![1, 0] }, &[m2])
     }
 
-    fn emit(mut self, per_step_input: bool) -> Result<(), PassError> {
+    fn emit(mut self) -> Result<(), PassError> {
         self.b.layer = self.node.layer.clone();
         let (u, g) = (self.units, self.kind.gates());
         let wt = self.transposed("W", self.w)?;
         let rt = self.transposed("R", self.r)?;
-        // Per step or once for all steps: XW = X·Wt + biases.
-        let mut xw = if per_step_input { self.x } else { self.op("XW", MatMul, &[self.x, wt])? };
-        let mut step_bias = None;
+        // Once for all steps: XW = X·Wt + biases.
+        let mut xw = self.op("XW", MatMul, &[self.x, wt])?;
         // Biases that do not depend on the state are added once for all steps. GRU with
         // linear_before_reset keeps Rbh apart: it sits inside the reset gate's product.
         let mut rbh = None;
@@ -256,11 +256,7 @@ impl<'a> Unroll<'a> {
                 rb = self.op("Rb_zr0", Concat { axis: 0 }, &[rb_zr, zeros])?;
             }
             let bias = self.binary("bias", BinaryKind::Add, wb, rb)?;
-            if per_step_input {
-                step_bias = Some(bias);
-            } else {
-                xw = self.binary("XWB", BinaryKind::Add, xw, bias)?;
-            }
+            xw = self.binary("XWB", BinaryKind::Add, xw, bias)?;
         }
         // GRU without linear_before_reset multiplies R's h block by r ⊙ H, apart from z and r.
         let rt_split = if self.kind == RecurrentKind::Gru && !self.linear_before_reset && self.steps > 1 {
@@ -272,15 +268,12 @@ impl<'a> Unroll<'a> {
 
         let (mut h, mut c): (Option<ValueId>, Option<ValueId>) = (None, None);
         let mut hs = Vec::with_capacity(self.steps);
-        for t in 0..self.steps {
-            let index = self.int_constant(vec![], &[t as i64]);
-            let mut xt = self.op(&format!("t{t}/x"), Gather { axis: 0 }, &[xw, index])?;
-            if per_step_input {
-                xt = self.op(&format!("t{t}/xW"), MatMul, &[xt, wt])?;
-                if let Some(bias) = step_bias {
-                    xt = self.binary(&format!("t{t}/xWB"), BinaryKind::Add, xt, bias)?;
-                }
-            }
+        // The steps' inputs in one Split, whose gradient (a stacked layer's, whose input is the layer
+        // below's output) is one Concat; a Gather per step would scatter T times into [T, N, F].
+        let steps = self.split_n("X_steps", xw, 0, &vec![1; self.steps])?;
+        let first_axis = self.int_constant(vec![1], &[0]);
+        for (t, step) in steps.into_iter().enumerate() {
+            let xt = self.op(&format!("t{t}/x"), Squeeze, &[step, first_axis])?;
             let s = |what: &str| format!("t{t}/{what}");
             let h_new = match self.kind {
                 RecurrentKind::Rnn => {
