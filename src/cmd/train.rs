@@ -114,10 +114,10 @@ fn start(args: &Args) -> anyhow::Result<Start> {
     }
     let mut spec = Spec::from_file(&args.spec)?;
     // A sequence model takes any length: --window sets the one the spec's input declares.
-    if let (Some(window), [input]) = (args.window, spec.inputs.as_mut_slice()) {
-        if input.shape.len() == 2 {
-            input.shape[0] = window as usize - usize::from(args.difference);
-        }
+    if let (Some(window), [input]) = (args.window, spec.inputs.as_mut_slice())
+        && input.shape.len() == 2
+    {
+        input.shape[0] = window as usize - usize::from(args.difference);
     }
     let Some(train) = config.or_else(|| spec.train.clone()) else {
         bail!("{}: the spec has no [train] table (loss, optimizer, epochs...); add one or give --config", args.spec.display());

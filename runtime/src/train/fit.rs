@@ -382,16 +382,17 @@ impl<'e> Trainer<'e> {
         }
         // As Keras, the best weights come back when training stops early, not when it runs out of
         // epochs.
-        if let (Some(es), Some((_, weights))) = (&opts.early_stopping, &self.early.best) {
-            if es.restore_best_weights && self.early.stopped {
-                let engine = self.engine;
-                self.params = self
-                    .graphs
-                    .params
-                    .iter()
-                    .map(|s| weights.iter().find(|(n, _)| *n == s.input).map(|(_, w)| engine.upload(w.clone())).ok_or_else(|| RuntimeError::Unsupported(format!("the best weights lack `{}`", s.input))))
-                    .collect::<Result<_, _>>()?;
-            }
+        if let (Some(es), Some((_, weights))) = (&opts.early_stopping, &self.early.best)
+            && es.restore_best_weights
+            && self.early.stopped
+        {
+            let engine = self.engine;
+            self.params = self
+                .graphs
+                .params
+                .iter()
+                .map(|s| weights.iter().find(|(n, _)| *n == s.input).map(|(_, w)| engine.upload(w.clone())).ok_or_else(|| RuntimeError::Unsupported(format!("the best weights lack `{}`", s.input))))
+                .collect::<Result<_, _>>()?;
         }
         Ok(self.history.clone())
     }
