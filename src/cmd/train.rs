@@ -291,7 +291,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 }
 
 /// Standardization learnt from the training rows: per input element, and for a series (one
-/// quantity at every step) one mean and scale for the whole window and the target alike.
+/// quantity at every step) one mean and scale for the whole window and another for the target.
 struct Scaling {
     mean: Vec<f32>,
     scale: Vec<f32>,
