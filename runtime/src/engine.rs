@@ -3,6 +3,7 @@
 use std::any::Any;
 use std::sync::Arc;
 
+use onyx_compiler::ir::DType;
 use onyx_proto::onnx::ModelProto;
 
 use crate::error::RuntimeError;
@@ -57,26 +58,39 @@ pub trait Engine {
 
 /// Checks that `inputs` match what the session declares: count, element type and known dimensions.
 pub fn check_inputs(declared: &[IoInfo], inputs: &[HostTensor]) -> Result<(), RuntimeError> {
-    if declared.len() != inputs.len() {
+    check_count(declared, inputs.len())?;
+    for (d, t) in declared.iter().zip(inputs) {
+        check_input(d, t.dtype(), t.shape())?;
+    }
+    Ok(())
+}
+
+/// Checks that `got` inputs are what the session declares.
+pub fn check_count(declared: &[IoInfo], got: usize) -> Result<(), RuntimeError> {
+    if declared.len() != got {
         return Err(RuntimeError::Input {
             input: declared.iter().map(|d| d.name.clone()).collect::<Vec<_>>().join(", "),
-            message: format!("the model takes {} inputs, got {}", declared.len(), inputs.len()),
+            message: format!("the model takes {} inputs, got {got}", declared.len()),
         });
     }
-    for (d, t) in declared.iter().zip(inputs) {
-        let bad = |message: String| RuntimeError::Input { input: d.name.clone(), message };
-        if d.dtype != t.dtype() {
-            return Err(bad(format!("expected {} values, got {}", d.dtype, t.dtype())));
-        }
-        if d.shape.len() != t.shape().len() {
-            return Err(bad(format!("expected shape {}, got {:?}", d.describe(), t.shape())));
-        }
-        for (i, (dim, &n)) in d.shape.iter().zip(t.shape()).enumerate() {
-            if let Some(want) = dim.fixed() {
-                if want != n {
-                    return Err(bad(format!("axis {i} must be {want}, got {n} (expected {})", d.describe())));
-                }
-            }
+    Ok(())
+}
+
+/// Checks one input, given its element type and shape, against its declaration: the type and the
+/// known dimensions.
+pub fn check_input(d: &IoInfo, dtype: DType, shape: &[usize]) -> Result<(), RuntimeError> {
+    let bad = |message: String| RuntimeError::Input { input: d.name.clone(), message };
+    if d.dtype != dtype {
+        return Err(bad(format!("expected {} values, got {dtype}", d.dtype)));
+    }
+    if d.shape.len() != shape.len() {
+        return Err(bad(format!("expected shape {}, got {shape:?}", d.describe())));
+    }
+    for (i, (dim, &n)) in d.shape.iter().zip(shape).enumerate() {
+        if let Some(want) = dim.fixed()
+            && want != n
+        {
+            return Err(bad(format!("axis {i} must be {want}, got {n} (expected {})", d.describe())));
         }
     }
     Ok(())

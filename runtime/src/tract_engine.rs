@@ -5,7 +5,7 @@ use std::sync::Arc;
 use onyx_proto::onnx::ModelProto;
 use tract_onnx::prelude::*;
 
-use crate::engine::{Engine, EngineTensor, Session, check_inputs};
+use crate::engine::{Engine, EngineTensor, Session, check_count, check_input, check_inputs};
 use crate::error::RuntimeError;
 use crate::tensor::{HostTensor, IoInfo, model_io};
 
@@ -72,19 +72,21 @@ fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
     panic.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| panic.downcast_ref::<String>().cloned()).unwrap_or_else(|| "a panic".into())
 }
 
-fn to_tract(t: &HostTensor) -> TValue {
-    match t {
-        HostTensor::F32(a) => Tensor::from(a.clone()).into_tvalue(),
-        HostTensor::I64(a) => Tensor::from(a.clone()).into_tvalue(),
-    }
-}
-
 fn from_tract(v: &TValue) -> Result<HostTensor, RuntimeError> {
     match v.datum_type() {
         DatumType::F32 => Ok(HostTensor::F32(v.to_plain_array_view::<f32>().map_err(run_error)?.to_owned())),
         DatumType::I64 => Ok(HostTensor::I64(v.to_plain_array_view::<i64>().map_err(run_error)?.to_owned())),
         // Other element types (bool, int32...) are shown as floats.
         _ => Ok(HostTensor::F32(v.cast_to::<f32>().map_err(run_error)?.to_plain_array_view::<f32>().map_err(run_error)?.to_owned())),
+    }
+}
+
+impl TractSession {
+    /// Runs the plan; a panic inside tract becomes a run error.
+    fn execute(&self, values: TVec<TValue>) -> Result<TVec<TValue>, RuntimeError> {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.plan.run(values)))
+            .map_err(|panic| run_error(format!("tract failed: {}", panic_message(&panic))))?
+            .map_err(run_error)
     }
 }
 
@@ -99,35 +101,27 @@ impl Session for TractSession {
 
     fn run(&self, inputs: &[HostTensor]) -> Result<Vec<HostTensor>, RuntimeError> {
         check_inputs(&self.inputs, inputs)?;
-        let values: TVec<TValue> = inputs.iter().map(to_tract).collect();
-        let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.plan.run(values)))
-            .map_err(|panic| run_error(format!("tract failed: {}", panic_message(&panic))))?
-            .map_err(run_error)?;
-        out.iter().map(from_tract).collect()
+        let values: TVec<TValue> = inputs.iter().cloned().map(into_tract).collect();
+        self.execute(values)?.iter().map(from_tract).collect()
     }
 
     /// Parameters fed this way are shared with tract (a reference count, no copy), and outputs come
     /// back as tract made them.
     fn run_resident(&self, inputs: &[&EngineTensor]) -> Result<Vec<EngineTensor>, RuntimeError> {
-        if inputs.len() != self.inputs.len() {
-            return Err(RuntimeError::Input { input: String::new(), message: format!("the model takes {} inputs, got {}", self.inputs.len(), inputs.len()) });
-        }
+        check_count(&self.inputs, inputs.len())?;
         let values: TVec<TValue> = inputs
             .iter()
             .zip(&self.inputs)
             .map(|(t, info)| {
                 let value = match t {
-                    EngineTensor::Host(h) => to_tract(h),
+                    EngineTensor::Host(h) => into_tract(h.clone()),
                     EngineTensor::Native(n) => n.downcast_ref::<TValue>().cloned().ok_or_else(|| run_error("a tensor another engine made"))?,
                 };
                 check_native(info, &value)?;
                 Ok(value)
             })
             .collect::<Result<_, RuntimeError>>()?;
-        let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.plan.run(values)))
-            .map_err(|panic| run_error(format!("tract failed: {}", panic_message(&panic))))?
-            .map_err(run_error)?;
-        Ok(out.into_iter().map(|v| EngineTensor::Native(Arc::new(v))).collect())
+        Ok(self.execute(values)?.into_iter().map(|v| EngineTensor::Native(Arc::new(v))).collect())
     }
 }
 
@@ -138,9 +132,5 @@ fn check_native(info: &IoInfo, value: &TValue) -> Result<(), RuntimeError> {
         DatumType::I64 => onyx_compiler::ir::DType::I64,
         other => return Err(RuntimeError::Input { input: info.name.clone(), message: format!("{other:?} values are not fed by onyx") }),
     };
-    let fits = dtype == info.dtype && value.rank() == info.shape.len() && info.shape.iter().zip(value.shape()).all(|(d, &n)| d.fixed().is_none_or(|want| want == n));
-    if !fits {
-        return Err(RuntimeError::Input { input: info.name.clone(), message: format!("expected {}, got {dtype}{:?}", info.describe(), value.shape()) });
-    }
-    Ok(())
+    check_input(info, dtype, value.shape())
 }

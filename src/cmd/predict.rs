@@ -2,7 +2,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use onyx_runtime::data::{self, OutputFormat};
-use onyx_runtime::{Engine, HostTensor, Session, TractEngine};
+use onyx_runtime::{Engine, Session, TractEngine};
 
 /// Run a model on inputs from a CSV, NPY or NPZ file, or forecast a series.
 ///
@@ -69,12 +69,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Windows of `window` values ending just before each index in `ends`, as one batch.
-fn windows_before(series: &[f64], window: usize, ends: &[usize]) -> HostTensor {
-    let values: Vec<f32> = ends.iter().flat_map(|&e| series[e - window..e].iter().map(|&v| v as f32)).collect();
-    HostTensor::from_ir(&onyx_compiler::ir::Tensor::from_f32(vec![ends.len(), window, 1], &values)).expect("a float tensor")
-}
-
 /// `onyx predict --series`: the forecast after the series' end, and optionally its picture.
 fn forecast(args: &Args, session: &dyn Session) -> anyhow::Result<()> {
     let Some(path) = &args.series else { bail!("give --input or --series") };
@@ -90,7 +84,7 @@ fn forecast(args: &Args, session: &dyn Session) -> anyhow::Result<()> {
     }
     let mut text = format!("step,{column}\n");
     for _ in 0..args.steps {
-        let next = session.run(&[windows_before(&series, window, &[series.len()])])?.remove(0).to_f64_vec()[0];
+        let next = session.run(&[data::windows_ending(&series, window, &[series.len()])])?.remove(0).to_f64_vec()[0];
         text += &format!("{},{next}\n", series.len());
         series.push(next);
     }
@@ -102,7 +96,7 @@ fn forecast(args: &Args, session: &dyn Session) -> anyhow::Result<()> {
         // One-step forecasts of the last part, each from the true values before it.
         let first = (known - ((known - window) as f64 * args.validation_split).floor() as usize).max(window);
         let ends: Vec<usize> = (first..known).collect();
-        let fitted = if ends.is_empty() { vec![] } else { session.run(&[windows_before(&series, window, &ends)])?.remove(0).to_f64_vec() };
+        let fitted = if ends.is_empty() { vec![] } else { session.run(&[data::windows_ending(&series, window, &ends)])?.remove(0).to_f64_vec() };
         let points = |range: std::ops::Range<usize>, values: &[f64]| -> Vec<(f64, f64)> { range.map(|i| i as f64).zip(values.iter().copied()).collect() };
         let mut ahead = points(known - 1..series.len(), &series[known - 1..]);
         ahead.truncate(args.steps as usize + 1);

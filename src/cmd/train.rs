@@ -5,6 +5,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use onyx_compiler::Spec;
 use onyx_compiler::ir::{Graph, Regularizer, Tensor, ValueId};
 use onyx_compiler::spec::TrainSpec;
+use onyx_proto::onnx::ModelProto;
 use onyx_runtime::train::EpochLog;
 use onyx_runtime::{HostTensor, TractEngine, solve};
 use onyx_runtime::data::{changes, feature_stats, overall_stats, read_labelled, read_series, standardize, windows};
@@ -189,7 +190,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
         let validation = (n_val > 0).then_some((&xv[0], &yv));
         let fitted = fit_exactly(&train, &linear, graph.clone(), (&xt[0], &yt), validation)?;
-        export(fitted.model, &info.name, scaling.as_ref(), &output)?;
+        export(fitted.model, &info.name, scaling.as_ref(), false, &output)?;
         let history_path = beside(&output, ".history.csv");
         write_history_csv(&history_path, std::slice::from_ref(&fitted.log))?;
         eprintln!("fitted {} by {} in {:.3} s: loss {:.4}, R² {:.4} on the training data{}", name, fitted.method, fitted.elapsed, fitted.log.loss, fitted.r2, fitted.note);
@@ -260,17 +261,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     })?;
     bar.finish_and_clear();
 
-    let mut trained = trainer.trained_model(&graph)?;
-    if args.difference {
-        // After scaling: the changes are what the scaling describes.
-        export_scaled(&mut trained, &info.name, scaling.as_ref())?;
-        onyx_compiler::passes::difference_series(&mut trained, &info.name)?;
-        export(trained, &info.name, None, &output)?;
-    } else {
-        export(trained, &info.name, scaling.as_ref(), &output)?;
-    }
+    let written = export(trainer.trained_model(&graph)?, &info.name, scaling.as_ref(), args.difference, &output)?;
     if args.window.is_some() && n_val > 0 {
-        report_forecast(&output, &raw_validation)?;
+        report_forecast(&written, &raw_validation)?;
     }
     let history_path = beside(&output, ".history.csv");
     write_history_csv(&history_path, &history)?;
@@ -329,9 +322,9 @@ fn series_windows(args: &Args, input: &onyx_runtime::IoInfo, target: &onyx_compi
 
 /// Forecast errors on the validation windows in the data's units: the trained model's RMSE against
 /// the persistence forecast's (each window's last value), the baseline a forecast must beat.
-fn report_forecast(model: &Path, (x, y): &(HostTensor, HostTensor)) -> anyhow::Result<()> {
+fn report_forecast(model: &ModelProto, (x, y): &(HostTensor, HostTensor)) -> anyhow::Result<()> {
     use onyx_runtime::Engine;
-    let session = TractEngine.load(&onyx_proto::read_model(model)?)?;
+    let session = TractEngine.load(model)?;
     let predicted = session.run(std::slice::from_ref(x))?.remove(0).to_f64_vec();
     let (truth, windows) = (y.to_f64_vec(), x.to_f64_vec());
     let steps = windows.len() / truth.len().max(1);
@@ -341,22 +334,23 @@ fn report_forecast(model: &Path, (x, y): &(HostTensor, HostTensor)) -> anyhow::R
     Ok(())
 }
 
-/// Writes `trained` (the inference graph with its trained weights) to `output`, with the scaling,
-/// when there is one, baked in: the inputs' as the model's first nodes, the target's as its last.
-/// Every solver exports through here.
-fn export(mut trained: Graph, input: &str, scaling: Option<&Scaling>, output: &Path) -> anyhow::Result<()> {
-    export_scaled(&mut trained, input, scaling)?;
-    onyx_proto::write_model(output, &onyx_compiler::to_onnx(&trained)).with_context(|| format!("writing {}", output.display()))
-}
-
-fn export_scaled(trained: &mut Graph, input: &str, scaling: Option<&Scaling>) -> anyhow::Result<()> {
+/// Writes `trained` (the inference graph with its trained weights) to `output` and returns what it
+/// wrote, with the scaling, when there is one, baked in (the inputs' as the model's first nodes, the
+/// target's as its last) and, with `difference`, the differencing around both: the changes are what
+/// the scaling describes. Every solver exports through here.
+fn export(mut trained: Graph, input: &str, scaling: Option<&Scaling>, difference: bool, output: &Path) -> anyhow::Result<ModelProto> {
     if let Some(s) = scaling {
-        onyx_compiler::passes::prepend_standardization(trained, input, &s.mean, &s.scale)?;
+        onyx_compiler::passes::prepend_standardization(&mut trained, input, &s.mean, &s.scale)?;
         if let Some((mean, scale)) = s.target {
-            onyx_compiler::passes::append_unscaling(trained, mean, scale)?;
+            onyx_compiler::passes::append_unscaling(&mut trained, mean, scale)?;
         }
     }
-    Ok(())
+    if difference {
+        onyx_compiler::passes::difference_series(&mut trained, input)?;
+    }
+    let proto = onyx_compiler::to_onnx(&trained);
+    onyx_proto::write_model(output, &proto).with_context(|| format!("writing {}", output.display()))?;
+    Ok(proto)
 }
 
 /// The parameters of a linear model: one `dense` layer (a single Gemm), linear activation, a bias,

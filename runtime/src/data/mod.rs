@@ -10,6 +10,6 @@ mod write;
 pub use labelled::read_labelled;
 pub use read::read_inputs;
 pub use scale::{feature_stats, overall_stats, standardize};
-pub use series::{changes, read_series, windows};
+pub use series::{changes, read_series, windows, windows_ending};
 pub use table::{Table, read_table};
 pub use write::{OutputFormat, encode_outputs, write_outputs};

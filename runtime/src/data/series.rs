@@ -49,11 +49,17 @@ pub fn windows(series: &[f64], window: usize, horizon: usize) -> Result<(HostTen
         return Err(format!("{} values make no window of {window} steps with a target {horizon} ahead (that needs {span})", series.len()));
     }
     let n = series.len() - span + 1;
-    let x: Vec<f32> = (0..n).flat_map(|i| series[i..i + window].iter().map(|&v| v as f32)).collect();
+    let x = windows_ending(series, window, &(window..window + n).collect::<Vec<_>>());
     let y: Vec<f32> = (0..n).map(|i| series[i + span - 1] as f32).collect();
-    let x = ArrayD::from_shape_vec(IxDyn(&[n, window, 1]), x).map_err(|e| e.to_string())?;
     let y = ArrayD::from_shape_vec(IxDyn(&[n, 1]), y).map_err(|e| e.to_string())?;
-    Ok((HostTensor::F32(x), HostTensor::F32(y)))
+    Ok((x, HostTensor::F32(y)))
+}
+
+/// One (window, 1) sample per index in `ends`: the `window` values just before it. Every end must
+/// be at least `window` and at most the series' length.
+pub fn windows_ending(series: &[f64], window: usize, ends: &[usize]) -> HostTensor {
+    let values: Vec<f32> = ends.iter().flat_map(|&e| series[e - window..e].iter().map(|&v| v as f32)).collect();
+    HostTensor::F32(ArrayD::from_shape_vec(IxDyn(&[ends.len(), window, 1]), values).expect("shape and count agree"))
 }
 
 /// Windows as their step-to-step changes (one step fewer), targets as the change from each window's
