@@ -6,7 +6,7 @@ use onyx_proto::onnx::AttributeProto;
 
 use super::{Attrs, Fact, Op, OpError, Slice, required, shape_error};
 use crate::autodiff::GradCx;
-use crate::ir::{DType, Dim, TensorType, ValueId};
+use crate::ir::{DType, Dim, Tensor, TensorType, ValueId};
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Pad;
@@ -21,9 +21,8 @@ impl Pad {
 }
 
 /// The constant pads of a Pad node over an input of `rank`: begins, then ends.
-fn const_pads(pads: Option<Fact>, rank: usize) -> Result<Vec<usize>, OpError> {
+fn const_pads(pads: Option<&Tensor>, rank: usize) -> Result<Vec<usize>, OpError> {
     let values = pads
-        .and_then(|f| f.value)
         .filter(|t| t.dtype == DType::I64 && t.dims.len() == 1)
         .and_then(|t| t.as_i64())
         .ok_or_else(|| shape_error("Pad", "the pads must be a constant 1-D int64 tensor"))?;
@@ -40,7 +39,7 @@ impl Op for Pad {
 
     fn infer(&self, inputs: &[Option<Fact>]) -> Result<Vec<TensorType>, OpError> {
         let x = required("Pad", inputs, 0)?.ty;
-        let pads = const_pads(inputs.get(1).copied().flatten(), x.rank())?;
+        let pads = const_pads(inputs.get(1).copied().flatten().and_then(|f| f.value), x.rank())?;
         if let Some(value) = inputs.get(2).copied().flatten()
             && (value.ty.dtype != x.dtype || value.ty.rank() > 1)
         {
@@ -69,11 +68,7 @@ impl Op for Pad {
         let no_more = vec![None; cx.node.inputs.len().saturating_sub(1)];
         let Some(g) = output_grads.first().copied().flatten() else { return Ok([vec![None], no_more].concat()) };
         let tx = cx.ty(cx.x(0)?);
-        let pads_value = cx.x(1)?;
-        let pads = {
-            let v = cx.b.graph.value(pads_value);
-            const_pads(Some(Fact { ty: &v.ty, value: v.init.as_ref() }), tx.rank())?
-        };
+        let pads = const_pads(cx.x_const(1), tx.rank())?;
         let rank = tx.rank();
         let (mut starts, mut ends, mut axes) = (vec![], vec![], vec![]);
         for (i, d) in tx.shape.iter().enumerate() {

@@ -1,8 +1,10 @@
 //! Whole-graph transforms.
 use onyx_proto::onnx::{ModelProto, NodeProto, ValueInfoProto, tensor_shape_proto::dimension, type_proto};
 
+use crate::builder::Builder;
 use crate::export::to_onnx;
 use crate::import::{ImportError, import};
+use crate::ir::{Graph, Node, TensorType, ValueId};
 use crate::ops::{Attrs, Recurrent, RecurrentKind};
 
 mod difference;
@@ -20,6 +22,33 @@ pub enum PassError {
     Node { node: String, message: String },
     #[error("reading the model for rewriting: {0}")]
     Import(#[from] ImportError),
+}
+
+impl PassError {
+    /// The pass cannot rewrite the node or value named `node`, for `message`.
+    pub(crate) fn at(node: &str, message: impl Into<String>) -> PassError {
+        PassError::Node { node: node.to_string(), message: message.into() }
+    }
+}
+
+/// The model input named `input`: its value, its place among the inputs, and its type.
+fn model_input(graph: &Graph, input: &str) -> Result<(ValueId, usize, TensorType), PassError> {
+    let id = graph.find_value(input).ok_or_else(|| PassError::at(input, "is not a model input"))?;
+    let slot = graph.inputs.iter().position(|&i| i == id).ok_or_else(|| PassError::at(input, "is not a model input"))?;
+    Ok((id, slot, graph.value(id).ty.clone()))
+}
+
+/// Makes room for nodes in front of the model input `id` (at `slot` among the inputs): its value is
+/// renamed `renamed`, and a new input of type `raw` takes its name and place. Returns a builder over
+/// the graph, the new input, and the graph's own nodes, which go after those the caller adds.
+fn in_front_of_input(graph: &mut Graph, id: ValueId, slot: usize, renamed: String, raw: TensorType) -> (Builder, ValueId, Vec<Node>) {
+    let forward = std::mem::take(&mut graph.nodes);
+    let name = std::mem::replace(&mut graph.values[id.0].name, renamed);
+    let mut b = Builder::from_graph(std::mem::take(graph));
+    let raw = b.input(&name, raw);
+    b.graph.inputs.pop();
+    b.graph.inputs[slot] = raw;
+    (b, raw, forward)
 }
 
 /// The model as tract can run it. tract's ONNX importer ignores the `activations` of LSTM, GRU and

@@ -7,33 +7,22 @@ use crate::builder::Builder;
 use crate::ir::{Graph, Tensor};
 use crate::ops::{Binary, BinaryKind};
 
-fn error(input: &str, message: impl Into<String>) -> PassError {
-    PassError::Node { node: input.to_string(), message: message.into() }
-}
-
 /// Prepends `(x − mean) / scale` to the input named `input`; `mean` and `scale` hold one value per
 /// element of a sample.
 pub fn prepend_standardization(graph: &mut Graph, input: &str, mean: &[f32], scale: &[f32]) -> Result<(), PassError> {
-    let id = graph.find_value(input).ok_or_else(|| error(input, "is not a model input"))?;
-    let slot = graph.inputs.iter().position(|&i| i == id).ok_or_else(|| error(input, "is not a model input"))?;
-    let ty = graph.value(id).ty.clone();
+    let (id, slot, ty) = super::model_input(graph, input)?;
     let sample: Option<Vec<usize>> = ty.shape[1..].iter().map(|d| d.fixed()).collect();
-    let sample = sample.ok_or_else(|| error(input, "needs a known sample shape"))?;
+    let sample = sample.ok_or_else(|| PassError::at(input, "needs a known sample shape"))?;
     let n: usize = sample.iter().product();
     if mean.len() != n || scale.len() != n {
-        return Err(error(input, format!("{n} values per sample, but {} means and {} scales", mean.len(), scale.len())));
+        return Err(PassError::at(input, format!("{n} values per sample, but {} means and {} scales", mean.len(), scale.len())));
     }
-    let forward = std::mem::take(&mut graph.nodes);
-    graph.values[id.0].name = format!("{input}/standardized");
-    let mut b = Builder::from_graph(std::mem::take(graph));
     // The raw input takes the standardized one's place among the inputs.
-    let raw = b.input(input, ty);
-    b.graph.inputs.pop();
-    b.graph.inputs[slot] = raw;
+    let (mut b, raw, forward) = super::in_front_of_input(graph, id, slot, format!("{input}/standardized"), ty);
     let mean = b.constant(&format!("{input}/mean"), Tensor::from_f32(sample.clone(), mean));
     let scale = b.constant(&format!("{input}/scale"), Tensor::from_f32(sample, scale));
-    let centred = b.node1(&format!("{input}/center"), Arc::new(Binary { kind: BinaryKind::Sub }), &[raw, mean]).map_err(|e| error(input, e.to_string()))?;
-    b.node_into(&format!("{input}/scale"), Arc::new(Binary { kind: BinaryKind::Div }), &[centred, scale], &[id]).map_err(|e| error(input, e.to_string()))?;
+    let centred = b.node1(&format!("{input}/center"), Arc::new(Binary { kind: BinaryKind::Sub }), &[raw, mean]).map_err(|e| PassError::at(input, e.to_string()))?;
+    b.node_into(&format!("{input}/scale"), Arc::new(Binary { kind: BinaryKind::Div }), &[centred, scale], &[id]).map_err(|e| PassError::at(input, e.to_string()))?;
     *graph = b.graph;
     graph.nodes.extend(forward);
     Ok(())
@@ -42,13 +31,13 @@ pub fn prepend_standardization(graph: &mut Graph, input: &str, mean: &[f32], sca
 /// Appends `y · scale + mean` to the model's only output, so that a model trained on standardized
 /// targets answers in their units.
 pub fn append_unscaling(graph: &mut Graph, mean: f32, scale: f32) -> Result<(), PassError> {
-    let [output] = graph.outputs[..] else { return Err(PassError::Node { node: graph.name.clone(), message: "unscaling needs a model with one output".into() }) };
+    let [output] = graph.outputs[..] else { return Err(PassError::at(&graph.name, "unscaling needs a model with one output")) };
     let name = graph.value(output).name.clone();
     graph.values[output.0].name = format!("{name}/standardized");
     let mut b = Builder::from_graph(std::mem::take(graph));
     let (k, m) = (b.constant(&format!("{name}/scale"), Tensor::scalar_f32(scale)), b.constant(&format!("{name}/mean"), Tensor::scalar_f32(mean)));
-    let scaled = b.node1(&format!("{name}/unscale"), Arc::new(Binary { kind: BinaryKind::Mul }), &[output, k]).map_err(|e| error(&name, e.to_string()))?;
-    let out = b.node1(&format!("{name}/uncenter"), Arc::new(Binary { kind: BinaryKind::Add }), &[scaled, m]).map_err(|e| error(&name, e.to_string()))?;
+    let scaled = b.node1(&format!("{name}/unscale"), Arc::new(Binary { kind: BinaryKind::Mul }), &[output, k]).map_err(|e| PassError::at(&name, e.to_string()))?;
+    let out = b.node1(&format!("{name}/uncenter"), Arc::new(Binary { kind: BinaryKind::Add }), &[scaled, m]).map_err(|e| PassError::at(&name, e.to_string()))?;
     b.graph.values[out.0].name = name;
     b.graph.outputs = vec![out];
     *graph = b.graph;
