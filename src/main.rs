@@ -17,6 +17,7 @@ enum Command {
     Compile(cmd::compile::Args),
     Summary(cmd::summary::Args),
     Inspect(cmd::inspect::Args),
+    Import(cmd::import::Args),
     Predict(cmd::predict::Args),
     Train(cmd::train::Args),
 }
@@ -27,6 +28,7 @@ fn main() -> ExitCode {
         Command::Compile(a) => cmd::compile::run(a),
         Command::Summary(a) => cmd::summary::run(a),
         Command::Inspect(a) => cmd::inspect::run(a),
+        Command::Import(a) => cmd::import::run(a),
         Command::Predict(a) => cmd::predict::run(a),
         Command::Train(a) => cmd::train::run(a),
     };

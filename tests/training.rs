@@ -229,23 +229,6 @@ fn training_steps_match_onnxruntime() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
-/// digits.csv's 8x8 images upscaled to 28x28 by nearest neighbour (output pixel r reads ⌊r·8/28⌋),
-/// scaled to [0, 1], with their labels.
-fn digits_28() -> (HostTensor, HostTensor) {
-    let table = onyx_runtime::data::read_table(&support::repo().join("data/digits.csv")).unwrap();
-    let n = table.rows.len();
-    let mut pixels = Vec::with_capacity(n * 784);
-    for row in &table.rows {
-        for r in 0..28 {
-            for c in 0..28 {
-                pixels.push((row[(r * 8 / 28) * 8 + c * 8 / 28] / 16.0) as f32);
-            }
-        }
-    }
-    let labels = table.rows.iter().map(|r| r[64] as i64).collect();
-    (f32s(&[n, 1, 28, 28], pixels), HostTensor::I64(ArrayD::from_shape_vec(IxDyn(&[n]), labels).unwrap()))
-}
-
 /// The seed's MNIST CNN on digits: 10 epochs, batch 64, Adam; accuracy on a fixed 20 % split, median
 /// of three seeds ≥ 0.97 and none below 0.96 (Keras/TF: 0.972 and 0.969).
 ///
@@ -256,7 +239,7 @@ fn digits_28() -> (HostTensor, HostTensor) {
 #[ignore = "median 0.9666 (seeds 1-3), 0.9694 (seeds 1-9) on this split, below the issue's 0.97 bar"]
 fn mnist_cnn_learns_digits() {
     let s = Spec::from_file(&support::repo().join("models/mnist_cnn.toml")).unwrap();
-    let (x, y) = digits_28();
+    let (x, y) = support::digits_28();
     // A fixed 20 % test split: a permutation drawn with seed 0, its last fifth held out.
     let n = y.shape()[0];
     let mut order: Vec<usize> = (0..n).collect();
@@ -291,7 +274,7 @@ fn sharded_steps_match_the_whole_step_graph() {
          [[layer]]\nkind = \"dropout\"\nrate = 0.25\n\n[[layer]]\nkind = \"flatten\"\n\n[[layer]]\nkind = \"dense\"\nunits = 10\nactivation = \"softmax\"\n\n\
          [train]\nloss = \"sparse_categorical_crossentropy\"\noptimizer = { kind = \"adam\", lr = 0.01 }\nmetrics = [\"accuracy\"]\n",
     );
-    let (x, y) = digits_28();
+    let (x, y) = support::digits_28();
     let rows: Vec<usize> = (0..200).collect();
     let (x, y) = (x.select_rows(&rows), y.select_rows(&rows));
     let model = onyx_compiler::compile(&s).unwrap();

@@ -48,6 +48,8 @@ pub fn tensor_proto(name: &str, t: &Tensor) -> TensorProto {
 /// Metadata key listing the float initializers that are constants, not weights (a standardization's
 /// mean and scale): importing the file keeps them out of training.
 pub const CONSTANTS_KEY: &str = "onyx.constants";
+/// Metadata key listing the weights that stay frozen when the model trains again (a base's).
+pub use crate::transfer::FROZEN_KEY;
 
 pub fn to_onnx(graph: &Graph) -> ModelProto {
     let name_of = |id: crate::ir::ValueId| graph.value(id).name.clone();
@@ -63,7 +65,16 @@ pub fn to_onnx(graph: &Graph) -> ModelProto {
             ..Default::default()
         })
         .collect();
-    let initializer = graph.values.iter().filter_map(|v| v.init.as_ref().map(|t| tensor_proto(&v.name, t))).collect();
+    // Initializers no node reads (left by an import's conversions, or by the exporter of an
+    // imported file) are not written.
+    let read: std::collections::HashSet<usize> = graph.nodes.iter().flat_map(|n| n.inputs.iter().flatten().map(|v| v.0)).chain(graph.outputs.iter().map(|v| v.0)).collect();
+    let initializer = graph
+        .values
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| read.contains(i))
+        .filter_map(|(_, v)| v.init.as_ref().map(|t| tensor_proto(&v.name, t)))
+        .collect();
     let is_io = |i: usize| graph.inputs.iter().chain(&graph.outputs).any(|id| id.0 == i);
     let intermediate = graph
         .values
@@ -91,12 +102,19 @@ pub fn to_onnx(graph: &Graph) -> ModelProto {
     }
 }
 
-/// The graph's metadata with the list of its float constants (`CONSTANTS_KEY`) made afresh.
+/// The graph's metadata with the lists of its float constants (`CONSTANTS_KEY`) and of its frozen
+/// weights (`FROZEN_KEY`, batch normalization's statistics aside: import knows them) made afresh.
 fn metadata(graph: &Graph) -> Vec<(String, String)> {
-    let mut out: Vec<(String, String)> = graph.metadata.iter().filter(|(k, _)| k != CONSTANTS_KEY).cloned().collect();
+    let mut out: Vec<(String, String)> = graph.metadata.iter().filter(|(k, _)| k != CONSTANTS_KEY && k != FROZEN_KEY).cloned().collect();
     let constants: Vec<&str> = graph.values.iter().filter(|v| v.param.is_none() && v.init.as_ref().is_some_and(|t| t.dtype.is_float())).map(|v| v.name.as_str()).collect();
     if !constants.is_empty() {
         out.push((CONSTANTS_KEY.into(), serde_json::to_string(&constants).unwrap_or_default()));
+    }
+    let statistics: std::collections::HashSet<crate::ir::ValueId> =
+        graph.nodes.iter().filter(|n| n.op.op_type() == "BatchNormalization").flat_map(|n| n.inputs.iter().skip(3).flatten().copied()).collect();
+    let frozen: Vec<&str> = graph.params().filter(|(id, _, p)| !p.trainable && !statistics.contains(id)).map(|(_, v, _)| v.name.as_str()).collect();
+    if !frozen.is_empty() {
+        out.push((FROZEN_KEY.into(), serde_json::to_string(&frozen).unwrap_or_default()));
     }
     out
 }

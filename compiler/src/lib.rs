@@ -19,6 +19,7 @@ pub mod passes;
 pub mod spec;
 pub mod summary;
 pub mod train;
+pub mod transfer;
 
 pub use export::{OPSET, to_onnx};
 pub use import::{ImportError, import};

@@ -5,6 +5,7 @@ use crate::builder::Builder;
 use crate::ir::{Dim, Graph, TensorType, ValueId};
 use crate::layers::LayerCx;
 use crate::spec::{Seg, Spec, SpecError};
+use crate::transfer;
 
 /// What the summary shows of one layer.
 #[derive(Clone, Debug, PartialEq)]
@@ -49,8 +50,34 @@ impl Model {
 }
 
 pub fn compile(spec: &Spec) -> Result<Model, SpecError> {
-    let mut b = Builder::new(&spec.name);
     let mut values: HashMap<String, ValueId> = HashMap::new();
+    let mut base_info = None;
+    let mut b = match &spec.base {
+        None => Builder::new(&spec.name),
+        Some(base) => {
+            let loaded = transfer::load(base).map_err(|e| spec.source.error(&[Seg::Key("model".into()), Seg::Key("base".into())], None, Some("base"), e.to_string()))?;
+            let (trainable, non_trainable) = loaded.graph.stored_param_counts();
+            let input = loaded.graph.inputs.iter().map(|&i| loaded.graph.value(i).name.clone()).collect();
+            base_info = Some(LayerInfo {
+                name: base.name.clone(),
+                kind: "base".into(),
+                keras_type: "Functional".into(),
+                inputs: input,
+                output: loaded.graph.value(loaded.output).ty.clone(),
+                trainable,
+                non_trainable,
+                onnx_only: 0,
+            });
+            values.insert(base.name.clone(), loaded.output);
+            let mut graph = loaded.graph;
+            graph.name = spec.name.clone();
+            graph.metadata = vec![
+                (transfer::BASE_CUT_KEY.into(), graph.value(loaded.output).name.clone()),
+                (transfer::INFERENCE_MODE_KEY.into(), serde_json::to_string(&loaded.batch_norms).unwrap_or_default()),
+            ];
+            Builder::from_graph(graph)
+        }
+    };
     for input in &spec.inputs {
         let mut shape = vec![Dim::batch()];
         shape.extend(input.shape.iter().map(|&d| Dim::Fixed(d)));
@@ -93,15 +120,25 @@ pub fn compile(spec: &Spec) -> Result<Model, SpecError> {
             return Err(spec.source.error(&[Seg::Key("model".into())], Some(l), None, "an output may not be a model input"));
         }
     }
+    if let Some((mean, std)) = &spec.normalize {
+        let [input] = b.graph.inputs[..] else {
+            return Err(spec.source.error(&[Seg::Key("model".into()), Seg::Key("normalize".into())], None, Some("normalize"), "normalizes a model with one input"));
+        };
+        let name = b.graph.value(input).name.clone();
+        crate::passes::prepend_channel_normalization(&mut b.graph, &name, mean, std)
+            .map_err(|e| spec.source.error(&[Seg::Key("model".into()), Seg::Key("normalize".into())], None, Some("normalize"), e.to_string()))?;
+    }
+    let base_metadata = std::mem::take(&mut b.graph.metadata);
     b.graph.metadata = vec![
         ("onyx.spec".into(), spec.name.clone()),
         ("onyx.seed".into(), spec.seed.to_string()),
         ("onyx.version".into(), env!("CARGO_PKG_VERSION").into()),
     ];
+    b.graph.metadata.extend(base_metadata);
     if spec.train.is_some() {
         b.graph.metadata.extend(spec.train_json().map(|t| ("onyx.train".to_string(), t)));
     }
-    Ok(Model { graph: b.graph, layers: infos.into_iter().flatten().collect() })
+    Ok(Model { graph: b.graph, layers: base_info.into_iter().chain(infos.into_iter().flatten()).collect() })
 }
 
 /// Renames the value a layer produced to the layer's name, unless it is one of the layer's own

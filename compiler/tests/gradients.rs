@@ -15,7 +15,7 @@ use onyx_compiler::autodiff::{AutodiffError, backward};
 use onyx_compiler::builder::Builder;
 use onyx_compiler::ir::{DType, Dim, ParamInfo, Tensor, TensorType, ValueId};
 use onyx_compiler::ops::{
-    ArgMax, BatchNormalization, Binary, BinaryKind, Cast, Concat, Conv, ConvTranspose, Dropout, Flatten, Gather, Gemm,
+    ArgMax, BatchNormalization, Binary, BinaryKind, Cast, Clip, Concat, Conv, ConvTranspose, Dropout, Flatten, Gather, Gemm,
     GlobalAveragePool, MatMul, Op, Pad, Pool, PoolKind, Recurrent, RecurrentKind, Reduce, ReduceKind, Reshape, Slice, Softmax,
     SoftmaxKind, Squeeze, Transpose, Unary, UnaryKind, Unsqueeze, Where,
 };
@@ -451,6 +451,36 @@ fn slices() {
     let (s, e) = (c.ints(&[0, 2]), c.ints(&[i64::MAX, 5]));
     let y = c.node(Slice, &[x, s, e]);
     c.check("Slice, batch kept whole", y);
+}
+
+#[test]
+fn clip_with_both_bounds_one_and_none() {
+    // Values away from both bounds (0 and 1): the kinks are where the gradient jumps.
+    let values = vec![-0.8, -0.3, 0.2, 0.45, 0.7, 1.3, 1.9, -1.4, 0.05, 0.93, 2.2, 0.6];
+    for bounds in [&[Some(0.0), Some(1.0)][..], &[Some(0.0)], &[None, Some(1.0)], &[]] {
+        let mut c = Case::new(3);
+        let x = c.input("x", &[3, 4], Values(values.clone()));
+        let mut inputs = vec![x];
+        for (i, b) in bounds.iter().enumerate() {
+            // An upper bound alone needs a lower one before it: -inf, which clips nothing.
+            let v = b.unwrap_or(if i == 0 { f32::NEG_INFINITY } else { f32::INFINITY });
+            inputs.push(c.b.constant("bound", Tensor::scalar_f32(v)));
+        }
+        let y = c.node(Clip, &inputs);
+        c.check(&format!("Clip {bounds:?}"), y);
+    }
+}
+
+#[test]
+fn nearest_upsampling_by_whole_factors() {
+    let mut c = Case::new(8);
+    let x = c.batched("x", &[2, 3, 2, 3], Uniform);
+    let roi = c.b.constant("roi", Tensor::from_f32(vec![0], &[]));
+    let scales = c.b.constant("scales", Tensor::from_f32(vec![4], &[1.0, 1.0, 3.0, 2.0]));
+    let attributes = [onyx_compiler::ops::attrs::string("coordinate_transformation_mode", "asymmetric"), onyx_compiler::ops::attrs::string("nearest_mode", "floor")];
+    let op = onyx_compiler::ops::Resize::from_attrs(&onyx_compiler::ops::Attrs { op: "Resize", list: &attributes }).unwrap();
+    let y = c.b.node1("Resize", op, &[x, roi, scales]).unwrap();
+    c.check("Resize nearest ×(3, 2)", y);
 }
 
 #[test]

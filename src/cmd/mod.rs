@@ -1,4 +1,5 @@
 pub mod compile;
+pub mod import;
 pub mod inspect;
 pub mod predict;
 pub mod summary;

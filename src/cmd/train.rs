@@ -8,8 +8,8 @@ use onyx_compiler::spec::TrainSpec;
 use onyx_proto::onnx::ModelProto;
 use onyx_runtime::train::EpochLog;
 use onyx_runtime::{HostTensor, TractEngine, solve};
-use onyx_runtime::data::{changes, feature_stats, overall_stats, read_labelled, read_series, standardize, windows};
-use onyx_runtime::train::{EarlyStopping, Event, FitOptions, Trainer, load_checkpoint, write_history_csv, write_loss_plot};
+use onyx_runtime::data::{changes, feature_stats, overall_stats, read_image_folder, read_labelled, read_series, standardize, windows};
+use onyx_runtime::train::{EarlyStopping, Event, FitOptions, Trainer, features, load_checkpoint, split_frozen_base, write_history_csv, write_loss_plot};
 
 /// Train a spec, or an existing .onnx from its current weights, on labelled data by running the ONNX
 /// training-step graph on tract. A linear model whose [train] solver is "lstsq" (least squares,
@@ -25,8 +25,10 @@ pub struct Args {
     /// A file with a [train] table alone, used instead of the spec's or the model's own.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
-    /// Training data: a CSV with a header row, a 2-D NPY table (one sample a row), or an NPZ with
-    /// the features (named after the model's input, or `x`) and `y`.
+    /// Training data: a CSV with a header row, a 2-D NPY table (one sample a row), an NPZ with
+    /// the features (named after the model's input, or `x`) and `y`, or a folder of class
+    /// sub-folders of PNG/JPEG images (resized to the model's input; classes labelled in sorted
+    /// order, as Keras' image_dataset_from_directory).
     #[arg(short, long)]
     data: PathBuf,
     /// The target column (its name in a CSV, its index in an NPY); the last column by default.
@@ -74,6 +76,10 @@ pub struct Args {
     /// never reached.
     #[arg(long, requires = "window")]
     difference: bool,
+    /// Start from the weights of this .onnx where their names, types and shapes match the spec's
+    /// (Keras' load_weights by name, skipping mismatches); the matches and misses are listed.
+    #[arg(long, value_name = "ONNX")]
+    init_from: Option<PathBuf>,
     /// No progress bar (for logs).
     #[arg(long)]
     quiet: bool,
@@ -81,6 +87,10 @@ pub struct Args {
     /// Results are reproducible for a given count.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     threads: Option<u32>,
+    /// Run a frozen base at every step instead of computing its features once (the default when no
+    /// weight of the base trains).
+    #[arg(long)]
+    no_cache: bool,
 }
 
 fn beside(model: &Path, suffix: &str) -> PathBuf {
@@ -101,6 +111,9 @@ struct Start {
 fn start(args: &Args) -> anyhow::Result<Start> {
     let config = args.config.as_deref().map(onyx_compiler::spec::train_from_file).transpose()?;
     if args.spec.extension().is_some_and(|e| e.eq_ignore_ascii_case("onnx")) {
+        if args.init_from.is_some() {
+            bail!("--init-from warm-starts a spec; {} already holds its starting weights", args.spec.display());
+        }
         let proto = onyx_proto::read_model(&args.spec)?;
         let graph = onyx_compiler::import(&proto).with_context(|| format!("importing {}", args.spec.display()))?;
         let meta = |key: &str| graph.metadata.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
@@ -123,7 +136,24 @@ fn start(args: &Args) -> anyhow::Result<Start> {
     let Some(train) = config.or_else(|| spec.train.clone()) else {
         bail!("{}: the spec has no [train] table (loss, optimizer, epochs...); add one or give --config", args.spec.display());
     };
-    let graph = onyx_compiler::compile(&spec)?.graph;
+    let mut graph = onyx_compiler::compile(&spec)?.graph;
+    if let Some(path) = &args.init_from {
+        let from = onyx_compiler::import(&onyx_proto::read_model(path)?).with_context(|| format!("importing {}", path.display()))?;
+        let report = onyx_compiler::transfer::warm_start(&mut graph, &from);
+        if report.copied.is_empty() {
+            bail!("--init-from {}: no weight of the model has a match (same name and shape) there; the model's weights are {}", path.display(), report.missing.iter().chain(report.mismatched.iter().map(|(n, _)| n)).take(8).cloned().collect::<Vec<_>>().join(", "));
+        }
+        eprintln!("warm start from {}: copied {} of {} weights: {}", path.display(), report.copied.len(), report.copied.len() + report.mismatched.len() + report.missing.len(), report.copied.join(", "));
+        for (name, why) in &report.mismatched {
+            eprintln!("  kept the initialized `{name}`: {why}");
+        }
+        for name in &report.missing {
+            eprintln!("  kept the initialized `{name}`: not in the file");
+        }
+        if !report.unused.is_empty() {
+            eprintln!("  unused from the file: {}", report.unused.join(", "));
+        }
+    }
     Ok(Start { name: spec.name.clone(), seed: spec.seed, graph, train, spec: Some(spec) })
 }
 
@@ -150,12 +180,26 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         (Some(spec), true) => Some(linear_model(&args.spec, &train, spec, &graph)?),
         (None, true) => bail!("[train] solver = \"{}\" fits a linear model from its spec; train {} with solver = \"gd\"", train.solver, args.spec.display()),
     };
-    let graphs = onyx_compiler::train::build(&graph, &train).with_context(|| format!("deriving the training graph of {}", args.spec.display()))?;
+    // A frozen base runs once over the data; the head trains on its features.
+    let frozen = if args.no_cache { None } else { split_frozen_base(&graph) };
+    let trained_part = frozen.as_ref().map_or(&graph, |f| &f.head);
+    let graphs = onyx_compiler::train::build(trained_part, &train).with_context(|| format!("deriving the training graph of {}", args.spec.display()))?;
     let [input] = graph.inputs.as_slice() else { bail!("onyx train feeds one model input; this model has {}", graph.inputs.len()) };
     let v = graph.value(*input);
     let info = onyx_runtime::IoInfo { name: v.name.clone(), dtype: v.ty.dtype, shape: v.ty.shape.clone() };
+    let mut classes = None;
     let (x, y) = match args.window {
         Some(window) => series_windows(&args, &info, &graphs.target_type, window as usize)?,
+        None if args.data.is_dir() => {
+            // As image_dataset_from_directory, the files are shuffled (seeded) before the validation
+            // split, so that it holds every class.
+            let folder = read_image_folder(&args.data, &info)?.shuffled(args.seed.unwrap_or(seed));
+            if !args.quiet {
+                eprintln!("{} images of {} classes: {}", folder.y.shape()[0], folder.classes.len(), folder.classes.iter().enumerate().map(|(i, c)| format!("{i} = {c}")).collect::<Vec<_>>().join(", "));
+            }
+            classes = Some(folder.classes);
+            (folder.x, folder.y)
+        }
         None => read_labelled(&args.data, &info, &graphs.target_type, args.target.as_deref())?,
     };
     // The exported model takes raw windows; its forecasts are checked on them.
@@ -176,6 +220,19 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         xv = vec![standardize(&xv[0], &s.mean, &s.scale)];
         if let Some((m, k)) = s.target {
             (yt, yv) = (standardize(&yt, &[m], &[k]), standardize(&yv, &[m], &[k]));
+        }
+    }
+    if let Some(frozen) = &frozen {
+        let started = std::time::Instant::now();
+        let bar = if args.quiet { ProgressBar::hidden() } else { ProgressBar::new(n as u64) };
+        bar.set_style(ProgressStyle::with_template("base features [{bar:30}] {pos}/{len}").expect("a valid template").progress_chars("=> "));
+        let batch = train.batch_size.unwrap_or(32).clamp(1, 64);
+        let mut tick = |rows: usize| bar.inc(rows as u64);
+        xt = vec![features(&frozen.base, &TractEngine, &xt[0], batch, &mut tick).context("computing the frozen base's features")?];
+        xv = vec![features(&frozen.base, &TractEngine, &xv[0], batch, &mut tick).context("computing the frozen base's features")?];
+        bar.finish_and_clear();
+        if !args.quiet {
+            eprintln!("computed the frozen base's features of {n} samples once in {:.2} s; the head trains on them", started.elapsed().as_secs_f64());
         }
     }
     let validation = (n_val > 0).then_some((xv.as_slice(), &yv));
@@ -248,6 +305,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             for (m, v) in &log.val_metrics {
                 line += &format!("  val_{m} {v:.4}");
             }
+            line += &format!("  ({:.2} s)", log.seconds);
             // Off a terminal the bar draws nothing, so the epoch lines go to stderr as plain text.
             if bar.is_hidden() {
                 if !args.quiet {
@@ -261,7 +319,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     })?;
     bar.finish_and_clear();
 
-    let written = export(trainer.trained_model(&graph)?, &info.name, scaling.as_ref(), args.difference, &output)?;
+    let mut trained = trainer.trained_model(&graph)?;
+    // The class each output index stands for, when the data named them.
+    if let Some(classes) = &classes {
+        trained.metadata.retain(|(k, _)| k != "onyx.classes");
+        trained.metadata.push(("onyx.classes".into(), serde_json::to_string(classes)?));
+    }
+    let written = export(trained, &info.name, scaling.as_ref(), args.difference, &output)?;
     if args.window.is_some() && n_val > 0 {
         report_forecast(&written, &raw_validation)?;
     }
@@ -477,5 +541,6 @@ fn fit_exactly(train: &TrainSpec, linear: &Linear, mut model: Graph, (x, y): (&H
         None => (None, vec![]),
     };
     let r2 = solve::r2(&xs, p, &ys, &coef, intercept);
-    Ok(Fitted { model, log: EpochLog { epoch: 1, loss, metrics, val_loss, val_metrics }, r2, method, elapsed: started.elapsed().as_secs_f64(), note })
+    let elapsed = started.elapsed().as_secs_f64();
+    Ok(Fitted { model, log: EpochLog { epoch: 1, loss, metrics, val_loss, val_metrics, seconds: elapsed }, r2, method, elapsed, note })
 }

@@ -53,3 +53,23 @@ pub fn write_npz(path: &Path, names: &[String], tensors: &[onyx_runtime::HostTen
     }
     npz.finish().unwrap();
 }
+
+/// digits.csv's 8x8 images upscaled to 28x28 by nearest neighbour (output pixel r reads ⌊r·8/28⌋),
+/// scaled to [0, 1], with their labels.
+pub fn digits_28() -> (onyx_runtime::HostTensor, onyx_runtime::HostTensor) {
+    let table = onyx_runtime::data::read_table(&repo().join("data/digits.csv")).unwrap();
+    let n = table.rows.len();
+    let mut pixels = Vec::with_capacity(n * 784);
+    for row in &table.rows {
+        for r in 0..28 {
+            for c in 0..28 {
+                pixels.push((row[(r * 8 / 28) * 8 + c * 8 / 28] / 16.0) as f32);
+            }
+        }
+    }
+    let labels = table.rows.iter().map(|r| r[64] as i64).collect();
+    (
+        onyx_runtime::HostTensor::F32(ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(&[n, 1, 28, 28]), pixels).unwrap()),
+        onyx_runtime::HostTensor::I64(ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(&[n]), labels).unwrap()),
+    )
+}

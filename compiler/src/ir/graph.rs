@@ -71,6 +71,18 @@ impl Graph {
         ValueId(self.values.len() - 1)
     }
 
+    /// A metadata entry holding a JSON list of names (`onyx.constants`, `onyx.frozen`...); empty when
+    /// absent or unreadable.
+    pub fn metadata_names(&self, key: &str) -> std::collections::HashSet<String> {
+        self.metadata
+            .iter()
+            .find(|(k, _)| k == key)
+            .and_then(|(_, v)| serde_json::from_str::<Vec<String>>(v).ok())
+            .unwrap_or_default()
+            .into_iter()
+            .collect()
+    }
+
     pub fn find_value(&self, name: &str) -> Option<ValueId> {
         self.values.iter().position(|v| v.name == name).map(ValueId)
     }

@@ -15,6 +15,7 @@ mod argmax;
 mod batch_norm;
 mod binary;
 mod cast;
+mod clip;
 mod compare;
 mod concat;
 mod conv;
@@ -26,6 +27,7 @@ mod pad;
 mod pool;
 mod reduce;
 mod reshape;
+mod resize;
 mod rnn;
 mod select;
 mod shape_op;
@@ -39,6 +41,7 @@ pub use attrs::Attrs;
 pub use batch_norm::BatchNormalization;
 pub use binary::{Binary, BinaryKind, broadcast};
 pub use cast::Cast;
+pub use clip::Clip;
 pub use compare::{Compare, CompareKind};
 pub use concat::Concat;
 pub use conv::Conv;
@@ -50,6 +53,7 @@ pub use pad::Pad;
 pub use pool::{GlobalAveragePool, Pool, PoolKind};
 pub use reduce::{Reduce, ReduceKind};
 pub use reshape::{Flatten, Reshape, Squeeze, Transpose, Unsqueeze};
+pub use resize::Resize;
 pub use select::Where;
 pub use shape_op::Shape;
 pub use split::Split;
@@ -111,6 +115,7 @@ pub static REGISTRY: &[(&str, FromAttrs)] = &[
     ("AveragePool", |a| Pool::from_attrs(PoolKind::Average, a)),
     ("BatchNormalization", BatchNormalization::from_attrs),
     ("Cast", Cast::from_attrs),
+    ("Clip", Clip::from_attrs),
     ("Concat", Concat::from_attrs),
     ("Conv", Conv::from_attrs),
     ("ConvTranspose", ConvTranspose::from_attrs),
@@ -146,6 +151,7 @@ pub static REGISTRY: &[(&str, FromAttrs)] = &[
     ("ReduceSum", |a| Reduce::from_attrs(ReduceKind::Sum, a)),
     ("Relu", |a| Unary::from_attrs(UnaryKind::Relu, a)),
     ("Reshape", Reshape::from_attrs),
+    ("Resize", Resize::from_attrs),
     ("Shape", Shape::from_attrs),
     ("Sigmoid", |a| Unary::from_attrs(UnaryKind::Sigmoid, a)),
     ("Sign", |a| Unary::from_attrs(UnaryKind::Sign, a)),

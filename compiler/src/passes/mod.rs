@@ -8,11 +8,12 @@ use crate::ir::{Graph, Node, TensorType, ValueId};
 use crate::ops::{Attrs, Recurrent, RecurrentKind};
 
 mod difference;
+mod log_softmax;
 mod standardize;
 mod unroll;
 
 pub use difference::difference_series;
-pub use standardize::{append_unscaling, prepend_standardization};
+pub use standardize::{append_unscaling, prepend_channel_normalization, prepend_standardization};
 pub use unroll::{unroll_recurrent, unroll_recurrent_for_training};
 
 #[derive(Debug, thiserror::Error)]
@@ -54,15 +55,21 @@ fn in_front_of_input(graph: &mut Graph, id: ValueId, slot: usize, renamed: Strin
 /// The model as tract can run it. tract's ONNX importer ignores the `activations` of LSTM, GRU and
 /// RNN nodes (it always uses sigmoid and tanh), and panics on a symbolic batch when such a node has
 /// no initial state; a model with either kind of node has its recurrent nodes unrolled into
-/// primitive ops. A model without them comes back unchanged.
+/// primitive ops. LogSoftmax is spelled out in stable primitives (`log_softmax`). A model without
+/// either comes back unchanged.
 pub fn for_tract(model: &ModelProto) -> Result<ModelProto, PassError> {
-    if !model.graph.iter().flat_map(|g| &g.node).any(tract_cannot_run) {
-        return Ok(model.clone());
+    let mut out = if model.graph.iter().flat_map(|g| &g.node).any(tract_cannot_run) {
+        let mut graph = import(model)?;
+        unroll_recurrent(&mut graph, false)?;
+        let mut out = to_onnx(&graph);
+        out.metadata_props = model.metadata_props.clone();
+        out
+    } else {
+        model.clone()
+    };
+    if let Some(g) = out.graph.as_mut().filter(|g| log_softmax::has_log_softmax(g)) {
+        log_softmax::spell_out_log_softmax(g);
     }
-    let mut graph = import(model)?;
-    unroll_recurrent(&mut graph, false)?;
-    let mut out = to_onnx(&graph);
-    out.metadata_props = model.metadata_props.clone();
     Ok(out)
 }
 

@@ -10,17 +10,40 @@ use crate::ops::{Binary, BinaryKind};
 /// Prepends `(x − mean) / scale` to the input named `input`; `mean` and `scale` hold one value per
 /// element of a sample.
 pub fn prepend_standardization(graph: &mut Graph, input: &str, mean: &[f32], scale: &[f32]) -> Result<(), PassError> {
-    let (id, slot, ty) = super::model_input(graph, input)?;
-    let sample: Option<Vec<usize>> = ty.shape[1..].iter().map(|d| d.fixed()).collect();
-    let sample = sample.ok_or_else(|| PassError::at(input, "needs a known sample shape"))?;
+    let sample = sample_shape(graph, input)?;
     let n: usize = sample.iter().product();
     if mean.len() != n || scale.len() != n {
         return Err(PassError::at(input, format!("{n} values per sample, but {} means and {} scales", mean.len(), scale.len())));
     }
+    prepend(graph, input, Tensor::from_f32(sample.clone(), mean), Tensor::from_f32(sample, scale))
+}
+
+/// Prepends `(x − mean) / std` per channel (the first axis after the batch), as an image model's
+/// input normalization; one value for every channel, or one for all.
+pub fn prepend_channel_normalization(graph: &mut Graph, input: &str, mean: &[f32], std: &[f32]) -> Result<(), PassError> {
+    let sample = sample_shape(graph, input)?;
+    let channels = sample.first().copied().unwrap_or(1);
+    if mean.len() != std.len() || !(mean.len() == channels || mean.len() == 1) {
+        return Err(PassError::at(input, format!("{channels} channels, but {} means and {} standard deviations", mean.len(), std.len())));
+    }
+    let mut dims = vec![mean.len()];
+    dims.extend(std::iter::repeat_n(1, sample.len().saturating_sub(1)));
+    prepend(graph, input, Tensor::from_f32(dims.clone(), mean), Tensor::from_f32(dims, std))
+}
+
+fn sample_shape(graph: &Graph, input: &str) -> Result<Vec<usize>, PassError> {
+    let (_, _, ty) = super::model_input(graph, input)?;
+    let sample: Option<Vec<usize>> = ty.shape[1..].iter().map(|d| d.fixed()).collect();
+    sample.ok_or_else(|| PassError::at(input, "needs a known sample shape"))
+}
+
+/// `(x − mean) / scale` in front of the input, `mean` and `scale` broadcasting against a sample.
+fn prepend(graph: &mut Graph, input: &str, mean: Tensor, scale: Tensor) -> Result<(), PassError> {
+    let (id, slot, ty) = super::model_input(graph, input)?;
     // The raw input takes the standardized one's place among the inputs.
     let (mut b, raw, forward) = super::in_front_of_input(graph, id, slot, format!("{input}/standardized"), ty);
-    let mean = b.constant(&format!("{input}/mean"), Tensor::from_f32(sample.clone(), mean));
-    let scale = b.constant(&format!("{input}/scale"), Tensor::from_f32(sample, scale));
+    let mean = b.constant(&format!("{input}/mean"), mean);
+    let scale = b.constant(&format!("{input}/scale"), scale);
     let centred = b.node1(&format!("{input}/center"), Arc::new(Binary { kind: BinaryKind::Sub }), &[raw, mean]).map_err(|e| PassError::at(input, e.to_string()))?;
     b.node_into(&format!("{input}/scale"), Arc::new(Binary { kind: BinaryKind::Div }), &[centred, scale], &[id]).map_err(|e| PassError::at(input, e.to_string()))?;
     *graph = b.graph;

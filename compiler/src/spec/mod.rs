@@ -5,6 +5,7 @@ use std::path::Path;
 
 use crate::ir::DType;
 use crate::layers::{self, Arity, Layer, LayerError};
+use crate::transfer::{self, BaseSpec};
 
 mod error;
 pub mod raw;
@@ -46,6 +47,11 @@ pub struct Spec {
     pub order: Vec<usize>,
     pub outputs: Vec<String>,
     pub train: Option<TrainSpec>,
+    /// A pretrained model in place of `inputs` (then empty): the first layer reads its cut.
+    pub base: Option<BaseSpec>,
+    /// Per-channel (mean, std) applied to the input by the model's first nodes, so that it takes raw
+    /// values (pixels 0–255).
+    pub normalize: Option<(Vec<f32>, Vec<f32>)>,
     pub source: Source,
 }
 
@@ -198,7 +204,34 @@ fn build(raw: raw::RawSpec, source: Source) -> Result<Spec, SpecError> {
     if model.name.trim().is_empty() {
         return Err(at_model("name", "must not be empty".into()));
     }
+    let base = match &model.base {
+        Some(_) if model.input.is_some() || model.inputs.is_some() => {
+            return Err(at_model("base", "a base gives the model its input: leave out `input` and `inputs`".into()));
+        }
+        Some(b) => {
+            let name = b.name.clone().unwrap_or_else(|| "base".into());
+            if name.trim().is_empty() {
+                return Err(at_model("base", "`name` must not be empty".into()));
+            }
+            if b.cut.as_deref().is_some_and(|c| c.trim().is_empty()) {
+                return Err(at_model("base", "`cut` must name a tensor".into()));
+            }
+            Some(BaseSpec { name, onnx: transfer::resolve(&source.path, &b.onnx), cut: b.cut.clone(), trainable: b.trainable.unwrap_or(false), trainable_from: b.trainable_from.clone() })
+        }
+        None => None,
+    };
+    let normalize = match &model.normalize {
+        None => None,
+        Some(n) if n.mean.is_empty() || n.mean.len() != n.std.len() => {
+            return Err(at_model("normalize", format!("give one mean and one std per channel (or one of each for all): {} means, {} stds", n.mean.len(), n.std.len())));
+        }
+        Some(n) if n.std.iter().any(|&s| !(s > 0.0 && s.is_finite())) || n.mean.iter().any(|m| !m.is_finite()) => {
+            return Err(at_model("normalize", "means must be finite and stds positive".into()));
+        }
+        Some(n) => Some((n.mean.iter().map(|&v| v as f32).collect(), n.std.iter().map(|&v| v as f32).collect())),
+    };
     let raw_inputs: Vec<&raw::RawInput> = match (&model.input, &model.inputs) {
+        _ if base.is_some() => vec![],
         (Some(i), None) => vec![i],
         (None, Some(list)) if !list.is_empty() => list.iter().collect(),
         (Some(_), Some(_)) => return Err(at_model("inputs", "give `input` or `inputs`, not both".into())),
@@ -224,7 +257,7 @@ fn build(raw: raw::RawSpec, source: Source) -> Result<Spec, SpecError> {
     }
 
     let mut layers: Vec<LayerSpec> = vec![];
-    let mut taken: BTreeSet<String> = inputs.iter().map(|i| i.name.clone()).collect();
+    let mut taken: BTreeSet<String> = inputs.iter().map(|i| i.name.clone()).chain(base.as_ref().map(|b| b.name.clone())).collect();
     let mut counters: HashMap<&str, usize> = HashMap::new();
     for (index, r) in raw.layer.iter().enumerate() {
         let here = |field: &str| vec![key("layer"), Seg::Index(index), key(field)];
@@ -260,7 +293,7 @@ fn build(raw: raw::RawSpec, source: Source) -> Result<Spec, SpecError> {
             None if index == 0 && inputs.len() > 1 => {
                 return Err(source.error(&[key("layer"), Seg::Index(index)], Some(index), Some("inputs"), "the model has several inputs: name the ones this layer reads"));
             }
-            None if index == 0 => vec![inputs[0].name.clone()],
+            None if index == 0 => vec![base.as_ref().map_or_else(|| inputs[0].name.clone(), |b| b.name.clone())],
             None => vec![layers[index - 1].name.clone()],
         };
         let arity_ok = match layer.arity() {
@@ -278,7 +311,7 @@ fn build(raw: raw::RawSpec, source: Source) -> Result<Spec, SpecError> {
     // Every named input must exist.
     for l in &layers {
         for i in &l.inputs {
-            if !layers.iter().any(|o| &o.name == i) && !inputs.iter().any(|x| &x.name == i) {
+            if !layers.iter().any(|o| &o.name == i) && !inputs.iter().any(|x| &x.name == i) && base.as_ref().is_none_or(|b| &b.name != i) {
                 let path = vec![key("layer"), Seg::Index(l.index), key("inputs")];
                 return Err(source.error(&path, Some(l.index), Some("inputs"), format!("`{i}` is neither a layer nor a model input")));
             }
@@ -323,6 +356,8 @@ fn build(raw: raw::RawSpec, source: Source) -> Result<Spec, SpecError> {
         order,
         outputs,
         train,
+        base,
+        normalize,
         source,
     })
 }

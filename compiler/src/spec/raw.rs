@@ -28,6 +28,27 @@ pub struct RawModel {
     /// Layer names whose outputs are the model's outputs; the last layer by default.
     pub outputs: Option<Vec<String>>,
     pub seed: Option<u64>,
+    /// A pretrained ONNX model, cut at a tensor, in place of the input.
+    pub base: Option<RawBase>,
+    /// `(x − mean) / std` per input channel, as the model's first nodes.
+    pub normalize: Option<RawNormalize>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct RawNormalize {
+    pub mean: Vec<f64>,
+    pub std: Vec<f64>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct RawBase {
+    pub onnx: String,
+    pub cut: Option<String>,
+    pub trainable: Option<bool>,
+    pub trainable_from: Option<String>,
+    pub name: Option<String>,
 }
 
 #[derive(Deserialize, Debug)]

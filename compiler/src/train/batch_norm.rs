@@ -15,40 +15,72 @@ pub struct Moving {
 }
 
 /// Rewrites every BatchNormalization node of `b`'s graph into its training form, in place (the
-/// replacement nodes take the node's position, so the graph stays in order).
+/// replacement nodes take the node's position, so the graph stays in order). A pretrained base's
+/// batch normalizations (listed in the graph's metadata) stay in inference mode: as the op when
+/// their scale and offset are frozen, spelled out when they train (engines such as tract take the
+/// op's parameters as constants only).
 pub fn rewrite(b: &mut Builder) -> Result<Vec<Moving>, TrainError> {
+    let inference = b.graph.metadata_names(crate::transfer::INFERENCE_MODE_KEY);
     let mut moving = vec![];
     for node in std::mem::take(&mut b.graph.nodes) {
         if node.op.op_type() != "BatchNormalization" {
             b.graph.nodes.push(node);
-            continue;
+        } else if !inference.contains(&node.name) {
+            moving.extend(emit(b, &node)?);
+        } else if node.inputs.iter().skip(1).take(2).flatten().any(|v| b.graph.value(*v).param.as_ref().is_some_and(|p| p.trainable)) {
+            emit_inference(b, &node)?;
+        } else {
+            b.graph.nodes.push(node);
         }
-        moving.extend(emit(b, &node)?);
     }
     Ok(moving)
 }
 
-fn emit(b: &mut Builder, node: &Node) -> Result<[Moving; 2], TrainError> {
-    use BinaryKind::{Add, Div, Mul, Sub};
+/// The node's inputs (x, scale, bias, mean, var), its epsilon and momentum, and the rank of x.
+fn parts(node: &Node) -> Result<([ValueId; 5], f32, f32), TrainError> {
     let attributes = node.op.attributes();
     let a = Attrs { op: "BatchNormalization", list: &attributes };
-    let (epsilon, momentum) = (a.float("epsilon", 1e-5)?, a.float("momentum", 0.9)?);
     let input = |i: usize| node.inputs.get(i).copied().flatten().ok_or_else(|| TrainError::Unsupported(format!("batch normalization `{}` lacks input {i}", node.name)));
-    let (x, scale, bias, mean, var) = (input(0)?, input(1)?, input(2)?, input(3)?, input(4)?);
+    Ok(([input(0)?, input(1)?, input(2)?, input(3)?, input(4)?], a.float("epsilon", 1e-5)?, a.float("momentum", 0.9)?))
+}
+
+/// A per-channel vector [C] as [C, 1, ...], to broadcast against (N, C, spatial...).
+fn channel_shape(o: &mut Ops, v: ValueId, rank: usize) -> Result<ValueId, TrainError> {
+    if rank <= 2 {
+        return Ok(v);
+    }
+    let axes = o.ints(&(1..rank as i64 - 1).collect::<Vec<_>>());
+    o.op(Unsqueeze, &[v, axes])
+}
+
+/// Inference mode in primitive ops: `(x − mean) · scale / √(var + ε) + bias`.
+fn emit_inference(b: &mut Builder, node: &Node) -> Result<(), TrainError> {
+    use BinaryKind::{Add, Div, Mul, Sub};
+    let ([x, scale, bias, mean, var], epsilon, _) = parts(node)?;
+    let rank = b.ty(x).rank();
+    b.layer = node.layer.clone();
+    let mut o = Ops { b, prefix: node.name.clone() };
+    let eps = o.scalar(epsilon);
+    let shifted = o.bin(Add, var, eps)?;
+    let std = o.un(UnaryKind::Sqrt, shifted)?;
+    let gain = o.bin(Div, scale, std)?;
+    let (mean_c, gain_c, bias_c) = (channel_shape(&mut o, mean, rank)?, channel_shape(&mut o, gain, rank)?, channel_shape(&mut o, bias, rank)?);
+    let centred = o.bin(Sub, x, mean_c)?;
+    let scaled = o.bin(Mul, centred, gain_c)?;
+    let y = o.bin(Add, scaled, bias_c)?;
+    o.b.node_into(&format!("{}/output", node.name), std::sync::Arc::new(crate::ops::Unary::new(UnaryKind::Identity)), &[y], &[node.outputs[0]])?;
+    Ok(())
+}
+
+fn emit(b: &mut Builder, node: &Node) -> Result<[Moving; 2], TrainError> {
+    use BinaryKind::{Add, Div, Mul, Sub};
+    let ([x, scale, bias, mean, var], epsilon, momentum) = parts(node)?;
     let ty = b.ty(x).clone();
     let rank = ty.rank();
     let spatial: Option<usize> = ty.shape[2..].iter().map(Dim::fixed).product();
     let spatial = spatial.ok_or_else(|| TrainError::Unsupported(format!("batch normalization `{}` needs known spatial sizes", node.name)))?;
     b.layer = node.layer.clone();
     let mut o = Ops { b, prefix: node.name.clone() };
-    // Per-channel vectors [C] broadcast against (N, C, spatial...) as [C, 1, ...].
-    let channel_shape = |o: &mut Ops, v: ValueId| -> Result<ValueId, TrainError> {
-        if rank <= 2 {
-            return Ok(v);
-        }
-        let axes = o.ints(&(1..rank as i64 - 1).collect::<Vec<_>>());
-        o.op(Unsqueeze, &[v, axes])
-    };
     let axes: Vec<i64> = std::iter::once(0).chain(2..rank as i64).collect();
     let sum = |o: &mut Ops, v: ValueId| -> Result<ValueId, TrainError> {
         let a = o.ints(&axes);
@@ -68,7 +100,7 @@ fn emit(b: &mut Builder, node: &Node) -> Result<[Moving; 2], TrainError> {
     let shifted = o.bin(Add, batch_var, eps)?;
     let std = o.un(UnaryKind::Sqrt, shifted)?;
     let normalized = o.bin(Div, centred, std)?;
-    let (scale_c, bias_c) = (channel_shape(&mut o, scale)?, channel_shape(&mut o, bias)?);
+    let (scale_c, bias_c) = (channel_shape(&mut o, scale, rank)?, channel_shape(&mut o, bias, rank)?);
     let scaled = o.bin(Mul, normalized, scale_c)?;
     let y = o.bin(Add, scaled, bias_c)?;
     o.b.node_into(&format!("{}/output", node.name), std::sync::Arc::new(crate::ops::Unary::new(UnaryKind::Identity)), &[y], &[node.outputs[0]])?;

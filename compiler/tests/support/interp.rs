@@ -662,6 +662,34 @@ pub fn eval(op: &str, attributes: &[AttributeProto], ins: &[Option<&Arr>]) -> Ve
         "Sign" => x().map(|v| if v > 0.0 { 1.0 } else if v < 0.0 { -1.0 } else { 0.0 }),
         "Floor" => x().map(f64::floor),
         "Cos" => x().map(f64::cos),
+        // Nearest upscaling by whole factors (the case whose gradient onyx has): cell j reads ⌊j/k⌋.
+        "Resize" => {
+            let scales = input(2);
+            let shape: Vec<usize> = x().shape.iter().zip(&scales.data).map(|(&d, &s)| d * s as usize).collect();
+            let n: usize = shape.iter().product();
+            let data = (0..n)
+                .map(|flat| {
+                    let mut rest = flat;
+                    let mut src = 0;
+                    let mut stride = 1;
+                    let mut index = vec![0; shape.len()];
+                    for a in (0..shape.len()).rev() {
+                        index[a] = rest % shape[a];
+                        rest /= shape[a];
+                    }
+                    for a in (0..shape.len()).rev() {
+                        src += index[a] / scales.data[a] as usize * stride;
+                        stride *= x().shape[a];
+                    }
+                    x().data[src]
+                })
+                .collect();
+            Arr::new(shape, data)
+        }
+        "Clip" => {
+            let (lo, hi) = (opt(1).map_or(f64::NEG_INFINITY, |a| a.data[0]), opt(2).map_or(f64::INFINITY, |a| a.data[0]));
+            x().map(|v| v.max(lo).min(hi))
+        }
         "Shape" => Arr::new(vec![rank()], x().shape.iter().map(|&d| d as f64).collect()),
         "Add" => bin(|a, b| a + b),
         "Sub" => bin(|a, b| a - b),

@@ -1,5 +1,6 @@
-//! Reading model inputs from CSV, NPY and NPZ files, labelled tables for training, and writing
-//! outputs as CSV, NPY, NPZ or JSON.
+//! Reading model inputs from CSV, NPY and NPZ files, labelled tables and image folders for training,
+//! and writing outputs as CSV, NPY, NPZ or JSON.
+mod images;
 mod labelled;
 mod read;
 mod scale;
@@ -7,6 +8,7 @@ mod series;
 mod table;
 mod write;
 
+pub use images::{ImageFolder, read_image_folder};
 pub use labelled::read_labelled;
 pub use read::read_inputs;
 pub use scale::{feature_stats, overall_stats, standardize};

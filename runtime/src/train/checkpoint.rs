@@ -45,7 +45,7 @@ fn data_error(path: &Path, message: impl Into<String>) -> RuntimeError {
 }
 
 fn log_json(l: &EpochLog) -> serde_json::Value {
-    serde_json::json!({ "epoch": l.epoch, "loss": l.loss, "metrics": l.metrics, "val_loss": l.val_loss, "val_metrics": l.val_metrics })
+    serde_json::json!({ "epoch": l.epoch, "loss": l.loss, "metrics": l.metrics, "val_loss": l.val_loss, "val_metrics": l.val_metrics, "seconds": l.seconds })
 }
 
 fn log_from_json(v: &serde_json::Value) -> Option<EpochLog> {
@@ -58,6 +58,7 @@ fn log_from_json(v: &serde_json::Value) -> Option<EpochLog> {
         metrics: pairs(v.get("metrics")?)?,
         val_loss: v.get("val_loss")?.as_f64(),
         val_metrics: pairs(v.get("val_metrics")?)?,
+        seconds: v.get("seconds").and_then(|s| s.as_f64()).unwrap_or(0.0),
     })
 }
 

@@ -43,6 +43,8 @@ pub struct EpochLog {
     pub metrics: Vec<(String, f64)>,
     pub val_loss: Option<f64>,
     pub val_metrics: Vec<(String, f64)>,
+    /// Wall time of the epoch's steps and validation (not its checkpoint).
+    pub seconds: f64,
 }
 
 impl EpochLog {
@@ -330,6 +332,7 @@ impl<'e> Trainer<'e> {
                 order.shuffle(&mut rng);
             }
             let (mut loss_sum, mut metric_sums) = (0.0, vec![0.0; self.graphs.metric_sums.len()]);
+            let started = std::time::Instant::now();
             for (b, rows) in order.chunks(batch).enumerate() {
                 let xb: Vec<HostTensor> = x.iter().map(|t| t.select_rows(rows)).collect();
                 let yb = y.select_rows(rows);
@@ -347,12 +350,14 @@ impl<'e> Trainer<'e> {
                 metrics: self.graphs.finish_metrics(&metric_sums, n),
                 val_loss: None,
                 val_metrics: vec![],
+                seconds: 0.0,
             };
             if let Some((vx, vy)) = validation {
                 let (vl, vm) = self.evaluate(vx, vy, batch)?;
                 log.val_loss = Some(vl);
                 log.val_metrics = self.graphs.metrics.iter().cloned().zip(vm).collect();
             }
+            log.seconds = started.elapsed().as_secs_f64();
             observe(Event::Epoch(&log));
             let stop = match &opts.early_stopping {
                 Some(es) => {

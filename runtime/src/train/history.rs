@@ -1,5 +1,5 @@
-//! What training leaves beside the model: `history.csv` (one row per epoch, Keras' History keys) and
-//! a loss-curve PNG.
+//! What training leaves beside the model: `history.csv` (one row per epoch, Keras' History keys and
+//! the epoch's wall time in seconds) and a loss-curve PNG.
 use std::path::Path;
 
 use super::EpochLog;
@@ -14,6 +14,7 @@ pub fn write_history_csv(path: &Path, history: &[EpochLog]) -> Result<(), Runtim
         header.push("val_loss".into());
         header.extend(first.val_metrics.iter().map(|(m, _)| format!("val_{m}")));
     }
+    header.push("seconds".into());
     let mut text = header.join(",") + "\n";
     for log in history {
         let mut row = vec![log.epoch.to_string(), format!("{}", log.loss)];
@@ -22,6 +23,7 @@ pub fn write_history_csv(path: &Path, history: &[EpochLog]) -> Result<(), Runtim
             row.push(format!("{v}"));
             row.extend(log.val_metrics.iter().map(|(_, v)| format!("{v}")));
         }
+        row.push(format!("{:.3}", log.seconds));
         text += &(row.join(",") + "\n");
     }
     onyx_proto::atomic_write(path, text.as_bytes())?;

@@ -1,17 +1,21 @@
 //! ONNX back into the IR, the inverse of [`to_onnx`](crate::export::to_onnx): initializers, graph inputs,
 //! then each node in file order through the op table, running its shape rule as the builder does.
 //!
-//! Only the default ONNX domain at opset 17 is read, the opset onyx writes; anything else is an error
-//! that says so rather than a silent reinterpretation.
+//! The default ONNX domain is read at opsets 9 to 21: each node is first rewritten into the opset-17
+//! form onyx writes (`upgrade`), and nodes whose values are known at import time become initializers
+//! (`fold`). Other domains are an error that says so rather than a silent reinterpretation.
 use std::collections::{HashMap, HashSet};
 
 use onyx_proto::onnx::{
-    ModelProto, TensorProto, ValueInfoProto, tensor_proto::DataLocation, tensor_shape_proto::dimension, type_proto,
+    ModelProto, NodeProto, TensorProto, ValueInfoProto, tensor_proto::DataLocation, tensor_shape_proto::dimension, type_proto,
 };
 
 use crate::export::OPSET;
 use crate::ir::{DType, Dim, Graph, Node, ParamInfo, Tensor, TensorType, Value, ValueId};
 use crate::ops::{self, OpError};
+
+mod fold;
+pub mod upgrade;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
@@ -19,7 +23,7 @@ pub enum ImportError {
     NoGraph,
     #[error("the model does not import the default ONNX domain; onyx reads opset {OPSET} of it")]
     NoOpset,
-    #[error("the model imports opset {version} of the default ONNX domain; onyx reads only opset {OPSET}")]
+    #[error("the model imports opset {version} of the default ONNX domain; onyx reads opsets {} to {} (and writes {OPSET})", upgrade::OLDEST, upgrade::NEWEST)]
     Opset { version: i64 },
     #[error("initializer `{name}`: {message}")]
     Initializer { name: String, message: String },
@@ -27,8 +31,12 @@ pub enum ImportError {
     Input { name: String, message: String },
     #[error("{node}: domain `{domain}` is not supported; onyx reads only the default ONNX domain")]
     Domain { node: String, domain: String },
-    #[error("{node}: op `{op}` is not in onyx's op table")]
-    UnsupportedOp { node: String, op: String },
+    #[error("{node}: op `{op}` (opset {opset}) is not one onyx can represent")]
+    UnsupportedOp { node: String, op: String, opset: i64 },
+    #[error("{node}: cannot convert from opset {opset} to {OPSET}: {message}")]
+    Upgrade { node: String, opset: i64, message: String },
+    #[error("{node}: cannot fold: {message}")]
+    Fold { node: String, message: String },
     #[error("{node}: input `{value}` is not defined by an initializer, a graph input or an earlier node")]
     UndefinedValue { node: String, value: String },
     #[error("{node}: {source}")]
@@ -49,7 +57,6 @@ fn node_label(index: usize, name: &str, op_type: &str) -> String {
 }
 
 pub fn import(model: &ModelProto) -> Result<Graph, ImportError> {
-    check_opset(model)?;
     let g = model.graph.as_ref().ok_or(ImportError::NoGraph)?;
     if !g.sparse_initializer.is_empty() {
         return Err(ImportError::SparseInitializer);
@@ -61,15 +68,9 @@ pub fn import(model: &ModelProto) -> Result<Graph, ImportError> {
         .map(|p| (p.key.clone().unwrap_or_default(), p.value.clone().unwrap_or_default()))
         .collect();
     // Float initializers onyx wrote as constants rather than weights; export lists them afresh.
-    let constants: HashSet<String> = graph
-        .metadata
-        .iter()
-        .find(|(k, _)| k == crate::export::CONSTANTS_KEY)
-        .and_then(|(_, v)| serde_json::from_str::<Vec<String>>(v).ok())
-        .unwrap_or_default()
-        .into_iter()
-        .collect();
-    graph.metadata.retain(|(k, _)| k != crate::export::CONSTANTS_KEY);
+    let constants = graph.metadata_names(crate::export::CONSTANTS_KEY);
+    let frozen = graph.metadata_names(crate::export::FROZEN_KEY);
+    graph.metadata.retain(|(k, _)| k != crate::export::CONSTANTS_KEY && k != crate::export::FROZEN_KEY);
     // Every name the file uses, so that names made up for unnamed outputs cannot collide.
     let mut taken: HashSet<String> = g.initializer.iter().filter_map(|t| t.name.clone()).collect();
     taken.extend(g.input.iter().filter_map(|v| v.name.clone()));
@@ -80,7 +81,7 @@ pub fn import(model: &ModelProto) -> Result<Graph, ImportError> {
         let name = t.name.clone().unwrap_or_default();
         let tensor = read_tensor(t).map_err(|message| ImportError::Initializer { name: name.clone(), message })?;
         let ty = tensor.ty();
-        let param = (tensor.dtype.is_float() && !constants.contains(&name)).then(|| ParamInfo { trainable: true, regularizer: None, layer: String::new() });
+        let param = (tensor.dtype.is_float() && !constants.contains(&name)).then(|| ParamInfo { trainable: !frozen.contains(&name), regularizer: None, layer: String::new() });
         define(&mut graph, &mut by_name, Value { name, ty, init: Some(tensor), param }, &|| "an initializer".into())?;
     }
     let initializers: HashSet<&str> = g.initializer.iter().filter_map(|t| t.name.as_deref()).collect();
@@ -96,6 +97,8 @@ pub fn import(model: &ModelProto) -> Result<Graph, ImportError> {
         graph.inputs.push(id);
     }
 
+    let version = check_opset(model)?;
+    let mut reader = Reader { graph: &mut graph, by_name: &mut by_name, taken: &mut taken, constants: &constants };
     for (index, n) in g.node.iter().enumerate() {
         let op_type = n.op_type.clone().unwrap_or_default();
         let name = n.name.clone().unwrap_or_default();
@@ -103,52 +106,14 @@ pub fn import(model: &ModelProto) -> Result<Graph, ImportError> {
         if let Some(domain) = n.domain.as_deref().filter(|d| !d.is_empty() && *d != "ai.onnx") {
             return Err(ImportError::Domain { node: label(), domain: domain.to_string() });
         }
-        let op = ops::from_onnx(&op_type, &n.attribute).map_err(|e| match e {
-            OpError::Unsupported { op } => ImportError::UnsupportedOp { node: label(), op },
-            source => ImportError::Op { node: label(), source },
-        })?;
-        let inputs: Vec<Option<ValueId>> = n
-            .input
-            .iter()
-            .map(|i| match i.as_str() {
-                "" => Ok(None),
-                i => by_name
-                    .get(i)
-                    .copied()
-                    .map(Some)
-                    .ok_or_else(|| ImportError::UndefinedValue { node: label(), value: i.to_string() }),
-            })
-            .collect::<Result<_, _>>()?;
-        let types = graph.infer(op.as_ref(), &inputs).map_err(|source| ImportError::Op { node: label(), source })?;
-        // Optional outputs may be left off the end, or skipped with an empty name in the middle. Values
-        // exist for the listed ones; a skipped one in the middle gets a name of its own (ONNX allows
-        // naming an output nobody reads).
-        let listed = n.output.iter().rposition(|o| !o.is_empty()).map_or(0, |p| p + 1);
-        if listed > types.len() {
-            return Err(ImportError::TooManyOutputs { node: label(), listed, produced: types.len() });
+        let up = upgrade::upgrade(n, version, &mut reader).map_err(|message| ImportError::Upgrade { node: label(), opset: version, message })?;
+        for (constant, tensor) in up.constants {
+            let ty = tensor.ty();
+            define(reader.graph, reader.by_name, Value { name: constant, ty, init: Some(tensor), param: None }, &label)?;
         }
-        let mut outputs = Vec::with_capacity(listed);
-        for (i, ty) in types.into_iter().take(listed).enumerate() {
-            let out_name = match n.output[i].as_str() {
-                "" => fresh_name(&mut taken, &format!("{}:{i}", if name.is_empty() { &op_type } else { &name })),
-                given => given.to_string(),
-            };
-            outputs.push(define(
-                &mut graph,
-                &mut by_name,
-                Value { name: out_name, ty, init: None, param: None },
-                &label,
-            )?);
+        for n in &up.nodes {
+            reader.add_node(n, &label, version)?;
         }
-        // Batch normalization's mean and variance are statistics, not weights gradient descent moves.
-        if op_type == "BatchNormalization" {
-            for v in inputs.iter().skip(3).flatten() {
-                if let Some(p) = graph.values[v.0].param.as_mut() {
-                    p.trainable = false;
-                }
-            }
-        }
-        graph.nodes.push(Node { name: name.clone(), op, inputs, outputs, layer: None });
     }
 
     graph.outputs = g
@@ -178,14 +143,15 @@ fn define(
     Ok(id)
 }
 
-fn check_opset(model: &ModelProto) -> Result<(), ImportError> {
+/// The default domain's opset, which must be one the importer reads.
+fn check_opset(model: &ModelProto) -> Result<i64, ImportError> {
     let default = model
         .opset_import
         .iter()
         .find(|o| matches!(o.domain.as_deref(), None | Some("") | Some("ai.onnx")))
         .ok_or(ImportError::NoOpset)?;
     match default.version {
-        Some(OPSET) => Ok(()),
+        Some(v) if (upgrade::OLDEST..=upgrade::NEWEST).contains(&v) => Ok(v),
         version => Err(ImportError::Opset { version: version.unwrap_or(0) }),
     }
 }
@@ -228,7 +194,7 @@ pub fn read_type(vi: &ValueInfoProto) -> Result<TensorType, String> {
 }
 
 /// An initializer's data, from `raw_data` or from the typed field its element type uses.
-fn read_tensor(t: &TensorProto) -> Result<Tensor, String> {
+pub(crate) fn read_tensor(t: &TensorProto) -> Result<Tensor, String> {
     let code = t.data_type.unwrap_or(0);
     let dtype = DType::from_onnx_code(code).ok_or_else(|| format!("element type {code} is not supported"))?;
     if t.data_location == Some(DataLocation::External as i32) {
@@ -264,4 +230,87 @@ fn read_tensor(t: &TensorProto) -> Result<Tensor, String> {
         ));
     }
     Ok(Tensor { dtype, dims, data })
+}
+
+/// The graph being read, with its names: what the opset rules and folding see.
+struct Reader<'a> {
+    graph: &'a mut Graph,
+    by_name: &'a mut HashMap<String, ValueId>,
+    taken: &'a mut HashSet<String>,
+    /// Float initializers the file lists as constants rather than weights.
+    constants: &'a HashSet<String>,
+}
+
+impl upgrade::Known for Reader<'_> {
+    fn ty(&self, name: &str) -> Option<TensorType> {
+        self.by_name.get(name).map(|&id| self.graph.value(id).ty.clone())
+    }
+
+    fn constant(&self, name: &str) -> Option<Tensor> {
+        self.by_name.get(name).and_then(|&id| self.graph.value(id).init.clone())
+    }
+
+    fn fresh(&mut self, base: &str) -> String {
+        fresh_name(self.taken, base)
+    }
+}
+
+impl Reader<'_> {
+    /// Adds one opset-17 node: folded into an initializer when its value is known, else through the
+    /// op table with its shape rule.
+    fn add_node(&mut self, n: &NodeProto, label: &dyn Fn() -> String, version: i64) -> Result<(), ImportError> {
+        let op_type = n.op_type.clone().unwrap_or_default();
+        let name = n.name.clone().unwrap_or_default();
+        let inputs: Vec<Option<ValueId>> = n
+            .input
+            .iter()
+            .map(|i| match i.as_str() {
+                "" => Ok(None),
+                i => self
+                    .by_name
+                    .get(i)
+                    .copied()
+                    .map(Some)
+                    .ok_or_else(|| ImportError::UndefinedValue { node: label(), value: i.to_string() }),
+            })
+            .collect::<Result<_, _>>()?;
+        let facts: Vec<_> = inputs.iter().map(|i| i.map(|id| (&self.graph.value(id).ty, self.graph.value(id).init.as_ref()))).collect();
+        if let Some(folded) = fold::fold(n, &facts).map_err(|message| ImportError::Fold { node: label(), message })? {
+            let out = n.output.first().cloned().unwrap_or_default();
+            let param = (folded.weight && !self.constants.contains(&out)).then(|| ParamInfo { trainable: true, regularizer: None, layer: String::new() });
+            let value = Value { name: out, ty: folded.value.ty(), init: Some(folded.value), param };
+            define(self.graph, self.by_name, value, label)?;
+            return Ok(());
+        }
+        let op = ops::from_onnx(&op_type, &n.attribute).map_err(|e| match e {
+            OpError::Unsupported { op } => ImportError::UnsupportedOp { node: label(), op, opset: version },
+            source => ImportError::Op { node: label(), source },
+        })?;
+        let types = self.graph.infer(op.as_ref(), &inputs).map_err(|source| ImportError::Op { node: label(), source })?;
+        // Optional outputs may be left off the end, or skipped with an empty name in the middle. Values
+        // exist for the listed ones; a skipped one in the middle gets a name of its own (ONNX allows
+        // naming an output nobody reads).
+        let listed = n.output.iter().rposition(|o| !o.is_empty()).map_or(0, |p| p + 1);
+        if listed > types.len() {
+            return Err(ImportError::TooManyOutputs { node: label(), listed, produced: types.len() });
+        }
+        let mut outputs = Vec::with_capacity(listed);
+        for (i, ty) in types.into_iter().take(listed).enumerate() {
+            let out_name = match n.output[i].as_str() {
+                "" => fresh_name(self.taken, &format!("{}:{i}", if name.is_empty() { &op_type } else { &name })),
+                given => given.to_string(),
+            };
+            outputs.push(define(self.graph, self.by_name, Value { name: out_name, ty, init: None, param: None }, label)?);
+        }
+        // Batch normalization's mean and variance are statistics, not weights gradient descent moves.
+        if op_type == "BatchNormalization" {
+            for v in inputs.iter().skip(3).flatten() {
+                if let Some(p) = self.graph.values[v.0].param.as_mut() {
+                    p.trainable = false;
+                }
+            }
+        }
+        self.graph.nodes.push(Node { name, op, inputs, outputs, layer: None });
+        Ok(())
+    }
 }
