@@ -159,8 +159,8 @@ fn initializers(path: &Path) -> std::collections::HashMap<String, onyx_compiler:
     g.values.into_iter().filter_map(|v| v.init.map(|t| (v.name, t))).collect()
 }
 
-/// Training the head on the frozen base's cached features, and training with the base run at every
-/// step (--no-cache), give the same head; the base's weights come out untouched; the exported
+/// Training the head on the frozen base's cached features (in memory or on disk), and training with
+/// the base run at every step (--no-cache), give the same head; the base's weights come out untouched; the exported
 /// model (base and head in one file) passes onnx.checker and runs on tract and ONNX Runtime alike.
 #[test]
 fn a_head_trained_on_a_frozen_base_exports_as_one_model() {
@@ -175,6 +175,15 @@ fn a_head_trained_on_a_frozen_base_exports_as_one_model() {
     let (ok, _, err) = run(&["train", spec.to_str().unwrap(), "--data", data.to_str().unwrap(), "--no-cache", "-o", recomputed.to_str().unwrap()]);
     assert!(ok, "{err}");
     assert!(!err.contains("features"), "{err}");
+
+    // Features beyond the memory budget (0 MiB here) go to a file, read back batch by batch: the same
+    // head, bit for bit, and the file is gone afterwards.
+    let spilled = dir.path().join("spilled.onnx");
+    let (ok, _, err) = run(&["train", spec.to_str().unwrap(), "--data", data.to_str().unwrap(), "--cache-memory-mb", "0", "-o", spilled.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    assert!(err.contains("kept on disk"), "{err}");
+    assert!(std::fs::read_dir(dir.path()).unwrap().all(|e| !e.unwrap().file_name().to_string_lossy().ends_with(".f32")), "the features file is removed");
+    assert_eq!(initializers(&spilled), initializers(&cached));
 
     let (a, b) = (initializers(&cached), initializers(&recomputed));
     let fresh = dir.path().join("fresh.onnx");

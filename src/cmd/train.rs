@@ -9,7 +9,7 @@ use onyx_proto::onnx::ModelProto;
 use onyx_runtime::train::EpochLog;
 use onyx_runtime::{HostTensor, TractEngine, solve};
 use onyx_runtime::data::{changes, feature_stats, overall_stats, read_image_folder, read_labelled, read_series, standardize, windows};
-use onyx_runtime::train::{EarlyStopping, Event, FitOptions, Trainer, features, load_checkpoint, split_frozen_base, write_history_csv, write_loss_plot};
+use onyx_runtime::train::{EarlyStopping, Event, FitOptions, Features, Trainer, features, load_checkpoint, split_frozen_base, write_history_csv, write_loss_plot};
 
 /// Train a spec, or an existing .onnx from its current weights, on labelled data by running the ONNX
 /// training-step graph on tract. A linear model whose [train] solver is "lstsq" (least squares,
@@ -91,6 +91,10 @@ pub struct Args {
     /// weight of the base trains).
     #[arg(long)]
     no_cache: bool,
+    /// Memory the cached features of a frozen base may take (MiB); beyond it they go to a file beside
+    /// the output model, read back a batch at a time, and removed when training ends.
+    #[arg(long, default_value_t = 2048, value_name = "MIB")]
+    cache_memory_mb: usize,
 }
 
 fn beside(model: &Path, suffix: &str) -> PathBuf {
@@ -222,20 +226,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             (yt, yv) = (standardize(&yt, &[m], &[k]), standardize(&yv, &[m], &[k]));
         }
     }
-    if let Some(frozen) = &frozen {
-        let started = std::time::Instant::now();
-        let bar = if args.quiet { ProgressBar::hidden() } else { ProgressBar::new(n as u64) };
-        bar.set_style(ProgressStyle::with_template("base features [{bar:30}] {pos}/{len}").expect("a valid template").progress_chars("=> "));
-        let batch = train.batch_size.unwrap_or(32).clamp(1, 64);
-        let mut tick = |rows: usize| bar.inc(rows as u64);
-        xt = vec![features(&frozen.base, &TractEngine, &xt[0], batch, &mut tick).context("computing the frozen base's features")?];
-        xv = vec![features(&frozen.base, &TractEngine, &xv[0], batch, &mut tick).context("computing the frozen base's features")?];
-        bar.finish_and_clear();
-        if !args.quiet {
-            eprintln!("computed the frozen base's features of {n} samples once in {:.2} s; the head trains on them", started.elapsed().as_secs_f64());
-        }
-    }
-    let validation = (n_val > 0).then_some((xv.as_slice(), &yv));
 
     let output = args.output.clone().unwrap_or_else(|| PathBuf::from(format!("{name}.onnx")));
     if let Some(linear) = linear {
@@ -254,6 +244,31 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         eprintln!("wrote {} and {}", output.display(), history_path.display());
         return Ok(());
     }
+    let output_dir = output.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let (xt, xv): (Vec<Features>, Vec<Features>) = match &frozen {
+        None => (xt.into_iter().map(Features::Memory).collect(), xv.into_iter().map(Features::Memory).collect()),
+        Some(frozen) => {
+            let started = std::time::Instant::now();
+            let bar = if args.quiet { ProgressBar::hidden() } else { ProgressBar::new(n as u64) };
+            bar.set_style(ProgressStyle::with_template("base features [{bar:30}] {pos}/{len}").expect("a valid template").progress_chars("=> "));
+            let batch = train.batch_size.unwrap_or(32).clamp(1, 64);
+            let mut tick = |rows: usize| bar.inc(rows as u64);
+            let budget = args.cache_memory_mb.saturating_mul(1 << 20);
+            let spill = |part: &str| output_dir.join(format!(".{}.{part}-features.{}.f32", output.file_name().map_or("model".into(), |f| f.to_string_lossy()), std::process::id()));
+            let xt = features(&frozen.base, &TractEngine, &xt[0], batch, budget, &spill("train"), &mut tick).context("computing the frozen base's features")?;
+            let xv = features(&frozen.base, &TractEngine, &xv[0], batch, budget, &spill("validation"), &mut tick).context("computing the frozen base's features")?;
+            bar.finish_and_clear();
+            if !args.quiet {
+                let place = match &xt {
+                    Features::Disk(d) => format!("on disk ({}, beyond --cache-memory-mb {})", d.path().display(), args.cache_memory_mb),
+                    Features::Memory(_) => "in memory".into(),
+                };
+                eprintln!("computed the frozen base's features of {n} samples once in {:.2} s, kept {place}; the head trains on them", started.elapsed().as_secs_f64());
+            }
+            (vec![xt], vec![xv])
+        }
+    };
+    let validation = (n_val > 0).then_some((xv.as_slice(), &yv));
     let opts = FitOptions {
         epochs: train.epochs,
         batch_size: train.batch_size,

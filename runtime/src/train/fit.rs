@@ -7,6 +7,7 @@ use rand::seq::SliceRandom;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use super::Rows;
 use super::checkpoint::{self, Checkpoint, EarlyState};
 use super::shards::{Shards, StepOutput, take};
 use crate::engine::{Engine, EngineTensor, Session};
@@ -281,7 +282,7 @@ impl<'e> Trainer<'e> {
     }
 
     /// Loss and metric means over a data set, in chunks of `batch` samples.
-    pub fn evaluate(&mut self, x: &[HostTensor], y: &HostTensor, batch: usize) -> Result<(f64, Vec<f64>), RuntimeError> {
+    pub fn evaluate<X: Rows>(&mut self, x: &[X], y: &HostTensor, batch: usize) -> Result<(f64, Vec<f64>), RuntimeError> {
         let n = y.shape()[0];
         let (mut loss, mut sums) = (0.0, vec![0.0; self.graphs.metric_sums.len()]);
         for start in (0..n).step_by(batch.max(1)) {
@@ -307,11 +308,11 @@ impl<'e> Trainer<'e> {
     /// Trains up to epoch `opts.epochs` (continuing after the epochs in `history`, or until early
     /// stopping), reporting to `observe`; returns the whole history. Each epoch draws its shuffle and
     /// dropout masks from its own seeded stream, so a resumed run repeats an uninterrupted one.
-    pub fn fit(
+    pub fn fit<X: Rows>(
         &mut self,
-        x: &[HostTensor],
+        x: &[X],
         y: &HostTensor,
-        validation: Option<(&[HostTensor], &HostTensor)>,
+        validation: Option<(&[X], &HostTensor)>,
         opts: &FitOptions,
         observe: &mut dyn FnMut(Event),
     ) -> Result<Vec<EpochLog>, RuntimeError> {
