@@ -87,6 +87,17 @@ CASES = {
             h.make_node("MatMul", ["x", "w"], ["y"]),
         ],
         [2, 3, 4], 9),
+    # PyTorch's x.view(x.size(0), -1) on a fixed-size input: Shape → Gather → Unsqueeze → Concat →
+    # Reshape, folded into a constant target.
+    "view_flatten_11": model(
+        [
+            h.make_node("Shape", ["x"], ["s"]),
+            h.make_node("Gather", ["s", "zero"], ["n"], axis=0),
+            h.make_node("Unsqueeze", ["n"], ["n1"], axes=[0]),
+            h.make_node("Concat", ["n1", "minus_one"], ["target"], axis=0),
+            h.make_node("Reshape", ["x", "target"], ["y"]),
+        ],
+        [2, 3, 4], 11, [const("zero", 0), const("minus_one", [-1])]),
     # BatchNormalization 9 and a Reshape fed by Shape (the batch stays symbolic).
     "batch_norm_reshape_9": model(
         [

@@ -1,6 +1,7 @@
 //! Constant folding at import: nodes whose result is known before any input arrives become
 //! initializers, so the IR holds weights as weights (a model that builds its weights with
-//! ConstantOfShape, a `Constant` node for a reshape target, the shape of a fixed-size tensor).
+//! ConstantOfShape, a `Constant` node for a reshape target, the shape of a fixed-size tensor and the
+//! integer arithmetic that turns it into a reshape target).
 use onyx_proto::onnx::{NodeProto, attribute_proto::AttributeType};
 
 use super::read_tensor;
@@ -63,6 +64,78 @@ pub fn fold(n: &NodeProto, inputs: &[Option<(&TensorType, Option<&Tensor>)>]) ->
             let part = &dims[start..end.max(start)];
             folded(Tensor::from_i64(vec![part.len()], part), false)
         }
-        _ => Ok(None),
+        _ => shape_arithmetic(n, inputs).map(|v| v.map(|value| Folded { value, weight: false })),
     }
+}
+
+/// The arithmetic exporters put between a Shape and a Reshape (PyTorch's `x.view(x.size(0), -1)`:
+/// Gather, Unsqueeze, Concat, Slice, Cast, elementwise Add/Sub/Mul/Div), folded when every input is
+/// a known int64 scalar or vector. Larger or float computations are left to the engine.
+fn shape_arithmetic(n: &NodeProto, inputs: &[Option<(&TensorType, Option<&Tensor>)>]) -> Result<Option<Tensor>, String> {
+    let op = n.op_type.as_deref().unwrap_or_default();
+    if !matches!(op, "Gather" | "Unsqueeze" | "Squeeze" | "Concat" | "Slice" | "Cast" | "Add" | "Sub" | "Mul" | "Div") {
+        return Ok(None);
+    }
+    // Every given input known, int64, of rank 0 or 1.
+    let mut values: Vec<Option<(Vec<i64>, bool)>> = vec![];
+    for i in inputs {
+        match i {
+            None => values.push(None),
+            Some((_, Some(t))) if t.dims.len() <= 1 => match t.as_i64() {
+                Some(v) => values.push(Some((v, t.dims.is_empty()))),
+                None => return Ok(None),
+            },
+            Some(_) => return Ok(None),
+        }
+    }
+    let attr = |name: &str| n.attribute.iter().find(|a| a.name.as_deref() == Some(name));
+    let arg = |i: usize| values.get(i).cloned().flatten().ok_or_else(|| format!("{op} lacks input {i}"));
+    let vector = |v: Vec<i64>| Tensor::from_i64(vec![v.len()], &v);
+    let (x, scalar) = arg(0)?;
+    let out = match op {
+        "Gather" => {
+            let (idx, idx_scalar) = arg(1)?;
+            let len = x.len() as i64;
+            let picked: Vec<i64> = idx.iter().map(|&i| x.get((if i < 0 { i + len } else { i }) as usize).copied().ok_or_else(|| format!("index {i} out of {len}"))).collect::<Result<_, _>>()?;
+            if idx_scalar { Tensor::from_i64(vec![], &picked) } else { vector(picked) }
+        }
+        "Unsqueeze" if scalar => vector(x),
+        "Squeeze" if x.len() == 1 => Tensor::from_i64(vec![], &x),
+        "Concat" => vector(values.iter().flatten().flat_map(|(v, _)| v.clone()).collect()),
+        "Slice" => {
+            let (starts, ends) = (arg(1)?.0, arg(2)?.0);
+            let len = x.len() as i64;
+            let clamp = |v: i64| (if v < 0 { v + len } else { v }).clamp(0, len) as usize;
+            let (a, b) = (clamp(starts[0]), clamp(ends[0]));
+            if values.get(4).cloned().flatten().is_some_and(|(s, _)| s != [1]) {
+                return Ok(None);
+            }
+            vector(x[a..b.max(a)].to_vec())
+        }
+        "Cast" if attr("to").and_then(|a| a.i) == Some(7) => if scalar { Tensor::from_i64(vec![], &x) } else { vector(x) },
+        "Add" | "Sub" | "Mul" | "Div" => {
+            let (y, y_scalar) = arg(1)?;
+            let len = x.len().max(y.len());
+            if !(x.len() == y.len() || x.len() == 1 || y.len() == 1) {
+                return Ok(None);
+            }
+            let at = |v: &[i64], i: usize| if v.len() == 1 { v[0] } else { v[i] };
+            let out: Vec<i64> = (0..len)
+                .map(|i| {
+                    let (a, b) = (at(&x, i), at(&y, i));
+                    match op {
+                        "Add" => Ok(a + b),
+                        "Sub" => Ok(a - b),
+                        "Mul" => Ok(a * b),
+                        _ if b == 0 => Err("division by zero".to_string()),
+                        // ONNX's integer Div truncates, as C does.
+                        _ => Ok(a / b),
+                    }
+                })
+                .collect::<Result<_, _>>()?;
+            if scalar && y_scalar { Tensor::from_i64(vec![], &out) } else { vector(out) }
+        }
+        _ => return Ok(None),
+    };
+    Ok(Some(out))
 }
