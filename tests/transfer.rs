@@ -376,8 +376,8 @@ fn accuracy(path: &Path, x: &HostTensor, y: &HostTensor) -> f64 {
 /// export, cut and frozen, carries a new 5-way head trained on 30 labelled images of each of the
 /// digits 5–9. The same network trained from random initialization on the same 150 images for the
 /// same epochs does worse on the other 5–9 images than the head on the base's conv features (cut
-/// before the Dense block). The cut before the last Dense (features the first digits shaped) and
-/// fine-tuning from the last conv block (`trainable_from`) are reported.
+/// before the Dense block). Cut before the last Dense, the pretrained base beats the same head on
+/// the same base never trained; fine-tuning from the last conv block (`trainable_from`) is reported.
 #[test]
 fn features_learnt_on_digits_0_to_4_help_to_learn_5_to_9() {
     let dir = tempfile::tempdir().unwrap();
@@ -422,15 +422,22 @@ fn features_learnt_on_digits_0_to_4_help_to_learn_5_to_9() {
     let mnist = std::fs::read_to_string(support::repo().join("models/mnist_cnn.toml")).unwrap();
     let (epochs, train_table) = ("10", "[train]\nloss = \"sparse_categorical_crossentropy\"\noptimizer = { kind = \"adam\" }\nbatch_size = 16\nepochs = 10\nmetrics = [\"accuracy\"]\n");
     let dense = |units: usize, activation: &str| format!("[[layer]]\nkind = \"dense\"\nunits = {units}\nactivation = \"{activation}\"\n\n");
-    let head = |cut: &str, layers: &str, trainable_from: &str| {
+    // The same architecture, never trained: the base of the "from random initialization" head.
+    let random = dir.path().join("random.onnx");
+    let (ok, _, err) = run(&["compile", support::repo().join("models/mnist_cnn.toml").to_str().unwrap(), "-o", random.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    let on = |base: &Path, cut: &str, layers: &str, trainable_from: &str| {
         format!("[model]\nname = \"digits_5_9\"\nbase = {{ onnx = \"{}\", cut = \"{cut}\"{trainable_from} }}\nseed = 5\n\n{layers}{train_table}", base.display())
     };
+    let head = |cut: &str, layers: &str, trainable_from: &str| on(&base, cut, layers, trainable_from);
     let seed_head = dense(128, "relu") + &dense(5, "softmax");
     let specs = [
         // The base's features before its Dense block, under the seed's head (Dense 128 → Dense 5).
         ("transfer", head("flatten", &seed_head, "")),
-        // Before its last Dense: the 128 features the first digits shaped, under a new Dense(5).
+        // Before its last Dense: the 128 features the first digits shaped, under a new Dense(5); and
+        // the same head on the same base never trained.
         ("transfer_at_dense", head("dense", &dense(5, "softmax"), "")),
+        ("random_base_at_dense", on(&random, "dense", &dense(5, "softmax"), "")),
         ("fine_tuned", head("flatten", &seed_head, ", trainable_from = \"conv2d_1/Conv\"")),
         ("scratch", format!("{}{train_table}", mnist[..mnist.find("[train]").unwrap()].replace("units = 10", "units = 5").replace("seed = 42", "seed = 5"))),
     ];
@@ -444,6 +451,7 @@ fn features_learnt_on_digits_0_to_4_help_to_learn_5_to_9() {
     println!("test accuracy on {} images of digits 5–9 after training on 150: {results:?}", test.len());
     let get = |n: &str| results.iter().find(|(m, _)| *m == n).unwrap().1;
     assert!(get("transfer") > get("scratch"), "{results:?}");
+    assert!(get("transfer_at_dense") > get("random_base_at_dense"), "{results:?}");
     assert!(get("fine_tuned") > 0.5, "{results:?}");
 }
 
