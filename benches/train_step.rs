@@ -1,6 +1,7 @@
-//! Milliseconds per training step at batch 64 on tract, for the seed's he_mlp, mnist_cnn and
-//! lstm_forecast: one optimizer step of the ONNX training-step graph, parameters fed back; on one
-//! thread (the whole step graph) and on two (the batch split in two gradient shards).
+//! Milliseconds per training step at batch 64, for the seed's he_mlp, mnist_cnn and lstm_forecast:
+//! one optimizer step of the ONNX training-step graph, parameters fed back. On tract with one thread
+//! (the whole step graph) and two (the batch split in two gradient shards); on ONNX Runtime (when
+//! ORT_DYLIB_PATH loads) with one and two intra-op threads.
 mod common;
 
 use common::specs;
@@ -8,7 +9,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use ndarray::{ArrayD, IxDyn};
 use onyx_compiler::ir::DType;
 use onyx_runtime::train::Trainer;
-use onyx_runtime::{HostTensor, TractEngine};
+use onyx_runtime::{Device, HostTensor, OrtEngine, TractEngine};
 use rand::SeedableRng;
 
 fn training(c: &mut Criterion) {
@@ -28,12 +29,19 @@ fn training(c: &mut Criterion) {
             DType::I64 => HostTensor::I64(ArrayD::from_shape_vec(IxDyn(&[64]), (0..64).map(|i| i % 10).collect()).expect("shape")),
             _ => HostTensor::F32(ArrayD::from_shape_vec(IxDyn(&[64, 1]), (0..64).map(|i| (i % 2) as f32).collect()).expect("shape")),
         };
-        let mut trainer = Trainer::new(graphs, &TractEngine).expect("loads");
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
         let xs = vec![x];
+        let mut trainer = Trainer::new(graphs.clone(), &TractEngine).expect("loads");
         for threads in [1, 2] {
             trainer.set_threads(threads);
-            group.bench_function(format!("{name}/{threads}_thread"), |b| b.iter(|| trainer.step(&xs, &y, 1e-3, &mut rng).expect("steps")));
+            group.bench_function(format!("{name}/tract/{threads}_thread"), |b| b.iter(|| trainer.step(&xs, &y, 1e-3, &mut rng).expect("steps")));
+        }
+        if OrtEngine::available() {
+            for threads in [1, 2] {
+                let engine = OrtEngine::new(Some(threads), Device::Cpu);
+                let mut trainer = Trainer::new(graphs.clone(), &engine).expect("loads");
+                group.bench_function(format!("{name}/ort/{threads}_thread"), |b| b.iter(|| trainer.step(&xs, &y, 1e-3, &mut rng).expect("steps")));
+            }
         }
     }
     group.finish();

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command: installs the reference tools the tests compare against (a Python virtual
-# environment with pinned onnx and onnxruntime, in .venv) and runs every test of the workspace,
+# environment with pinned onnx and onnxruntime, in .venv, whose library the ort engine loads through
+# ORT_DYLIB_PATH) and runs every test of the workspace,
 # benchmarks included (criterion runs each benchmark once under `cargo test`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,4 +11,7 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r scripts/requirements-test.txt
 export ONYX_PYTHON="$venv/bin/python"
+# The ort engine loads the library the onnxruntime wheel ships.
+ORT_DYLIB_PATH="$("$venv/bin/python" -c 'import glob, os, onnxruntime; print(sorted(glob.glob(os.path.join(os.path.dirname(onnxruntime.__file__), "capi", "libonnxruntime.so.*")))[0])')"
+export ORT_DYLIB_PATH
 cargo test --workspace --all-targets "$@"

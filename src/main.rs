@@ -18,6 +18,7 @@ enum Command {
     Summary(cmd::summary::Args),
     Inspect(cmd::inspect::Args),
     Import(cmd::import::Args),
+    Pack(cmd::pack::Args),
     Predict(cmd::predict::Args),
     Train(cmd::train::Args),
 }
@@ -29,6 +30,7 @@ fn main() -> ExitCode {
         Command::Summary(a) => cmd::summary::run(a),
         Command::Inspect(a) => cmd::inspect::run(a),
         Command::Import(a) => cmd::import::run(a),
+        Command::Pack(a) => cmd::pack::run(a),
         Command::Predict(a) => cmd::predict::run(a),
         Command::Train(a) => cmd::train::run(a),
     };

@@ -2,27 +2,7 @@
 //! outputs on random inputs equal ONNX Runtime's within 1e-5, for batch 1 and batch 7.
 mod support;
 
-use ndarray::{ArrayD, IxDyn};
-use onyx_compiler::ir::DType;
-use onyx_runtime::{Engine, HostTensor, TractEngine};
-use rand::{RngExt, SeedableRng};
-
-fn random_inputs(session: &dyn onyx_runtime::Session, batch: usize, seed: u64) -> Vec<HostTensor> {
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-    session
-        .inputs()
-        .iter()
-        .map(|info| {
-            let shape = info.batch_shape(batch).expect("known per-sample dims");
-            let n: usize = shape.iter().product();
-            match info.dtype {
-                // Token ids below every embedding's input_dim in models/.
-                DType::I64 => HostTensor::I64(ArrayD::from_shape_vec(IxDyn(&shape), (0..n).map(|_| rng.random_range(0..100)).collect()).unwrap()),
-                _ => HostTensor::F32(ArrayD::from_shape_vec(IxDyn(&shape), (0..n).map(|_| rng.random_range(-2.0f32..2.0)).collect()).unwrap()),
-            }
-        })
-        .collect()
-}
+use onyx_runtime::{Engine, TractEngine};
 
 #[test]
 fn every_model_passes_the_checker_and_matches_onnxruntime() {
@@ -44,7 +24,7 @@ fn every_model_passes_the_checker_and_matches_onnxruntime() {
             }
         };
         for (batch, seed) in [(1, 1), (7, 2)] {
-            let inputs = random_inputs(session.as_ref(), batch, seed);
+            let inputs = support::random_inputs(session.as_ref(), batch, seed);
             let outputs = session.run(&inputs).unwrap_or_else(|e| panic!("{stem}: {e}"));
             let in_names: Vec<String> = session.inputs().iter().map(|i| i.name.clone()).collect();
             let out_names: Vec<String> = session.outputs().iter().map(|o| o.name.clone()).collect();
@@ -91,7 +71,7 @@ fn recurrent_training_form_matches_the_native_op_on_onnxruntime() {
         let unrolled = onyx_compiler::passes::unroll_recurrent_for_training(&mut training).unwrap();
         assert!(unrolled >= 1 && training.nodes.iter().all(|n| !["LSTM", "GRU", "RNN"].contains(&n.op.op_type())), "{name}");
         let session = TractEngine.load(&onyx_compiler::to_onnx(&training)).unwrap();
-        let inputs = random_inputs(session.as_ref(), 3, 5);
+        let inputs = support::random_inputs(session.as_ref(), 3, 5);
         let outputs = session.run(&inputs).unwrap();
         let values = outputs[0].to_f64_vec();
         assert!(values.iter().filter(|v| v.abs() > 1e-3).count() > values.len() / 4, "{name}: outputs mostly zero, a weak comparison: {values:?}");

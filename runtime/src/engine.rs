@@ -1,5 +1,5 @@
-//! The engine abstraction: one trait, one implementation per back end (tract today; ONNX Runtime
-//! joins behind a cargo feature).
+//! The engine abstraction: one trait, one implementation per back end (tract, always built; ONNX
+//! Runtime behind the `ort` cargo feature).
 use std::any::Any;
 use std::sync::Arc;
 
@@ -45,6 +45,12 @@ pub trait Engine {
     /// `t` in the engine's own form.
     fn upload(&self, t: HostTensor) -> EngineTensor {
         EngineTensor::Host(t)
+    }
+
+    /// Whether the trainer should split a batch across threads, one session per shard (engines that
+    /// run a plan on one core), rather than leave the cores to the engine.
+    fn splits_batches(&self) -> bool {
+        true
     }
 
     /// A host copy of an engine tensor.

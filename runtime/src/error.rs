@@ -5,6 +5,8 @@ use std::path::PathBuf;
 pub enum RuntimeError {
     #[error(transparent)]
     Proto(#[from] onyx_proto::ProtoError),
+    #[error("the {engine} engine is not available: {message}")]
+    Unavailable { engine: &'static str, message: String },
     #[error("the {engine} engine cannot load this model: {message}")]
     Load { engine: &'static str, message: String },
     #[error("the {engine} engine failed to run the model: {message}")]

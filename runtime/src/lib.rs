@@ -2,6 +2,8 @@
 pub mod data;
 pub mod engine;
 pub mod error;
+#[cfg(feature = "ort")]
+pub mod ort_engine;
 pub mod plot;
 pub mod solve;
 pub mod tensor;
@@ -12,3 +14,5 @@ pub use engine::{Engine, EngineTensor, Session};
 pub use error::RuntimeError;
 pub use tensor::{HostTensor, IoInfo, model_io};
 pub use tract_engine::TractEngine;
+#[cfg(feature = "ort")]
+pub use ort_engine::{Device, OrtEngine};

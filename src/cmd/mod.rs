@@ -1,6 +1,8 @@
 pub mod compile;
+pub mod engine;
 pub mod import;
 pub mod inspect;
+pub mod pack;
 pub mod predict;
 pub mod summary;
 pub mod train;

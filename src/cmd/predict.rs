@@ -2,7 +2,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use onyx_runtime::data::{self, OutputFormat};
-use onyx_runtime::{Engine, Session, TractEngine};
+use onyx_runtime::Session;
 
 /// Run a model on inputs from a CSV, NPY or NPZ file, or forecast a series.
 ///
@@ -10,6 +10,8 @@ use onyx_runtime::{Engine, Session, TractEngine};
 ///           onyx predict sunspots.onnx --series data/sunspots.csv --steps 10 --plot forecast.png
 #[derive(clap::Args)]
 pub struct Args {
+    #[command(flatten)]
+    engine: super::engine::EngineArgs,
     /// The model (.onnx).
     model: PathBuf,
     /// Inputs: .csv (one sample a row), .npy, or .npz (arrays named after the inputs).
@@ -48,7 +50,7 @@ enum StdoutFormat {
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let proto = onyx_proto::read_model(&args.model).with_context(|| format!("reading {}", args.model.display()))?;
-    let session = TractEngine.load(&proto)?;
+    let session = args.engine.engine()?.load(&proto)?;
     let Some(input) = &args.input else { return forecast(&args, session.as_ref()) };
     let inputs = data::read_inputs(input, session.inputs())?;
     let outputs = session.run(&inputs)?;

@@ -18,6 +18,8 @@ use onyx_runtime::train::{EarlyStopping, Event, FitOptions, Features, Trainer, f
 /// Example: onyx train models/logistic_regression.toml --data data/breast_cancer.csv --target benign -o model.onnx
 #[derive(clap::Args)]
 pub struct Args {
+    #[command(flatten)]
+    engine: super::engine::EngineArgs,
     /// The spec file (.toml or .json) with a [train] table, or a .onnx model whose initializers are
     /// the starting weights (its training settings come from --config, or from the [train] table
     /// onyx stored in it).
@@ -80,6 +82,9 @@ pub struct Args {
     /// (Keras' load_weights by name, skipping mismatches); the matches and misses are listed.
     #[arg(long, value_name = "ONNX")]
     init_from: Option<PathBuf>,
+    /// Store the exported model's weights as float16 (as `onyx pack --fp16` does).
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pack: Option<PackFormat>,
     /// No progress bar (for logs).
     #[arg(long)]
     quiet: bool,
@@ -95,6 +100,11 @@ pub struct Args {
     /// the output model, read back a batch at a time, and removed when training ends.
     #[arg(long, default_value_t = 2048, value_name = "MIB")]
     cache_memory_mb: usize,
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum PackFormat {
+    Fp16,
 }
 
 fn beside(model: &Path, suffix: &str) -> PathBuf {
@@ -162,6 +172,7 @@ fn start(args: &Args) -> anyhow::Result<Start> {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
+    let engine = args.engine.engine()?;
     let Start { name, seed, graph, mut train, spec } = start(&args)?;
     if let Some(e) = args.epochs {
         train.epochs = e;
@@ -237,7 +248,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
         let validation = (n_val > 0).then_some((&xv[0], &yv));
         let fitted = fit_exactly(&train, &linear, graph.clone(), (&xt[0], &yt), validation)?;
-        export(fitted.model, &info.name, scaling.as_ref(), false, &output)?;
+        export(fitted.model, &info.name, scaling.as_ref(), false, args.pack.is_some(), &output)?;
         let history_path = beside(&output, ".history.csv");
         write_history_csv(&history_path, std::slice::from_ref(&fitted.log))?;
         eprintln!("fitted {} by {} in {:.3} s: loss {:.4}, R² {:.4} on the training data{}", name, fitted.method, fitted.elapsed, fitted.log.loss, fitted.r2, fitted.note);
@@ -255,8 +266,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             let mut tick = |rows: usize| bar.inc(rows as u64);
             let budget = args.cache_memory_mb.saturating_mul(1 << 20);
             let spill = |part: &str| output_dir.join(format!(".{}.{part}-features.{}.f32", output.file_name().map_or("model".into(), |f| f.to_string_lossy()), std::process::id()));
-            let xt = features(&frozen.base, &TractEngine, &xt[0], batch, budget, &spill("train"), &mut tick).context("computing the frozen base's features")?;
-            let xv = features(&frozen.base, &TractEngine, &xv[0], batch, budget, &spill("validation"), &mut tick).context("computing the frozen base's features")?;
+            let xt = features(&frozen.base, engine.as_ref(), &xt[0], batch, budget, &spill("train"), &mut tick).context("computing the frozen base's features")?;
+            let xv = features(&frozen.base, engine.as_ref(), &xv[0], batch, budget, &spill("validation"), &mut tick).context("computing the frozen base's features")?;
             bar.finish_and_clear();
             if !args.quiet {
                 let place = match &xt {
@@ -283,7 +294,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }),
         checkpoint: Some(output.clone()),
     };
-    let mut trainer = Trainer::new(graphs, &TractEngine)?;
+    let mut trainer = Trainer::new(graphs, engine.as_ref())?;
     if let Some(threads) = args.threads {
         trainer.set_threads(threads as usize);
     }
@@ -340,7 +351,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         trained.metadata.retain(|(k, _)| k != "onyx.classes");
         trained.metadata.push(("onyx.classes".into(), serde_json::to_string(classes)?));
     }
-    let written = export(trained, &info.name, scaling.as_ref(), args.difference, &output)?;
+    let written = export(trained, &info.name, scaling.as_ref(), args.difference, args.pack.is_some(), &output)?;
     if args.window.is_some() && n_val > 0 {
         report_forecast(&written, &raw_validation)?;
     }
@@ -417,7 +428,7 @@ fn report_forecast(model: &ModelProto, (x, y): &(HostTensor, HostTensor)) -> any
 /// wrote, with the scaling, when there is one, baked in (the inputs' as the model's first nodes, the
 /// target's as its last) and, with `difference`, the differencing around both: the changes are what
 /// the scaling describes. Every solver exports through here.
-fn export(mut trained: Graph, input: &str, scaling: Option<&Scaling>, difference: bool, output: &Path) -> anyhow::Result<ModelProto> {
+fn export(mut trained: Graph, input: &str, scaling: Option<&Scaling>, difference: bool, pack: bool, output: &Path) -> anyhow::Result<ModelProto> {
     if let Some(s) = scaling {
         onyx_compiler::passes::prepend_standardization(&mut trained, input, &s.mean, &s.scale)?;
         if let Some((mean, scale)) = s.target {
@@ -426,6 +437,16 @@ fn export(mut trained: Graph, input: &str, scaling: Option<&Scaling>, difference
     }
     if difference {
         onyx_compiler::passes::difference_series(&mut trained, input)?;
+    }
+    if pack {
+        let report = onyx_compiler::passes::pack_fp16(&mut trained)?;
+        eprintln!("packed {} weights ({} values) as float16", report.packed.len(), onyx_compiler::summary::thousands(report.elements));
+        for (name, largest) in &report.out_of_range {
+            eprintln!("  kept `{name}` in float32: its largest |value| {largest:e} is beyond float16's 65504");
+        }
+        for (name, count) in &report.flushed {
+            eprintln!("  `{name}`: {count} nonzero values below float16's smallest (about 6e-8) became 0");
+        }
     }
     let proto = onyx_compiler::to_onnx(&trained);
     onyx_proto::write_model(output, &proto).with_context(|| format!("writing {}", output.display()))?;

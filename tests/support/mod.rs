@@ -73,3 +73,23 @@ pub fn digits_28() -> (onyx_runtime::HostTensor, onyx_runtime::HostTensor) {
         onyx_runtime::HostTensor::I64(ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(&[n]), labels).unwrap()),
     )
 }
+
+/// Seeded inputs for every input of `session`, `batch` samples each: floats in [−2, 2), token ids
+/// below every embedding's input_dim in models/.
+pub fn random_inputs(session: &dyn onyx_runtime::Session, batch: usize, seed: u64) -> Vec<onyx_runtime::HostTensor> {
+    use onyx_runtime::HostTensor;
+    use rand::{RngExt, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    session
+        .inputs()
+        .iter()
+        .map(|info| {
+            let shape = info.batch_shape(batch).expect("known per-sample dims");
+            let n: usize = shape.iter().product();
+            match info.dtype {
+                onyx_compiler::ir::DType::I64 => HostTensor::I64(ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(&shape), (0..n).map(|_| rng.random_range(0..100)).collect()).unwrap()),
+                _ => HostTensor::F32(ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(&shape), (0..n).map(|_| rng.random_range(-2.0f32..2.0)).collect()).unwrap()),
+            }
+        })
+        .collect()
+}

@@ -9,10 +9,12 @@ use crate::ops::{Attrs, Recurrent, RecurrentKind};
 
 mod difference;
 mod log_softmax;
+mod pack;
 mod standardize;
 mod unroll;
 
 pub use difference::difference_series;
+pub use pack::{MIN_ELEMENTS as PACK_MIN_ELEMENTS, Packed, pack_fp16};
 pub use standardize::{append_unscaling, prepend_channel_normalization, prepend_standardization};
 pub use unroll::{unroll_recurrent, unroll_recurrent_for_training};
 

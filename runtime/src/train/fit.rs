@@ -153,7 +153,7 @@ impl<'e> Trainer<'e> {
         let shards = graphs.sharded.as_ref().map(Shards::new);
         let params = initial(engine, &graphs.params)?;
         let states = initial(engine, &graphs.states)?;
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let threads = if engine.splits_batches() { std::thread::available_parallelism().map_or(1, |n| n.get()) } else { 1 };
         Ok(Trainer { graphs, engine, steps, evals, shards, threads, params, states, updates: 0, history: vec![], early: EarlyState::default() })
     }
 

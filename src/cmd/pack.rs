@@ -1,0 +1,80 @@
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use onyx_compiler::summary::thousands;
+use onyx_runtime::{HostTensor, Session};
+
+/// Store a model's weights as float16 (each followed by a Cast to float32), halving the file; prints
+/// the sizes and the largest output difference the packing causes, on seeded sample inputs or on
+/// --data.
+///
+/// Example: onyx pack mnist_cnn.onnx --fp16 -o mnist_cnn.fp16.onnx
+#[derive(clap::Args)]
+pub struct Args {
+    /// The model (.onnx).
+    model: PathBuf,
+    /// Store the weights as float16 (the only packing so far; computing in float16 is not supported yet).
+    #[arg(long, required = true)]
+    fp16: bool,
+    /// Where to write the packed model.
+    #[arg(short, long)]
+    output: PathBuf,
+    /// Inputs to compare the two models on (.csv, .npy, .npz, as `onyx predict` reads them); 64
+    /// seeded samples by default.
+    #[arg(long)]
+    data: Option<PathBuf>,
+    #[command(flatten)]
+    engine: super::engine::EngineArgs,
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let proto = onyx_proto::read_model(&args.model).with_context(|| format!("reading {}", args.model.display()))?;
+    let mut graph = onyx_compiler::import(&proto).with_context(|| format!("importing {}", args.model.display()))?;
+    let report = onyx_compiler::passes::pack_fp16(&mut graph)?;
+    if report.packed.is_empty() {
+        bail!("{}: no float32 weight of {} values or more to pack (smaller ones would grow the file)", args.model.display(), onyx_compiler::passes::PACK_MIN_ELEMENTS);
+    }
+    let packed = onyx_compiler::to_onnx(&graph);
+    onyx_proto::write_model(&args.output, &packed).with_context(|| format!("writing {}", args.output.display()))?;
+    let size = |p: &PathBuf| std::fs::metadata(p).map(|m| m.len() as usize).unwrap_or(0);
+    let (before, after) = (size(&args.model), size(&args.output));
+    println!("packed {} weights ({} values) as float16: {} → {} bytes ({:.3}×)", report.packed.len(), thousands(report.elements), thousands(before), thousands(after), after as f64 / before.max(1) as f64);
+    for (name, largest) in &report.out_of_range {
+        println!("kept `{name}` in float32: its largest |value| {largest:e} is beyond float16's 65504");
+    }
+    for (name, count) in &report.flushed {
+        println!("`{name}`: {count} nonzero values below float16's smallest (about 6e-8) became 0");
+    }
+    // The cost: both models on the same inputs.
+    let engine = args.engine.engine()?;
+    let (original, small) = (engine.load(&proto)?, engine.load(&packed)?);
+    let inputs = match &args.data {
+        Some(path) => onyx_runtime::data::read_inputs(path, original.inputs())?,
+        None => sample_inputs(original.as_ref())?,
+    };
+    let (a, b) = (original.run(&inputs)?, small.run(&inputs)?);
+    for ((info, x), y) in original.outputs().iter().zip(&a).zip(&b) {
+        let (x, y) = (x.to_f64_vec(), y.to_f64_vec());
+        let abs = x.iter().zip(&y).map(|(p, q)| (p - q).abs()).fold(0.0, f64::max);
+        let scale = x.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        println!("output `{}`: largest difference {abs:.3e} absolute, {:.3e} relative to its largest value, over {} samples", info.name, abs / scale.max(f64::MIN_POSITIVE), inputs[0].shape().first().copied().unwrap_or(0));
+    }
+    Ok(())
+}
+
+/// 64 seeded samples per input: floats in [−1, 1), integers (token ids) below 10.
+fn sample_inputs(session: &dyn Session) -> anyhow::Result<Vec<HostTensor>> {
+    session
+        .inputs()
+        .iter()
+        .map(|info| {
+            let shape = info.batch_shape(64).with_context(|| format!("input {} has unknown dimensions; give --data", info.describe()))?;
+            let n: usize = shape.iter().product();
+            let ix = ndarray::IxDyn(&shape);
+            Ok(match info.dtype {
+                onyx_compiler::ir::DType::I64 => HostTensor::I64(ndarray::ArrayD::from_shape_vec(ix, (0..n).map(|i| (i * 7 % 10) as i64).collect())?),
+                _ => HostTensor::F32(ndarray::ArrayD::from_shape_vec(ix, (0..n).map(|i| ((i * 7919) % 2000) as f32 / 1000.0 - 1.0).collect())?),
+            })
+        })
+        .collect()
+}

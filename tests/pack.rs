@@ -1,0 +1,115 @@
+//! `onyx pack --fp16`: weights stored as float16 with a Cast back, the file about halved, the packed
+//! model valid ONNX that tract and ONNX Runtime run alike, the accuracy cost measured, and values
+//! float16 cannot hold reported.
+mod support;
+
+use onyx_runtime::{Engine, HostTensor, TractEngine};
+
+fn run(args: &[&str]) -> (bool, String, String) {
+    let out = support::onyx().args(args).current_dir(support::repo()).output().expect("onyx runs");
+    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+/// Every model in models/ with 100k parameters or more packs to at most 0.51 of its size; every
+/// packed model passes onnx.checker, and ONNX Runtime computes what tract does from it.
+#[test]
+fn packed_models_halve_and_run_on_both_engines() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut large = 0;
+    for spec in support::model_specs() {
+        let stem = spec.file_stem().unwrap().to_string_lossy().to_string();
+        let (model, packed) = (dir.path().join(format!("{stem}.onnx")), dir.path().join(format!("{stem}.fp16.onnx")));
+        let (ok, _, err) = run(&["compile", spec.to_str().unwrap(), "-o", model.to_str().unwrap()]);
+        assert!(ok, "{err}");
+        let (ok, out, err) = run(&["pack", model.to_str().unwrap(), "--fp16", "-o", packed.to_str().unwrap()]);
+        if !ok {
+            // Models whose weights are all small (under 256 values each) have nothing worth packing.
+            assert!(err.contains("no float32 weight"), "{stem}: {err}");
+            continue;
+        }
+        println!("{stem}: {}", out.trim());
+        let params = onyx_compiler::compile_file(&spec).unwrap().keras_counts().0;
+        let ratio = std::fs::metadata(&packed).unwrap().len() as f64 / std::fs::metadata(&model).unwrap().len() as f64;
+        if params >= 100_000 {
+            large += 1;
+            assert!(ratio <= 0.51, "{stem}: {ratio:.3} of the size");
+        }
+        let proto = onyx_proto::read_model(&packed).unwrap();
+        let session = TractEngine.load(&proto).unwrap();
+        let inputs = support::random_inputs(session.as_ref(), 3, 4);
+        let outputs = session.run(&inputs).unwrap();
+        let (i, o) = (dir.path().join(format!("{stem}_in.npz")), dir.path().join(format!("{stem}_out.npz")));
+        support::write_npz(&i, &session.inputs().iter().map(|x| x.name.clone()).collect::<Vec<_>>(), &inputs);
+        support::write_npz(&o, &session.outputs().iter().map(|x| x.name.clone()).collect::<Vec<_>>(), &outputs);
+        let (ok, report) = support::run_python("check_model.py", &[&packed, &i, &o]);
+        assert!(ok, "{stem}: {report}");
+    }
+    assert!(large >= 1, "mnist_cnn is among them");
+}
+
+/// The digits CNN, trained briefly, loses at most half an accuracy point when packed; packing on
+/// export gives the same file.
+#[test]
+fn packing_costs_the_digits_cnn_under_half_a_point() {
+    let dir = tempfile::tempdir().unwrap();
+    let (x, y) = support::digits_28();
+    let n = y.shape()[0];
+    let (train, test): (Vec<usize>, Vec<usize>) = (0..n).partition(|i| i % 5 != 0);
+    let data = dir.path().join("digits.npz");
+    support::write_npz(&data, &["x".into(), "y".into()], &[x.select_rows(&train), y.select_rows(&train)]);
+    let (model, packed) = (dir.path().join("cnn.onnx"), dir.path().join("cnn.fp16.onnx"));
+    let (ok, _, err) = run(&["train", "models/mnist_cnn.toml", "--data", data.to_str().unwrap(), "--epochs", "3", "--quiet", "-o", model.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    let (ok, out, err) = run(&["pack", model.to_str().unwrap(), "--fp16", "-o", packed.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    assert!(out.contains("largest difference"), "{out}");
+    let accuracy = |path: &std::path::Path| {
+        let session = TractEngine.load(&onyx_proto::read_model(path).unwrap()).unwrap();
+        let HostTensor::F32(p) = &session.run(&[x.select_rows(&test)]).unwrap()[0] else { panic!("float output") };
+        let HostTensor::I64(labels) = y.select_rows(&test) else { panic!("int labels") };
+        let right = p.outer_iter().zip(labels.iter()).filter(|(row, l)| row.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map(|(i, _)| i as i64) == Some(**l)).count();
+        right as f64 / labels.len() as f64
+    };
+    // `onyx train --pack fp16` exports what `onyx pack` makes of the same training.
+    let direct = dir.path().join("direct.onnx");
+    let (ok, _, err) = run(&["train", "models/mnist_cnn.toml", "--data", data.to_str().unwrap(), "--epochs", "3", "--quiet", "--pack", "fp16", "-o", direct.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    assert!(err.contains("packed 4 weights"), "{err}");
+    let weights = |path: &std::path::Path| -> std::collections::BTreeMap<String, Vec<u8>> {
+        let g = onyx_compiler::import(&onyx_proto::read_model(path).unwrap()).unwrap();
+        g.values.into_iter().filter_map(|v| v.init.map(|t| (v.name, t.data))).collect()
+    };
+    let (a, b) = (weights(&direct), weights(&packed));
+    assert!(a.keys().eq(b.keys()) && a == b, "the packed weights differ: {:?} vs {:?}", a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>());
+    let (before, after) = (accuracy(&model), accuracy(&packed));
+    println!("digits CNN test accuracy: {before:.4} in float32, {after:.4} packed");
+    assert!(before > 0.8 && before - after <= 0.005, "{before} → {after}");
+}
+
+/// A weight beyond float16's range stays float32 and is named; values below its smallest become 0
+/// and are counted.
+#[test]
+fn values_float16_cannot_hold_are_reported() {
+    let mut graph = onyx_compiler::compile_file(&support::repo().join("models/mnist_cnn.toml")).unwrap().graph;
+    let set = |graph: &mut onyx_compiler::ir::Graph, name: &str, index: usize, value: f32| {
+        let id = graph.find_value(name).unwrap();
+        let t = graph.values[id.0].init.as_mut().unwrap();
+        t.data[index * 4..index * 4 + 4].copy_from_slice(&value.to_le_bytes());
+    };
+    set(&mut graph, "dense_1/kernel", 7, 70_000.0);
+    set(&mut graph, "conv2d/kernel", 3, 1e-9);
+    set(&mut graph, "conv2d/kernel", 5, -2e-8);
+    // Half of float16's smallest subnormal (5.96e-8) and more rounds up to it, not to 0.
+    set(&mut graph, "conv2d/kernel", 9, 4e-8);
+    let dir = tempfile::tempdir().unwrap();
+    let (model, packed) = (dir.path().join("odd.onnx"), dir.path().join("odd.fp16.onnx"));
+    onyx_proto::write_model(&model, &onyx_compiler::to_onnx(&graph)).unwrap();
+    let (ok, out, err) = run(&["pack", model.to_str().unwrap(), "--fp16", "-o", packed.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    assert!(out.contains("kept `dense_1/kernel` in float32") && out.contains("7e4"), "{out}");
+    assert!(out.contains("`conv2d/kernel`: 2 nonzero values below"), "{out}");
+    // The large value survives exactly.
+    let g = onyx_compiler::import(&onyx_proto::read_model(&packed).unwrap()).unwrap();
+    let kernel = g.value(g.find_value("dense_1/kernel").unwrap()).init.as_ref().unwrap().as_f32().unwrap();
+    assert_eq!(kernel[7], 70_000.0);
+}
