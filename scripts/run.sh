@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The run command: builds onyx (release) and does its main job on bundled data: trains the logistic
 # regression spec on the breast-cancer data set (its training-step graph running on tract), then
-# shows the other specs compiled, summarized and inspected, and predicts with the trained model;
+# shows the other specs compiled, summarized, inspected and packed (fp16), lists the cut points of a
+# pretrained ResNet-50 and summarizes a head on it, and predicts with the trained model;
 # last, the seed's LSTM forecasts yearly sunspots and draws its forecast.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,6 +17,10 @@ done
 "$onyx" summary models/mnist_cnn.toml
 "$onyx" summary models/lstm_forecast.toml
 "$onyx" inspect "$out/mnist_cnn.onnx"
+"$onyx" pack "$out/mnist_cnn.onnx" --fp16 -o "$out/mnist_cnn.fp16.onnx"
+echo "where to cut a pretrained ResNet-50 for transfer learning:"
+"$onyx" import tests/data/light_resnet50.onnx | tail -4
+"$onyx" summary tests/data/resnet50_head.toml
 echo "probability of benign for the first rows of breast_cancer.csv (raw features; the scaling is in the model):"
 head -6 data/breast_cancer.csv | cut -d, -f1-30 > "$out/first_rows.csv"
 "$onyx" predict "$out/breast_cancer.onnx" --input "$out/first_rows.csv"
