@@ -100,3 +100,13 @@ fn a_corrupt_model_is_refused() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("junk.onnx"), "{}", stderr(&out));
 }
+
+#[test]
+fn an_unwritable_output_says_why_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("missing-folder").join("he.onnx");
+    let out = support::onyx().arg("compile").arg(support::repo().join("models/he_mlp.toml")).arg("-o").arg(&model).output().unwrap();
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("missing-folder") && err.matches("os error 2").count() == 1, "{err}");
+}

@@ -22,6 +22,19 @@ pub fn exit_code(e: &anyhow::Error) -> u8 {
     if bad_input { 2 } else { 1 }
 }
 
+/// The error and its causes, `: `-joined, each cause left out when the text so far already says it
+/// (typed errors often print their source, which the chain then repeats).
+pub fn describe(e: &anyhow::Error) -> String {
+    let mut text = e.to_string();
+    for cause in e.chain().skip(1) {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            text = format!("{text}: {cause}");
+        }
+    }
+    text
+}
+
 /// Writes command output to stdout; a reader that went away (`onyx inspect m.onnx | head`) is not an
 /// error.
 pub fn print(text: &str) -> anyhow::Result<()> {

@@ -12,8 +12,8 @@ use onyx_runtime::data::{changes, feature_stats, overall_stats, read_image_folde
 use onyx_runtime::train::{EarlyStopping, Event, FitOptions, Features, Trainer, features, load_checkpoint, split_frozen_base, write_history_csv, write_loss_plot};
 
 /// Train a spec, or an existing .onnx from its current weights, on labelled data by running the ONNX
-/// training-step graph on tract. A linear model whose [train] solver is "lstsq" (least squares,
-/// ridge) or "cd" (Lasso, Elastic Net) is fitted exactly instead.
+/// training-step graph on tract (or on ONNX Runtime with --engine ort). A linear model whose [train]
+/// solver is "lstsq" (least squares, ridge) or "cd" (Lasso, Elastic Net) is fitted exactly instead.
 ///
 /// Example: onyx train models/logistic_regression.toml --data data/breast_cancer.csv --target benign -o model.onnx
 #[derive(clap::Args)]
