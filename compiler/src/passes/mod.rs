@@ -93,8 +93,16 @@ pub fn fix_batch(model: &ModelProto, batch: usize) -> ModelProto {
     let fix = |v: &mut ValueInfoProto| {
         if let Some(type_proto::Value::TensorType(t)) = v.r#type.as_mut().and_then(|t| t.value.as_mut()) {
             for d in t.shape.iter_mut().flat_map(|s| s.dim.iter_mut()) {
-                if matches!(&d.value, Some(dimension::Value::DimParam(p)) if p == crate::ir::BATCH) {
-                    d.value = Some(dimension::Value::DimValue(batch as i64));
+                // The batch itself, or a product of it (`N*11`, from flattening stacked batches).
+                let fixed = match &d.value {
+                    Some(dimension::Value::DimParam(p)) => p.split('*').try_fold(1i64, |acc, f| match f.trim() {
+                        f if f == crate::ir::BATCH => Some(acc * batch as i64),
+                        f => f.parse::<i64>().ok().map(|n| acc * n),
+                    }),
+                    _ => None,
+                };
+                if let Some(n) = fixed.filter(|_| matches!(&d.value, Some(dimension::Value::DimParam(p)) if p.contains(crate::ir::BATCH))) {
+                    d.value = Some(dimension::Value::DimValue(n));
                 }
             }
         }
@@ -103,4 +111,35 @@ pub fn fix_batch(model: &ModelProto, batch: usize) -> ModelProto {
         g.input.iter_mut().chain(g.output.iter_mut()).chain(g.value_info.iter_mut()).for_each(fix);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use onyx_proto::onnx::{GraphProto, ModelProto, TensorShapeProto, TypeProto, ValueInfoProto, tensor_shape_proto::Dimension};
+
+    use super::*;
+
+    fn typed(name: &str, dims: &[&str]) -> ValueInfoProto {
+        let dim = dims.iter().map(|d| Dimension { value: Some(d.parse::<i64>().map_or_else(|_| dimension::Value::DimParam(d.to_string()), dimension::Value::DimValue)), denotation: None }).collect();
+        let tensor = type_proto::Tensor { elem_type: Some(1), shape: Some(TensorShapeProto { dim }) };
+        ValueInfoProto { name: Some(name.into()), r#type: Some(TypeProto { value: Some(type_proto::Value::TensorType(tensor)), denotation: None }), ..Default::default() }
+    }
+
+    #[test]
+    fn fixing_the_batch_fixes_its_products_and_leaves_other_symbols() {
+        let graph = GraphProto { input: vec![typed("x", &["N", "3"])], value_info: vec![typed("y", &["N*11", "4"]), typed("z", &["seq", "N"])], ..Default::default() };
+        let fixed = fix_batch(&ModelProto { graph: Some(graph), ..Default::default() }, 16);
+        let dims = |v: &ValueInfoProto| -> Vec<String> {
+            let Some(type_proto::Value::TensorType(t)) = v.r#type.as_ref().and_then(|t| t.value.as_ref()) else { return vec![] };
+            t.shape.iter().flat_map(|s| &s.dim).map(|d| match &d.value {
+                Some(dimension::Value::DimValue(n)) => n.to_string(),
+                Some(dimension::Value::DimParam(p)) => p.clone(),
+                None => "?".into(),
+            }).collect()
+        };
+        let g = fixed.graph.unwrap();
+        assert_eq!(dims(&g.input[0]), ["16", "3"]);
+        assert_eq!(dims(&g.value_info[0]), ["176", "4"]);
+        assert_eq!(dims(&g.value_info[1]), ["seq", "16"]);
+    }
 }
