@@ -83,6 +83,12 @@ fn packing_costs_the_digits_cnn_under_half_a_point() {
     assert!(a.keys().eq(b.keys()) && a == b, "the packed weights differ: {:?} vs {:?}", a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>());
     let (before, after) = (accuracy(&model), accuracy(&packed));
     println!("digits CNN test accuracy: {before:.4} in float32, {after:.4} packed");
+    // `pack --data … --target` measures the same on labelled data.
+    let test_data = dir.path().join("test.npz");
+    support::write_npz(&test_data, &["x".into(), "y".into()], &[x.select_rows(&test), y.select_rows(&test)]);
+    let (ok, out, err) = run(&["pack", model.to_str().unwrap(), "--fp16", "-o", packed.to_str().unwrap(), "--data", test_data.to_str().unwrap(), "--target"]);
+    assert!(ok, "{err}");
+    assert!(out.contains(&format!("accuracy on {} labelled samples: {before:.4} in float32, {after:.4} packed", test.len())), "{out}");
     assert!(before > 0.8 && before - after <= 0.005, "{before} → {after}");
 }
 

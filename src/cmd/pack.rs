@@ -2,11 +2,12 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use onyx_compiler::summary::thousands;
+use onyx_compiler::ir::{DType, Dim, TensorType};
 use onyx_runtime::{HostTensor, Session};
 
 /// Store a model's weights as float16 (each followed by a Cast to float32), halving the file; prints
 /// the sizes and the largest output difference the packing causes, on seeded sample inputs or on
-/// --data.
+/// --data (and the accuracy before and after, with --target).
 ///
 /// Example: onyx pack mnist_cnn.onnx --fp16 -o mnist_cnn.fp16.onnx
 #[derive(clap::Args)]
@@ -23,6 +24,10 @@ pub struct Args {
     /// seeded samples by default.
     #[arg(long)]
     data: Option<PathBuf>,
+    /// With --data: the data holds labels too — a CSV column by name (the last without a value), an
+    /// NPY column index, or an NPZ's `y` — and the accuracy of both models is printed.
+    #[arg(long, requires = "data", num_args = 0..=1, default_missing_value = "", value_name = "COLUMN")]
+    target: Option<String>,
     #[command(flatten)]
     engine: super::engine::EngineArgs,
 }
@@ -48,11 +53,22 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     // The cost: both models on the same inputs.
     let engine = args.engine.engine()?;
     let (original, small) = (engine.load(&proto)?, engine.load(&packed)?);
-    let inputs = match &args.data {
-        Some(path) => onyx_runtime::data::read_inputs(path, original.inputs())?,
-        None => sample_inputs(original.as_ref())?,
+    let (inputs, labels) = match (&args.data, &args.target) {
+        (Some(path), Some(column)) => {
+            let [input] = original.inputs() else { bail!("--target reads labelled data for a model with one input") };
+            let width = original.outputs().first().and_then(|o| o.shape.last()).and_then(|d| d.fixed()).unwrap_or(1);
+            // Class indices for a model with several outputs per sample, 0/1 for one.
+            let target = if width > 1 { TensorType::new(DType::I64, vec![Dim::batch()]) } else { TensorType::new(DType::F32, vec![Dim::batch(), Dim::Fixed(1)]) };
+            let (x, y) = onyx_runtime::data::read_labelled(path, input, &target, Some(column.as_str()).filter(|c| !c.is_empty()))?;
+            (vec![x], Some(y))
+        }
+        (Some(path), None) => (onyx_runtime::data::read_inputs(path, original.inputs())?, None),
+        _ => (sample_inputs(original.as_ref())?, None),
     };
     let (a, b) = (original.run(&inputs)?, small.run(&inputs)?);
+    if let (Some(y), Some(pa), Some(pb)) = (&labels, a.first(), b.first()) {
+        println!("accuracy on {} labelled samples: {:.4} in float32, {:.4} packed", y.shape()[0], accuracy(pa, y), accuracy(pb, y));
+    }
     for ((info, x), y) in original.outputs().iter().zip(&a).zip(&b) {
         let (x, y) = (x.to_f64_vec(), y.to_f64_vec());
         let abs = x.iter().zip(&y).map(|(p, q)| (p - q).abs()).fold(0.0, f64::max);
@@ -60,6 +76,27 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         println!("output `{}`: largest difference {abs:.3e} absolute, {:.3e} relative to its largest value, over {} samples", info.name, abs / scale.max(f64::MIN_POSITIVE), inputs[0].shape().first().copied().unwrap_or(0));
     }
     Ok(())
+}
+
+/// The share of samples whose prediction is the label: the largest output for class indices, the
+/// output above 0.5 for 0/1 labels.
+fn accuracy(predictions: &HostTensor, labels: &HostTensor) -> f64 {
+    let p = predictions.to_f64_vec();
+    let y = labels.to_f64_vec();
+    let width = p.len() / y.len().max(1);
+    let right = y
+        .iter()
+        .enumerate()
+        .filter(|(i, label)| {
+            let row = &p[i * width..(i + 1) * width];
+            if width == 1 {
+                (row[0] > 0.5) == (**label > 0.5)
+            } else {
+                row.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map(|(k, _)| k as f64) == Some(**label)
+            }
+        })
+        .count();
+    right as f64 / y.len().max(1) as f64
 }
 
 /// 64 seeded samples per input: floats in [−1, 1), integers (token ids) below 10.
