@@ -109,7 +109,7 @@ impl Engine for OrtEngine {
     }
 
     fn upload(&self, t: HostTensor) -> EngineTensor {
-        match to_ort(t.clone()) {
+        match to_ort(&t) {
             Ok(v) => EngineTensor::Native(Arc::new(v)),
             // A tensor ORT cannot take stays on the host; running with it reports why.
             Err(_) => EngineTensor::Host(t),
@@ -129,7 +129,8 @@ impl Engine for OrtEngine {
     }
 }
 
-fn to_ort(t: HostTensor) -> Result<DynValue, RuntimeError> {
+/// An ORT tensor holding a copy of `t` (ORT takes a contiguous buffer of its own).
+fn to_ort(t: &HostTensor) -> Result<DynValue, RuntimeError> {
     Ok(match t {
         HostTensor::F32(a) => Tensor::from_array(a.as_standard_layout().into_owned()).map_err(run_error)?.into_dyn(),
         HostTensor::I64(a) => Tensor::from_array(a.as_standard_layout().into_owned()).map_err(run_error)?.into_dyn(),
@@ -175,20 +176,19 @@ impl Session for OrtSessionBox {
 
     fn run(&self, inputs: &[HostTensor]) -> Result<Vec<HostTensor>, RuntimeError> {
         check_inputs(&self.inputs, inputs)?;
-        let values = self.inputs.iter().zip(inputs).map(|(i, t)| Ok((i.name.clone(), to_ort(t.clone())?.into()))).collect::<Result<Vec<_>, RuntimeError>>()?;
+        let values = self.inputs.iter().zip(inputs).map(|(i, t)| Ok((i.name.clone(), to_ort(t)?.into()))).collect::<Result<Vec<_>, RuntimeError>>()?;
         self.execute(values)?.iter().map(from_ort).collect()
     }
 
     /// Parameters fed this way stay ORT values: no copy in, none out.
     fn run_resident(&self, inputs: &[&EngineTensor]) -> Result<Vec<EngineTensor>, RuntimeError> {
         check_count(&self.inputs, inputs.len())?;
+        // Host tensors are converted first, so that the values fed below can borrow them.
         let mut owned: Vec<DynValue> = vec![];
-        let mut host_at = vec![];
-        for (k, t) in inputs.iter().enumerate() {
+        for (info, t) in self.inputs.iter().zip(inputs) {
             if let EngineTensor::Host(h) = t {
-                check_input(&self.inputs[k], h.dtype(), h.shape())?;
-                owned.push(to_ort(h.clone())?);
-                host_at.push(k);
+                check_input(info, h.dtype(), h.shape())?;
+                owned.push(to_ort(h)?);
             }
         }
         let mut values = Vec::with_capacity(inputs.len());
