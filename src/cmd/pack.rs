@@ -44,11 +44,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let size = |p: &PathBuf| std::fs::metadata(p).map(|m| m.len() as usize).unwrap_or(0);
     let (before, after) = (size(&args.model), size(&args.output));
     println!("packed {} weights ({} values) as float16: {} → {} bytes ({:.3}×)", report.packed.len(), thousands(report.elements), thousands(before), thousands(after), after as f64 / before.max(1) as f64);
-    for (name, largest) in &report.out_of_range {
-        println!("kept `{name}` in float32: its largest |value| {largest:e} is beyond float16's 65504");
-    }
-    for (name, count) in &report.flushed {
-        println!("`{name}`: {count} nonzero values below float16's smallest (about 6e-8) became 0");
+    for note in report.notes() {
+        println!("{note}");
     }
     // The cost: both models on the same inputs.
     let engine = args.engine.engine()?;

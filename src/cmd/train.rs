@@ -441,11 +441,8 @@ fn export(mut trained: Graph, input: &str, scaling: Option<&Scaling>, difference
     if pack {
         let report = onyx_compiler::passes::pack_fp16(&mut trained)?;
         eprintln!("packed {} weights ({} values) as float16", report.packed.len(), onyx_compiler::summary::thousands(report.elements));
-        for (name, largest) in &report.out_of_range {
-            eprintln!("  kept `{name}` in float32: its largest |value| {largest:e} is beyond float16's 65504");
-        }
-        for (name, count) in &report.flushed {
-            eprintln!("  `{name}`: {count} nonzero values below float16's smallest (about 6e-8) became 0");
+        for note in report.notes() {
+            eprintln!("  {note}");
         }
     }
     let proto = onyx_compiler::to_onnx(&trained);

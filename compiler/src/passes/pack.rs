@@ -28,6 +28,15 @@ pub struct Packed {
     pub flushed: Vec<(String, usize)>,
 }
 
+impl Packed {
+    /// One line for each weight float16 could not hold as it was.
+    pub fn notes(&self) -> Vec<String> {
+        let kept = self.out_of_range.iter().map(|(name, largest)| format!("kept `{name}` in float32: its largest |value| {largest:e} is beyond float16's 65504"));
+        let flushed = self.flushed.iter().map(|(name, count)| format!("`{name}`: {count} nonzero values below float16's smallest (about 6e-8) became 0"));
+        kept.chain(flushed).collect()
+    }
+}
+
 /// Packs every float32 weight of at least `MIN_ELEMENTS` values, in place.
 pub fn pack_fp16(graph: &mut Graph) -> Result<Packed, PassError> {
     let mut report = Packed::default();
