@@ -3,17 +3,14 @@
 //! exported model checked against ONNX Runtime.
 mod support;
 
+use support::run_onyx as run;
+
 use std::path::{Path, PathBuf};
 
 use onyx_runtime::{Engine, HostTensor, TractEngine};
 
 fn resnet() -> PathBuf {
     support::repo().join("tests/data/light_resnet50.onnx")
-}
-
-fn run(args: &[&str]) -> (bool, String, String) {
-    let out = support::onyx().args(args).output().expect("onyx runs");
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
 /// Models of opsets 9 to 21 (Sum, attribute forms that became inputs and back, Softmax's old 2-D
@@ -217,6 +214,26 @@ fn a_head_trained_on_a_frozen_base_exports_as_one_model() {
     support::write_npz(&outputs_path, &[session.outputs()[0].name.clone()], &outputs);
     let (ok, report) = support::run_python("check_model.py", &[&cached, &inputs_path, &outputs_path]);
     assert!(ok, "{report}");
+}
+
+/// Only the part up to the cut is read: a top onyx cannot represent (here the classifier's Softmax
+/// made a Hardmax) does not stop a base cut below it, and is named when the cut includes it.
+#[test]
+fn ops_beyond_the_cut_do_not_matter() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut proto = onyx_proto::read_model(&resnet()).unwrap();
+    let last = proto.graph.as_mut().unwrap().node.last_mut().unwrap();
+    assert_eq!(last.op_type.as_deref(), Some("Softmax"));
+    last.op_type = Some("Hardmax".into());
+    let model = dir.path().join("hard.onnx");
+    onyx_proto::write_model(&model, &proto).unwrap();
+    let spec = head_spec(dir.path(), "r171");
+    std::fs::write(&spec, std::fs::read_to_string(&spec).unwrap().replace(&resnet().display().to_string(), &model.display().to_string())).unwrap();
+    let (ok, out, err) = run(&["summary", spec.to_str().unwrap()]);
+    assert!(ok && out.contains("Trainable params"), "{err}");
+    std::fs::write(&spec, std::fs::read_to_string(&spec).unwrap().replace(r#", cut = "r171""#, "")).unwrap();
+    let (ok, _, err) = run(&["summary", spec.to_str().unwrap()]);
+    assert!(!ok && err.contains("`Hardmax` (opset 9)"), "{err}");
 }
 
 #[test]

@@ -38,7 +38,7 @@ pub enum BaseError {
     NotComputed { path: PathBuf, cut: String, what: &'static str },
     #[error("{path}: no node or tensor `{name}` before the cut for `trainable_from`")]
     NoTrainableFrom { path: PathBuf, name: String },
-    #[error("{path}: the base takes one input; this model has {count}")]
+    #[error("{path}: a base takes one input; the part up to the cut reads {count}")]
     Inputs { path: PathBuf, count: usize },
     #[error("{path}: the part up to `{cut}` cannot take a batch of any size ({source}); its first dimension is taken as the batch")]
     Batch { path: PathBuf, cut: String, source: ImportError },
@@ -75,26 +75,41 @@ pub struct Base {
 pub fn load(spec: &BaseSpec) -> Result<Base, BaseError> {
     let path = &spec.onnx;
     let proto = onyx_proto::read_model(path).map_err(|source| BaseError::Read { path: path.clone(), source })?;
-    let full = import(&proto).map_err(|source| BaseError::Import { path: path.clone(), source })?;
-    if full.inputs.len() != 1 {
-        return Err(BaseError::Inputs { path: path.clone(), count: full.inputs.len() });
-    }
+    let g = proto.graph.as_ref().ok_or_else(|| BaseError::Import { path: path.clone(), source: ImportError::NoGraph })?;
     let cut = match &spec.cut {
         Some(c) => c.clone(),
-        None => full.value(full.outputs[0]).name.clone(),
+        None => g.output.first().and_then(|o| o.name.clone()).unwrap_or_default(),
     };
-    let Some(cut_id) = full.find_value(&cut) else {
-        let candidates = cut_points(&full).into_iter().map(|v| full.value(v).name.clone()).collect();
-        return Err(BaseError::NoCut { path: path.clone(), cut, candidates });
-    };
-    if full.inputs.contains(&cut_id) || full.value(cut_id).init.is_some() {
-        let what = if full.inputs.contains(&cut_id) { "the model's input" } else { "a weight" };
-        return Err(BaseError::NotComputed { path: path.clone(), cut, what });
+    // The cut is checked on the file's names, so that only the part up to it is imported: ops beyond
+    // the cut (the top being replaced) need not be ones onyx can represent.
+    if g.initializer.iter().any(|t| t.name.as_deref() == Some(cut.as_str())) {
+        return Err(BaseError::NotComputed { path: path.clone(), cut, what: "a weight" });
     }
-    let pruned = cut_proto(&proto, &cut);
-    let mut graph = import(&pruned).map_err(|source| BaseError::Batch { path: path.clone(), cut: cut.clone(), source })?;
-    graph.name = spec.name.clone();
+    if g.input.iter().any(|v| v.name.as_deref() == Some(cut.as_str())) {
+        return Err(BaseError::NotComputed { path: path.clone(), cut, what: "the model's input" });
+    }
+    if !g.node.iter().any(|n| n.output.contains(&cut)) {
+        // Naming the cut points takes the whole model; a model onyx cannot read names none.
+        let candidates = import(&proto).map(|full| cut_points(&full).into_iter().map(|v| full.value(v).name.clone()).collect()).unwrap_or_default();
+        return Err(BaseError::NoCut { path: path.clone(), cut, candidates });
+    }
+    let mut graph = import(&cut_proto(&proto, &cut, true)).map_err(|source| {
+        // Blame the symbolic batch only when the part reads with the file's own batch; otherwise
+        // report why it does not read at all.
+        match import(&cut_proto(&proto, &cut, false)) {
+            Ok(_) => BaseError::Batch { path: path.clone(), cut: cut.clone(), source },
+            Err(source) => BaseError::Import { path: path.clone(), source },
+        }
+    })?;
+    if graph.inputs.len() != 1 {
+        return Err(BaseError::Inputs { path: path.clone(), count: graph.inputs.len() });
+    }
     let output = graph.find_value(&cut).ok_or_else(|| BaseError::NoCut { path: path.clone(), cut: cut.clone(), candidates: vec![] })?;
+    // A node's output that import folded into a constant (ConstantOfShape) is a weight too.
+    if graph.value(output).init.is_some() {
+        return Err(BaseError::NotComputed { path: path.clone(), cut, what: "a weight" });
+    }
+    graph.name = spec.name.clone();
     let from = match &spec.trainable_from {
         None => None,
         Some(name) => Some(
@@ -133,8 +148,8 @@ pub fn load(spec: &BaseSpec) -> Result<Base, BaseError> {
 }
 
 /// The model up to tensor `cut`: the nodes it needs, the initializers they read, and `cut` as the
-/// output; the input's first dimension becomes the symbolic batch.
-fn cut_proto(proto: &ModelProto, cut: &str) -> ModelProto {
+/// output; with `symbolic_batch`, the input's first dimension becomes the symbolic batch.
+fn cut_proto(proto: &ModelProto, cut: &str, symbolic_batch: bool) -> ModelProto {
     let mut out = proto.clone();
     let Some(g) = out.graph.as_mut() else { return out };
     let mut needed: HashSet<String> = HashSet::from([cut.to_string()]);
@@ -152,7 +167,7 @@ fn cut_proto(proto: &ModelProto, cut: &str) -> ModelProto {
     });
     g.initializer.retain(|t| t.name.as_deref().is_some_and(|n| needed.contains(n)));
     g.input.retain(|v| v.name.as_deref().is_some_and(|n| needed.contains(n)));
-    for v in &mut g.input {
+    for v in g.input.iter_mut().filter(|_| symbolic_batch) {
         if let Some(type_proto::Value::TensorType(t)) = v.r#type.as_mut().and_then(|t| t.value.as_mut())
             && let Some(first) = t.shape.as_mut().and_then(|s| s.dim.first_mut())
         {
