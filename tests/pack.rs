@@ -3,12 +3,9 @@
 //! float16 cannot hold reported.
 mod support;
 
-use onyx_runtime::{Engine, HostTensor, TractEngine};
+use support::run_onyx as run;
 
-fn run(args: &[&str]) -> (bool, String, String) {
-    let out = support::onyx().args(args).current_dir(support::repo()).output().expect("onyx runs");
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
-}
+use onyx_runtime::{Engine, HostTensor, TractEngine};
 
 /// Every model in models/ with 100k parameters or more packs to at most 0.51 of its size; every
 /// packed model passes onnx.checker, and ONNX Runtime computes what tract does from it.

@@ -42,6 +42,12 @@ pub fn onyx() -> Command {
     Command::new(env!("CARGO_BIN_EXE_onyx"))
 }
 
+/// Runs onyx in the repository root; returns (success, stdout, stderr).
+pub fn run_onyx(args: &[&str]) -> (bool, String, String) {
+    let out = onyx().args(args).current_dir(repo()).output().expect("onyx runs");
+    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
 /// Writes tensors to an NPZ under the given names, the form check_model.py reads.
 pub fn write_npz(path: &Path, names: &[String], tensors: &[onyx_runtime::HostTensor]) {
     let mut npz = ndarray_npy::NpzWriter::new(std::fs::File::create(path).unwrap());
