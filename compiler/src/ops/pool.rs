@@ -179,7 +179,7 @@ impl Pool {
     /// no window covered. Cell by cell, every op is element-wise on equal shapes, which engines run
     /// far faster than an ArgMax over millions of four-cell windows.
     fn tiled_max_gradient(&self, cx: &mut GradCx, x: ValueId, g: ValueId, channels: usize, input: &[usize], out: &[usize]) -> Result<ValueId, OpError> {
-        use BinaryKind::{Mul, Sub};
+        use BinaryKind::Mul;
         let (kh, kw) = (self.kernel_shape[0], self.kernel_shape[1]);
         let (ho, wo) = (out[0], out[1]);
         let (covered_h, covered_w) = (ho * kh, wo * kw);
@@ -196,7 +196,6 @@ impl Pool {
         let windows = cx.op(Reshape, &[x6, cells])?;
         let last = cx.ints(&[-1]);
         let (y, spread) = (cx.op(Unsqueeze, &[cx.y(0), last])?, cx.op(Unsqueeze, &[g, last])?);
-        let one = cx.scalar(1.0);
         // `open` is 1 where no earlier cell of the window was the maximum.
         let mut open: Option<ValueId> = None;
         let mut routed = vec![];
@@ -205,12 +204,16 @@ impl Pool {
             let cell = cx.op(Slice, &[windows, starts, ends, last])?;
             let hit = cx.op(Compare { kind: CompareKind::Equal }, &[cell, y])?;
             let hit = cx.op(Cast { to: DType::F32 }, &[hit])?;
+            // The cell is below the window's maximum exactly where it is not a hit. Spelled as its own
+            // comparison rather than 1 − hit: ONNX Runtime broadcasts a scalar over this trailing-1
+            // shape some twenty times slower than it compares two equal shapes.
+            let closed = cx.op(Compare { kind: CompareKind::Less }, &[cell, y])?;
+            let closed = cx.op(Cast { to: DType::F32 }, &[closed])?;
             let first = match open {
                 Some(o) => cx.binary(Mul, hit, o)?,
                 None => hit,
             };
             routed.push(cx.binary(Mul, spread, first)?);
-            let closed = cx.binary(Sub, one, hit)?;
             open = Some(match open {
                 Some(o) => cx.binary(Mul, o, closed)?,
                 None => closed,
