@@ -5,18 +5,27 @@ use onyx_compiler::summary::thousands;
 use onyx_compiler::ir::{DType, Dim, TensorType};
 use onyx_runtime::{HostTensor, Session};
 
-/// Store a model's weights as float16 (each followed by a Cast to float32), halving the file; prints
-/// the sizes and the largest output difference the packing causes, on seeded sample inputs or on
-/// --data (and the accuracy before and after, with --target).
+/// Store a model's weights as float16 (each followed by a Cast to float32), halving the file, or
+/// make the whole model compute in float16 for GPUs (--compute fp16); prints the sizes and the
+/// largest output difference it causes, on seeded sample inputs or on --data (and the accuracy
+/// before and after, with --target).
 ///
-/// Example: onyx pack mnist_cnn.onnx --fp16 -o mnist_cnn.fp16.onnx
+/// Examples: onyx pack mnist_cnn.onnx --fp16 -o mnist_cnn.fp16.onnx
+///           onyx pack mnist_cnn.onnx --compute fp16 -o mnist_cnn.half.onnx
 #[derive(clap::Args)]
+#[command(group = clap::ArgGroup::new("packing").required(true).args(["fp16", "compute"]))]
 pub struct Args {
     /// The model (.onnx).
     model: PathBuf,
-    /// Store the weights as float16 (the only packing so far; computing in float16 is not supported yet).
-    #[arg(long, required = true)]
+    /// Store the weights as float16, each cast back to float32 where it is read: engines still
+    /// compute in float32.
+    #[arg(long)]
     fp16: bool,
+    /// Compute in this precision: weights and activations in float16, inputs and outputs still
+    /// float32, and reductions, softmax, normalization, exp, log, pow and sqrt kept in float32.
+    /// For GPUs; CPUs without float16 arithmetic run it slower than float32.
+    #[arg(long, value_enum, conflicts_with = "fp16")]
+    compute: Option<Compute>,
     /// Where to write the packed model.
     #[arg(short, long)]
     output: PathBuf,
@@ -32,24 +41,44 @@ pub struct Args {
     engine: super::engine::EngineArgs,
 }
 
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum Compute {
+    Fp16,
+}
+
 pub fn run(args: Args) -> anyhow::Result<()> {
     let proto = onyx_proto::read_model(&args.model).with_context(|| format!("reading {}", args.model.display()))?;
     let mut graph = onyx_compiler::import(&proto).with_context(|| format!("importing {}", args.model.display()))?;
-    let report = onyx_compiler::passes::pack_fp16(&mut graph)?;
-    if report.packed.is_empty() {
-        bail!("{}: no float32 weight of {} values or more to pack (smaller ones would grow the file)", args.model.display(), onyx_compiler::passes::PACK_MIN_ELEMENTS);
-    }
+    let (what, notes) = match args.compute {
+        Some(Compute::Fp16) => {
+            let report = onyx_compiler::passes::compute_fp16(&mut graph)?;
+            let kept: Vec<String> = report.float_ops.iter().map(|(op, n)| format!("{n} {op}")).collect();
+            let kept = if kept.is_empty() { String::new() } else { format!("; kept in float32: {}", kept.join(", ")) };
+            (format!("{} compute in float16, {} weights ({} values) stored so, {} at the boundaries{kept}", plural(report.half_nodes, "node"), report.weights, thousands(report.elements), plural(report.casts, "cast")), report.notes())
+        }
+        None => {
+            let report = onyx_compiler::passes::pack_fp16(&mut graph)?;
+            if report.packed.is_empty() {
+                bail!("{}: no float32 weight of {} values or more to pack (smaller ones would grow the file)", args.model.display(), onyx_compiler::passes::PACK_MIN_ELEMENTS);
+            }
+            (format!("packed {} weights ({} values) as float16", report.packed.len(), thousands(report.elements)), report.notes())
+        }
+    };
     let packed = onyx_compiler::to_onnx(&graph);
     onyx_proto::write_model(&args.output, &packed).with_context(|| format!("writing {}", args.output.display()))?;
     let size = |p: &PathBuf| std::fs::metadata(p).map(|m| m.len() as usize).unwrap_or(0);
     let (before, after) = (size(&args.model), size(&args.output));
-    println!("packed {} weights ({} values) as float16: {} → {} bytes ({:.3}×)", report.packed.len(), thousands(report.elements), thousands(before), thousands(after), after as f64 / before.max(1) as f64);
-    for note in report.notes() {
+    println!("{what}: {} → {} bytes ({:.3}×)", thousands(before), thousands(after), after as f64 / before.max(1) as f64);
+    for note in notes {
         println!("{note}");
     }
     // The cost: both models on the same inputs.
     let engine = args.engine.engine()?;
-    let (original, small) = (engine.load(&proto)?, engine.load(&packed)?);
+    let original = engine.load(&proto)?;
+    let small = engine.load(&packed).with_context(|| match args.compute {
+        Some(_) => format!("{} is written, but this engine cannot run it to measure the difference; ONNX Runtime can (--engine ort)", args.output.display()),
+        None => format!("running {}", args.output.display()),
+    })?;
     let (inputs, labels) = match (&args.data, &args.target) {
         (Some(path), Some(column)) => {
             let [input] = original.inputs() else { bail!("--target reads labelled data for a model with one input") };
@@ -102,7 +131,9 @@ fn sample_inputs(session: &dyn Session) -> anyhow::Result<Vec<HostTensor>> {
         .inputs()
         .iter()
         .map(|info| {
-            let shape = info.batch_shape(64).with_context(|| format!("input {} has unknown dimensions; give --data", info.describe()))?;
+            // A model with a fixed batch gets that many.
+            let batch = info.shape.first().and_then(|d| d.fixed()).unwrap_or(64);
+            let shape = info.batch_shape(batch).with_context(|| format!("input {} has unknown dimensions; give --data", info.describe()))?;
             let n: usize = shape.iter().product();
             let ix = ndarray::IxDyn(&shape);
             Ok(match info.dtype {
@@ -111,4 +142,9 @@ fn sample_inputs(session: &dyn Session) -> anyhow::Result<Vec<HostTensor>> {
             })
         })
         .collect()
+}
+
+/// `1 cast`, `2 casts`.
+fn plural(n: usize, noun: &str) -> String {
+    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
 }

@@ -8,12 +8,14 @@ use crate::ir::{Graph, Node, TensorType, ValueId};
 use crate::ops::{Attrs, Recurrent, RecurrentKind};
 
 mod difference;
+mod half;
 mod log_softmax;
 mod pack;
 mod standardize;
 mod unroll;
 
 pub use difference::difference_series;
+pub use half::{Halved, compute_fp16};
 pub use pack::{MIN_ELEMENTS as PACK_MIN_ELEMENTS, Packed, pack_fp16};
 pub use standardize::{append_unscaling, prepend_channel_normalization, prepend_standardization};
 pub use unroll::{unroll_recurrent, unroll_recurrent_for_training};

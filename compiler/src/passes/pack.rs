@@ -53,18 +53,18 @@ pub fn pack_fp16(graph: &mut Graph) -> Result<Packed, PassError> {
     for id in candidates {
         let value = b.graph.values[id.0].clone();
         let Some(values) = value.init.as_ref().and_then(Tensor::as_f32) else { continue };
-        let largest = values.iter().fold(0.0f32, |m, v| m.max(v.abs()));
-        if !largest.is_finite() || largest > f16::MAX.to_f32() {
-            report.out_of_range.push((value.name.clone(), largest));
-            continue;
-        }
-        let halves: Vec<f16> = values.iter().map(|&v| f16::from_f32(v)).collect();
-        let flushed = values.iter().zip(&halves).filter(|(v, h)| **v != 0.0 && h.to_f32() == 0.0).count();
+        let (halves, flushed) = match to_halves(&values) {
+            Halves::Fit { bytes, flushed } => (bytes, flushed),
+            Halves::OutOfRange { largest } => {
+                report.out_of_range.push((value.name.clone(), largest));
+                continue;
+            }
+        };
         if flushed > 0 {
             report.flushed.push((value.name.clone(), flushed));
         }
         let dims = value.init.as_ref().map(|t| t.dims.clone()).unwrap_or_default();
-        let stored = Tensor { dtype: DType::F16, dims, data: halves.iter().flat_map(|h| h.to_le_bytes()).collect() };
+        let stored = Tensor { dtype: DType::F16, dims, data: halves };
         // The half-precision initializer takes a name of its own; a Cast gives the float32 value its
         // old name, so every node reading it stays as it was.
         let half_name = b.unique(&format!("{}/fp16", value.name));
@@ -80,4 +80,22 @@ pub fn pack_fp16(graph: &mut Graph) -> Result<Packed, PassError> {
     *graph = b.graph;
     graph.nodes.extend(forward);
     Ok(report)
+}
+
+/// Float32 values as float16 would hold them.
+pub(crate) enum Halves {
+    /// Little-endian float16 bytes, and how many nonzero values became zero.
+    Fit { bytes: Vec<u8>, flushed: usize },
+    /// A finite value is beyond float16's 65504 (infinities and NaN float16 holds as they are).
+    OutOfRange { largest: f32 },
+}
+
+pub(crate) fn to_halves(values: &[f32]) -> Halves {
+    let largest = values.iter().filter(|v| v.is_finite()).fold(0.0f32, |m, v| m.max(v.abs()));
+    if largest > f16::MAX.to_f32() {
+        return Halves::OutOfRange { largest };
+    }
+    let halves: Vec<f16> = values.iter().map(|&v| f16::from_f32(v)).collect();
+    let flushed = values.iter().zip(&halves).filter(|(v, h)| **v != 0.0 && h.to_f32() == 0.0).count();
+    Halves::Fit { bytes: halves.iter().flat_map(|h| h.to_le_bytes()).collect(), flushed }
 }
