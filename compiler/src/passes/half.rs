@@ -1,7 +1,7 @@
 //! Computing in float16, for GPUs: the model's float32 arithmetic moves to float16 (weights stored so,
 //! activations flowing so), while its inputs and outputs stay float32 and the numerically fragile ops
 //! keep computing in float32 between Casts. The fragile list follows PyTorch's autocast: reductions,
-//! softmax, normalization statistics, exp, log, pow, sqrt, and ops whose float inputs are coordinates
+//! softmax, normalization statistics (batch normalization's own inputs), exp, log, pow, sqrt, and ops whose float inputs are coordinates
 //! rather than data (Resize's scales, Range). Casts already in the model are retargeted, not stacked.
 //!
 //! Unlike onnxconverter-common's converter, no value is clamped to ±1e4 or to float16's range: a
@@ -29,7 +29,6 @@ const FLOAT32_OPS: &[&str] = &[
     "ReduceLogSumExp",
     "Softmax",
     "LogSoftmax",
-    "BatchNormalization",
     "InstanceNormalization",
     "LayerNormalization",
     "GroupNormalization",
@@ -43,6 +42,16 @@ const FLOAT32_OPS: &[&str] = &[
     "TopK",
     "CumSum",
 ];
+
+/// Inputs that stay float32 when their node computes in float16: batch normalization's scale, bias
+/// and statistics (opset 15 lets them differ from X's type), so that small variances keep their
+/// precision without two Casts around every normalization.
+fn float32_inputs(op: &str) -> &'static [usize] {
+    match op {
+        "BatchNormalization" => &[1, 2, 3, 4],
+        _ => &[],
+    }
+}
 
 /// What the conversion did, for the report.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -110,9 +119,11 @@ pub fn compute_fp16(graph: &mut Graph) -> Result<Halved, PassError> {
             // a no-op that engines drop).
             node.op = Arc::new(Cast { to: DType::F16 });
         } else if op != "Cast" {
-            for slot in node.inputs.iter_mut() {
+            let keep = float32_inputs(op);
+            for (i, slot) in node.inputs.iter_mut().enumerate() {
                 if let Some(v) = *slot {
                     if was_f32[v.0] {
+                        let want = if keep.contains(&i) { DType::F32 } else { want };
                         *slot = Some(settle(graph, &mut halves, v, want, &mut casts, &mut report)?);
                     }
                 }
