@@ -14,4 +14,6 @@ export ONYX_PYTHON="$venv/bin/python"
 # The ort engine loads the library the onnxruntime wheel ships.
 ORT_DYLIB_PATH="$("$venv/bin/python" -c 'import glob, os, onnxruntime; print(sorted(glob.glob(os.path.join(os.path.dirname(onnxruntime.__file__), "capi", "libonnxruntime.so.*")))[0])')"
 export ORT_DYLIB_PATH
+# The statically linked runner `onyx deploy` builds apps from (its tests check it).
+scripts/build-runner.sh
 cargo test --workspace --all-targets "$@"

@@ -21,6 +21,9 @@ enum Command {
     Pack(cmd::pack::Args),
     Predict(cmd::predict::Args),
     Train(cmd::train::Args),
+    Serve(cmd::serve::Args),
+    Deploy(cmd::deploy::Args),
+    Export(cmd::export::Args),
 }
 
 fn main() -> ExitCode {
@@ -33,6 +36,9 @@ fn main() -> ExitCode {
         Command::Pack(a) => cmd::pack::run(a),
         Command::Predict(a) => cmd::predict::run(a),
         Command::Train(a) => cmd::train::run(a),
+        Command::Serve(a) => cmd::serve::run(a),
+        Command::Deploy(a) => cmd::deploy::run(a),
+        Command::Export(a) => cmd::export::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,9 +1,12 @@
 pub mod compile;
+pub mod deploy;
 pub mod engine;
+pub mod export;
 pub mod import;
 pub mod inspect;
 pub mod pack;
 pub mod predict;
+pub mod serve;
 pub mod summary;
 pub mod train;
 

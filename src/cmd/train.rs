@@ -428,6 +428,9 @@ fn report_forecast(model: &ModelProto, (x, y): &(HostTensor, HostTensor)) -> any
 /// wrote, with the scaling, when there is one, baked in (the inputs' as the model's first nodes, the
 /// target's as its last) and, with `difference`, the differencing around both: the changes are what
 /// the scaling describes. Every solver exports through here.
+/// The metadata key of a trained model's training time (RFC 3339, UTC).
+pub const TRAINED_AT_KEY: &str = "onyx.trained_at";
+
 fn export(mut trained: Graph, input: &str, scaling: Option<&Scaling>, difference: bool, pack: bool, output: &Path) -> anyhow::Result<ModelProto> {
     if let Some(s) = scaling {
         onyx_compiler::passes::prepend_standardization(&mut trained, input, &s.mean, &s.scale)?;
@@ -445,6 +448,9 @@ fn export(mut trained: Graph, input: &str, scaling: Option<&Scaling>, difference
             eprintln!("  {note}");
         }
     }
+    // When, for `app --info` and anyone reading the file later.
+    trained.metadata.retain(|(k, _)| k != TRAINED_AT_KEY);
+    trained.metadata.push((TRAINED_AT_KEY.into(), humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()));
     let proto = onyx_compiler::to_onnx(&trained);
     onyx_proto::write_model(output, &proto).with_context(|| format!("writing {}", output.display()))?;
     Ok(proto)

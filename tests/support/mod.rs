@@ -1,5 +1,6 @@
 //! Shared helpers of the integration tests.
 #![allow(dead_code)]
+pub mod http;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
