@@ -41,7 +41,7 @@ for _ in $(seq 100); do grep -q "http://" "$out/serve.log" && break; sleep 0.1; 
 port=$(grep -o '127.0.0.1:[0-9]*' "$out/serve.log" | head -1 | cut -d: -f2)
 echo "the same app serving (Open Inference Protocol v2) on port $port, one row by HTTP:"
 row=$(sed -n 2p "$out/first_rows.csv")
-curl -s -X POST "http://127.0.0.1:$port/v2/models/logistic_regression/infer" \
+command -v curl > /dev/null && curl -s -X POST "http://127.0.0.1:$port/v2/models/logistic_regression/infer" \
     -d "{\"inputs\":[{\"name\":\"x\",\"shape\":[1,30],\"datatype\":\"FP32\",\"data\":[$row]}]}"
 echo
 kill -TERM $server

@@ -44,12 +44,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     onyx_serve::write_app(&runner, &bytes, &info, &args.output)?;
     let size = std::fs::metadata(&args.output).map(|m| m.len()).unwrap_or(0);
     eprintln!(
-        "wrote {} ({:.1} MB): `{}` with {} input(s) and {} output(s), sha256 {}…; run it with --input FILE, serve, or --info",
+        "wrote {} ({:.1} MB): `{}` with {} and {}, sha256 {}…; run it with --input FILE, serve, or --info",
         args.output.display(),
         size as f64 / 1e6,
         info.name,
-        session.inputs().len(),
-        session.outputs().len(),
+        super::plural(session.inputs().len(), "input"),
+        super::plural(session.outputs().len(), "output"),
         &info.model_sha256[..12]
     );
     Ok(())

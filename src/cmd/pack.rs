@@ -54,7 +54,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             let report = onyx_compiler::passes::compute_fp16(&mut graph)?;
             let kept: Vec<String> = report.float_ops.iter().map(|(op, n)| format!("{n} {op}")).collect();
             let kept = if kept.is_empty() { String::new() } else { format!("; kept in float32: {}", kept.join(", ")) };
-            (format!("{} compute in float16, {} weights ({} values) stored so, {} at the boundaries{kept}", plural(report.half_nodes, "node"), report.weights, thousands(report.elements), plural(report.casts, "cast")), report.notes())
+            (format!("{} compute in float16, {} weights ({} values) stored so, {} at the boundaries{kept}", super::plural(report.half_nodes, "node"), report.weights, thousands(report.elements), super::plural(report.casts, "cast")), report.notes())
         }
         None => {
             let report = onyx_compiler::passes::pack_fp16(&mut graph)?;
@@ -142,9 +142,4 @@ fn sample_inputs(session: &dyn Session) -> anyhow::Result<Vec<HostTensor>> {
             })
         })
         .collect()
-}
-
-/// `1 cast`, `2 casts`.
-fn plural(n: usize, noun: &str) -> String {
-    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
 }
