@@ -620,6 +620,12 @@ fn conv_2d() {
         ConvCase { x: vec![2, 4, 7, 7], filters: 6, group: 2, pads: vec![1, 0, 1, 0], ..base("Conv2D groups 2") },
         ConvCase { x: vec![2, 4, 9, 8], filters: 4, group: 2, strides: vec![2, 2], dilations: vec![2, 1], pads: vec![1, 1, 0, 1], ..base("Conv2D groups 2, stride 2, dilation 2") },
         ConvCase { x: vec![2, 3, 6, 7], filters: 6, group: 3, kernel: vec![2, 3], bias: false, ..base("Conv2D depthwise, rectangular kernel, no bias") },
+        // Eight input channels or more take the weight gradient from patches.
+        ConvCase { x: vec![2, 8, 7, 7], ..base("Conv2D 8 channels (patches)") },
+        ConvCase { x: vec![2, 8, 8, 8], strides: vec![2, 2], pads: vec![0, 0, 1, 1], ..base("Conv2D 8 channels, stride 2, asymmetric pads") },
+        ConvCase { x: vec![2, 9, 8, 8], strides: vec![2, 2], ..base("Conv2D 9 channels, stride 2, uncovered edge") },
+        ConvCase { x: vec![2, 8, 7, 7], strides: vec![3, 2], pads: vec![2, 0, 0, 1], kernel: vec![2, 3], ..base("Conv2D 8 channels, strides (3, 2), uneven pads, rectangular kernel") },
+        ConvCase { x: vec![2, 8, 7, 7], dilations: vec![2, 2], pads: vec![2, 2, 2, 2], ..base("Conv2D 8 channels, dilation 2") },
     ];
     for (seed, k) in cases.iter().enumerate() {
         conv_case(seed as u64, k);
@@ -646,6 +652,7 @@ fn conv_transpose() {
         (vec![2, 4, 4, 4], vec![4, 3, 3, 3], vec![2, 2], vec![1, 1, 1, 1], vec![1, 1], 1),
         (vec![2, 4, 3, 5], vec![4, 2, 2, 3], vec![1, 2], vec![0, 1, 1, 0], vec![0, 0], 2),
         (vec![2, 2, 6], vec![2, 3, 4], vec![3], vec![2, 1], vec![2], 1),
+        (vec![2, 3, 4, 4], vec![3, 8, 3, 3], vec![2, 2], vec![1, 1, 1, 1], vec![1, 1], 1),
     ]
     .into_iter()
     .enumerate()
