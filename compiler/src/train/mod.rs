@@ -274,6 +274,10 @@ pub fn build(model: &Graph, spec: &TrainSpec) -> Result<TrainingGraphs, TrainErr
         step_graph.outputs.push(id);
     }
     step_graph.name = format!("{}_train_step", model.name);
+    // Backpropagation also differentiates towards the data inputs (the first conv's dX, say), which
+    // nothing reads; engines that run every node (ONNX Runtime) would compute them at every step.
+    let (inputs, outputs) = (step_graph.inputs.clone(), step_graph.outputs.clone());
+    let step_graph = step_graph.extract(&step_graph.name, &inputs, &outputs).map_err(TrainError::Unsupported)?;
     let sharded = if moving.is_empty() { Some(shard(&step_graph, &data_inputs, &params, &states, &masks, &metrics, grad_names)?) } else { None };
 
     // The eval graph: the inference forward pass, loss and metrics, parameters as inputs.
