@@ -880,3 +880,28 @@ fn recurrent_training_forms_match_finite_differences() {
         }
     }
 }
+
+/// Training graphs pool before the Relu (`passes::pool_before_relu`): the same values as Relu then
+/// MaxPool, exactly, and the gradient of the swapped pair matches finite differences, overlapping
+/// and padded windows included.
+#[test]
+fn pooling_before_relu_changes_nothing() {
+    for (seed, (kernel, strides, pads)) in [(vec![2, 2], vec![2, 2], vec![0; 4]), (vec![3, 3], vec![2, 2], vec![1, 1, 1, 1])].into_iter().enumerate() {
+        let mut c = Case::new(70 + seed as u64);
+        let values = c.rng.distinct(2 * 3 * 7 * 7);
+        // Centred on zero, so many windows are all negative and Relu's zeros tie.
+        let mean = values.iter().sum::<f64>() / values.len() as f64;
+        let x = c.batched("x", &[2, 3, 7, 7], Values(values.iter().map(|v| v - mean).collect()));
+        let r = c.node(Unary::new(UnaryKind::Relu), &[x]);
+        let y = c.node(Pool { kind: PoolKind::Max, kernel_shape: kernel.clone(), strides: strides.clone(), pads: pads.clone(), count_include_pad: false }, &[r]);
+        let before = run_graph(&c.b.graph, &c.feeds)[y.0].clone().unwrap();
+        assert_eq!(onyx_compiler::passes::pool_before_relu(&mut c.b.graph), 1);
+        let ops: Vec<&str> = c.b.graph.nodes.iter().map(|n| n.op.op_type()).collect();
+        assert_eq!(ops, ["MaxPool", "Relu"]);
+        let after = run_graph(&c.b.graph, &c.feeds)[y.0].clone().unwrap();
+        assert_eq!(before.shape, after.shape);
+        assert_eq!(before.data, after.data);
+        assert!(before.data.iter().filter(|&&v| v == 0.0).count() > 0, "some windows are all negative");
+        c.check(&format!("MaxPool then Relu, kernel {kernel:?} strides {strides:?} pads {pads:?}"), y);
+    }
+}

@@ -7,6 +7,7 @@ use crate::import::{ImportError, import};
 use crate::ir::{Graph, Node, TensorType, ValueId};
 use crate::ops::{Attrs, Recurrent, RecurrentKind};
 
+mod commute;
 mod difference;
 mod half;
 mod log_softmax;
@@ -14,6 +15,7 @@ mod pack;
 mod standardize;
 mod unroll;
 
+pub use commute::pool_before_relu;
 pub use difference::difference_series;
 pub use half::{Halved, compute_fp16};
 pub use pack::{MIN_ELEMENTS as PACK_MIN_ELEMENTS, Packed, pack_fp16};

@@ -219,6 +219,7 @@ pub fn build(model: &Graph, spec: &TrainSpec) -> Result<TrainingGraphs, TrainErr
     // The step graph: recurrent ops as primitives, dropout as masks, parameters as inputs.
     let mut unrolled = model.clone();
     unroll_recurrent_for_training(&mut unrolled)?;
+    crate::passes::pool_before_relu(&mut unrolled);
     let mut b = Builder::from_graph(unrolled);
     let masks = masks_for_dropout(&mut b)?;
     let moving = batch_norm::rewrite(&mut b)?;
