@@ -199,3 +199,15 @@ fn the_triton_client_talks_to_onyx_serve() {
     assert!(ok, "{report}");
     println!("{report}");
 }
+
+/// `onyx serve --engine ort` answers as tract computes, within 1e-5.
+#[test]
+fn serving_on_onnx_runtime_answers_as_tract_does() {
+    let (_dir, model) = cnn();
+    let server = serve(&model, &["--engine", "ort", "--engine-threads", "1"]);
+    let (x, want) = images(&model, 4, 6);
+    let reply = post_json(server.port, "/v2/models/mnist_cnn/infer", &infer_json("image", &[4, 1, 28, 28], &x));
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let got = output_values(&reply, "dense_1");
+    assert!(got.len() == want.len() && got.iter().zip(&want).all(|(a, b)| (a - b).abs() <= 1e-5), "{got:?} vs {want:?}");
+}
