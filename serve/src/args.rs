@@ -21,9 +21,12 @@ pub struct ServeArgs {
     /// Inferences run at once (the number of cores by default); more requests wait their turn.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub max_concurrency: Option<u32>,
-    /// Seconds a request may take to arrive in full and get its turn.
+    /// Seconds a request may take to arrive in full (headers and body) and get its turn.
     #[arg(long, default_value_t = 30.0)]
     pub timeout: f64,
+    /// Connections open at once; more wait in the kernel's backlog.
+    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=65536))]
+    pub max_connections: u32,
 }
 
 impl ServeArgs {
@@ -39,6 +42,7 @@ impl ServeArgs {
             max_body_bytes: (self.max_body_mb << 20) as usize,
             max_elements: usize::try_from(self.max_elements).unwrap_or(usize::MAX),
             timeout: Duration::from_secs_f64(self.timeout),
+            max_connections: self.max_connections as usize,
             ..Limits::default()
         };
         if let Some(n) = self.max_concurrency {

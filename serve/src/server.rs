@@ -30,14 +30,16 @@ pub struct Limits {
     pub max_elements: usize,
     /// Inferences run at once; more requests wait for a turn within `timeout`.
     pub max_concurrency: usize,
-    /// How long a request may take to arrive in full and to get its turn.
+    /// How long a request may take to arrive in full (headers and body) and to get its turn.
     pub timeout: Duration,
+    /// Connections open at once; more wait in the kernel's backlog.
+    pub max_connections: usize,
 }
 
 impl Default for Limits {
     fn default() -> Limits {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-        Limits { max_body_bytes: 64 << 20, max_elements: 16 << 20, max_concurrency: cores, timeout: Duration::from_secs(30) }
+        Limits { max_body_bytes: 64 << 20, max_elements: 16 << 20, max_concurrency: cores, timeout: Duration::from_secs(30), max_connections: 1024 }
     }
 }
 
@@ -65,11 +67,53 @@ struct App {
 
 /// Serves `model` on `addr` until SIGTERM or Ctrl-C; `bound` learns the address once listening
 /// (port 0 picks a free one).
+///
+/// The connection loop is hyper's own rather than `axum::serve`, for what a server facing a network
+/// needs and that does not offer: a deadline on request headers (a client trickling them in, as
+/// slow-loris attacks do, is cut off after `timeout`) and a cap on open connections.
 pub async fn serve(model: Model, addr: SocketAddr, limits: Limits, bound: impl FnOnce(SocketAddr)) -> Result<(), ServeError> {
+    use hyper_util::rt::{TokioIo, TokioTimer};
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|source| ServeError::Bind { addr, source })?;
     bound(listener.local_addr()?);
+    let header_timeout = limits.timeout;
+    let connections = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let app = Arc::new(App { turns: Semaphore::new(limits.max_concurrency.max(1)), model, limits, metrics: Metrics::new() });
-    axum::serve(listener, router(app)).with_graceful_shutdown(shutdown_signal()).await?;
+    let service = hyper_util::service::TowerToHyperService::new(router(app));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut stop = std::pin::pin!(shutdown_signal());
+    loop {
+        // At the cap, accepting waits: new clients queue in the kernel's backlog.
+        let permit = tokio::select! {
+            permit = connections.clone().acquire_owned() => match permit {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+            () = &mut stop => break,
+        };
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                // Out of file descriptors and the like: wait a little rather than spin.
+                Err(_) => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut stop => break,
+        };
+        let connection = hyper::server::conn::http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(header_timeout)
+            .serve_connection(TokioIo::new(stream), service.clone());
+        let watched = graceful.watch(connection);
+        tokio::spawn(async move {
+            // A connection's failure (a client gone, a header timeout) ends that connection only.
+            let _ = watched.await;
+            drop(permit);
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
     Ok(())
 }
 
