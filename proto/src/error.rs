@@ -30,6 +30,9 @@ pub enum ProtoError {
     #[error("subgraphs nest more than {limit} levels deep")]
     TooDeep { limit: u32 },
 
+    #[error("the model's IR version is {version}; onyx reads IR versions {} to {}", crate::io::IR_VERSIONS.start(), crate::io::IR_VERSIONS.end())]
+    IrVersion { version: i64 },
+
     #[error("tensor `{tensor}`: external data location `{location}` leaves the model's folder")]
     ExternalDataOutsideFolder { tensor: String, location: String },
 

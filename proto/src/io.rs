@@ -16,9 +16,22 @@ use crate::walk::{Scope, for_each_tensor};
 pub use crate::atomic::atomic_write;
 pub use crate::externalize::write_model_with_external_data;
 
+/// The IR versions onyx reads: 3 (the first with opsets) to 14 (onnx 1.23's). A file outside them
+/// is not a model of any ONNX this code knows, whatever it decodes to.
+pub const IR_VERSIONS: std::ops::RangeInclusive<i64> = 3..=14;
+
+fn check_ir_version(model: &ModelProto) -> Result<(), ProtoError> {
+    match model.ir_version {
+        Some(v) if IR_VERSIONS.contains(&v) => Ok(()),
+        v => Err(ProtoError::IrVersion { version: v.unwrap_or(0) }),
+    }
+}
+
 /// Decodes a model from protobuf bytes, as they are; external data is not loaded.
 pub fn decode_model(bytes: &[u8]) -> Result<ModelProto, ProtoError> {
-    ModelProto::decode(bytes).map_err(|source| ProtoError::Decode { path: None, source })
+    let model = ModelProto::decode(bytes).map_err(|source| ProtoError::Decode { path: None, source })?;
+    check_ir_version(&model)?;
+    Ok(model)
 }
 
 /// Encodes a model to protobuf bytes.
@@ -60,6 +73,7 @@ pub fn read_model_with(path: &Path, limits: &Limits) -> Result<ModelProto, Proto
         source,
     })?;
     drop(bytes);
+    check_ir_version(&model)?;
 
     let mut model_dir = ModelDir {
         model: path,

@@ -17,6 +17,7 @@ pub fn exit_code(e: &anyhow::Error) -> u8 {
     let bad_input = e.chain().any(|c| {
         c.is::<onyx_compiler::SpecError>()
             || c.is::<onyx_proto::ProtoError>()
+            || c.is::<onyx_compiler::import::ImportError>()
             || matches!(
                 c.downcast_ref::<RuntimeError>(),
                 Some(RuntimeError::Input { .. } | RuntimeError::Data { .. } | RuntimeError::DataCell { .. } | RuntimeError::Proto(_))
