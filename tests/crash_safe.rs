@@ -62,3 +62,25 @@ fn killed_training_resumes_to_the_same_weights() {
     assert!(training(&model, json.exists()).status().unwrap().success());
     assert_eq!(weights(&model), weights(&straight), "resumed after {} kills (checkpoints at epochs {epochs_seen:?})", epochs_seen.len());
 }
+
+/// A write that fails midway (the file-size limit standing in for a full disk: both make `write`
+/// fail) is an error naming the file, and the model already there stays as it was, with no
+/// temporary file left beside it.
+#[test]
+fn a_failed_write_leaves_the_old_model_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("m.onnx");
+    let (ok, _, err) = support::run_onyx(&["compile", "models/he_mlp.toml", "-o", model.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    let before = std::fs::read(&model).unwrap();
+    // mnist_cnn's 900 KB cannot be written under a 100 KiB limit; SIGXFSZ ignored, write fails
+    // with EFBIG instead of killing the process.
+    let script = format!("trap '' XFSZ; ulimit -f 100; exec \"$0\" compile models/mnist_cnn.toml -o '{}'", model.display());
+    let out = Command::new("sh").arg("-c").arg(&script).arg(env!("CARGO_BIN_EXE_onyx")).current_dir(support::repo()).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("m.onnx") && err.to_lowercase().contains("too large"), "{err}");
+    assert_eq!(std::fs::read(&model).unwrap(), before, "the old model is untouched");
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().to_string()).collect();
+    assert_eq!(left, ["m.onnx"], "nothing but the model is left");
+}

@@ -27,11 +27,10 @@ fn check_ir_version(model: &ModelProto) -> Result<(), ProtoError> {
     }
 }
 
-/// Decodes a model from protobuf bytes, as they are; external data is not loaded.
+/// Decodes a model from protobuf bytes, as they are: no check beyond the protobuf's own, no
+/// external data loaded. Files from users go through [`read_model`].
 pub fn decode_model(bytes: &[u8]) -> Result<ModelProto, ProtoError> {
-    let model = ModelProto::decode(bytes).map_err(|source| ProtoError::Decode { path: None, source })?;
-    check_ir_version(&model)?;
-    Ok(model)
+    ModelProto::decode(bytes).map_err(|source| ProtoError::Decode { path: None, source })
 }
 
 /// Encodes a model to protobuf bytes.
