@@ -190,7 +190,11 @@ pub fn read_type(vi: &ValueInfoProto) -> Result<TensorType, String> {
             _ => Ok(Dim::Sym(format!("{name}_dim{i}"))),
         })
         .collect::<Result<_, _>>()?;
-    Ok(TensorType::new(dtype, dims))
+    let ty = TensorType::new(dtype, dims);
+    if ty.bounded_elements().is_none() {
+        return Err(format!("declares {ty}, more than the {} elements any tensor may hold", crate::ir::MAX_ELEMENTS));
+    }
+    Ok(ty)
 }
 
 /// An initializer's data, from `raw_data` or from the typed field its element type uses.

@@ -93,7 +93,11 @@ impl Graph {
             .iter()
             .map(|i| i.map(|id| Fact { ty: &self.value(id).ty, value: self.value(id).init.as_ref() }))
             .collect();
-        op.infer(&facts)
+        let types = op.infer(&facts)?;
+        if let Some(t) = types.iter().find(|t| t.bounded_elements().is_none()) {
+            return Err(crate::ops::shape_error(op.op_type(), format!("its output {t} would hold more than {} elements", super::MAX_ELEMENTS)));
+        }
+        Ok(types)
     }
 
     /// Parameters in creation order.

@@ -41,9 +41,19 @@ pub struct TensorType {
     pub shape: Vec<Dim>,
 }
 
+/// No tensor onyx reasons about holds more elements than this (2⁴⁰): shapes beyond it come only
+/// from hostile or broken files, and refusing them keeps every product of dimensions from
+/// overflowing.
+pub const MAX_ELEMENTS: usize = 1 << 40;
+
 impl TensorType {
     pub fn new(dtype: DType, shape: Vec<Dim>) -> TensorType {
         TensorType { dtype, shape }
+    }
+
+    /// The product of the known dimensions, when it stays within [`MAX_ELEMENTS`].
+    pub fn bounded_elements(&self) -> Option<usize> {
+        self.shape.iter().filter_map(Dim::fixed).try_fold(1usize, |n, d| n.checked_mul(d)).filter(|&n| n <= MAX_ELEMENTS)
     }
 
     pub fn f32(shape: Vec<Dim>) -> TensorType {

@@ -9,11 +9,13 @@ use crate::ir::{DType, Dim, TensorType, ValueId};
 
 /// The product of dims, with the symbols collected apart.
 fn split_product(dims: &[Dim]) -> (usize, Vec<String>) {
-    let mut fixed = 1;
+    let mut fixed = 1usize;
     let mut syms = vec![];
     for d in dims {
         match d {
-            Dim::Fixed(n) => fixed *= n,
+            // Shapes are bounded (`MAX_ELEMENTS`) before any op sees them; saturating keeps a
+            // product of constants that are not from overflowing on the way to being refused.
+            Dim::Fixed(n) => fixed = fixed.saturating_mul(*n),
             Dim::Sym(s) => syms.push(s.clone()),
         }
     }
