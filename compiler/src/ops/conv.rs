@@ -16,8 +16,10 @@ pub fn window_output(
     pad_begin: usize,
     pad_end: usize,
 ) -> Result<usize, String> {
-    let span = dilation * (kernel - 1) + 1;
-    let padded = input + pad_begin + pad_end;
+    // Attribute values come from files: arithmetic on them is checked.
+    let too_large = || "the window's sizes overflow".to_string();
+    let span = dilation.checked_mul(kernel.saturating_sub(1)).and_then(|s| s.checked_add(1)).ok_or_else(too_large)?;
+    let padded = input.checked_add(pad_begin).and_then(|p| p.checked_add(pad_end)).ok_or_else(too_large)?;
     if span > padded {
         return Err(format!("a window spanning {span} does not fit an axis of {input} (padded to {padded})"));
     }
@@ -34,12 +36,25 @@ pub struct Conv {
     pub group: usize,
 }
 
+/// The largest kernel size, stride, dilation, pad or group a file may give (2²⁰): with shapes
+/// bounded too (`ir::MAX_ELEMENTS`), window arithmetic cannot overflow.
+pub(crate) const MAX_WINDOW_VALUE: usize = 1 << 20;
+
+/// A window attribute's group count, within [`MAX_WINDOW_VALUE`].
+pub(crate) fn group(a: &Attrs) -> Result<usize, OpError> {
+    let g = a.int("group", 1)?;
+    usize::try_from(g.max(1)).ok().filter(|&g| g <= MAX_WINDOW_VALUE).ok_or_else(|| OpError::Attribute { op: a.op.to_string(), name: "group".into(), message: format!("{g} is not a valid value") })
+}
+
 pub(crate) fn positive_ints(a: &Attrs, name: &str, rank: usize, default: usize) -> Result<Vec<usize>, OpError> {
     let values = a.ints(name).unwrap_or_else(|| vec![default as i64; rank]);
+    if rank > 0 && values.len() != rank {
+        return Err(OpError::Attribute { op: a.op.to_string(), name: name.to_string(), message: format!("{} values where the window needs {rank}", values.len()) });
+    }
     values
         .into_iter()
         .map(|v| {
-            usize::try_from(v).ok().filter(|&v| v > 0 || name == "pads").ok_or_else(|| OpError::Attribute {
+            usize::try_from(v).ok().filter(|&v| (v > 0 || name == "pads") && v <= MAX_WINDOW_VALUE).ok_or_else(|| OpError::Attribute {
                 op: a.op.to_string(),
                 name: name.to_string(),
                 message: format!("{v} is not a valid value"),
@@ -65,7 +80,7 @@ impl Conv {
             strides: positive_ints(a, "strides", rank, 1)?,
             dilations: positive_ints(a, "dilations", rank, 1)?,
             pads: positive_ints(a, "pads", 2 * rank, 0)?,
-            group: a.int("group", 1)?.max(1) as usize,
+            group: group(a)?,
             kernel_shape,
         }))
     }

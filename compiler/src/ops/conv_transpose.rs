@@ -49,9 +49,9 @@ impl ConvTranspose {
                 .ints("output_padding")
                 .unwrap_or_else(|| vec![0; rank])
                 .into_iter()
-                .map(|v| usize::try_from(v).map_err(|_| unsupported("output_padding", "must not be negative")))
+                .map(|v| usize::try_from(v).ok().filter(|&v| v <= super::conv::MAX_WINDOW_VALUE).ok_or_else(|| unsupported("output_padding", "must be between 0 and 2^20")))
                 .collect::<Result<_, _>>()?,
-            group: a.int("group", 1)?.max(1) as usize,
+            group: super::conv::group(a)?,
             kernel_shape,
         }))
     }
