@@ -36,3 +36,24 @@ fn specs_that_crashed_compile_are_refused() {
         assert!(outcome.is_err(), "{}: compiled", path.display());
     }
 }
+
+#[test]
+fn data_files_that_exhausted_memory_are_refused() {
+    use onyx_compiler::ir::{DType, Dim, TensorType};
+    let files = inputs("data_files");
+    assert!(!files.is_empty());
+    let dir = tempfile::tempdir().unwrap();
+    for path in files {
+        // As the target: the first byte chooses the format, the rest is the file.
+        let bytes = std::fs::read(&path).unwrap();
+        let (kind, body) = bytes.split_first().unwrap();
+        let file = dir.path().join(format!("data.{}", ["csv", "npy", "npz"][*kind as usize % 3]));
+        std::fs::write(&file, body).unwrap();
+        let input = onyx_runtime::IoInfo { name: "x".into(), dtype: DType::F32, shape: vec![Dim::batch(), Dim::Fixed(4)] };
+        let outcome = onyx_runtime::data::read_inputs(&file, std::slice::from_ref(&input));
+        println!("{}: {:?}", path.display(), outcome.as_ref().map(|_| ()));
+        assert!(outcome.is_err());
+        let labelled = onyx_runtime::data::read_labelled(&file, &input, &TensorType::new(DType::I64, vec![Dim::batch()]), None);
+        assert!(labelled.is_err());
+    }
+}

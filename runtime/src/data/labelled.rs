@@ -1,11 +1,9 @@
 //! Labelled training data from any of the formats onyx reads: a CSV with a header (the target column
 //! by name), a 2-D NPY table (the target column by index, the last by default), or an NPZ holding the
 //! features (named after the model's input, or `x`) and the targets (`y` or `target`).
-use std::fs::File;
 use std::path::Path;
 
 use ndarray::{ArrayD, IxDyn};
-use ndarray_npy::{NpzReader, ReadNpyExt};
 use onyx_compiler::ir::{DType, TensorType};
 
 use super::read::{fit_samples, read_array};
@@ -22,16 +20,15 @@ pub fn read_labelled(path: &Path, input: &IoInfo, target: &TensorType, target_co
     match path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase().as_str() {
         "csv" => read_table(path)?.split(path, input, target, target_column),
         "npy" => {
-            let file = File::open(path).map_err(|source| RuntimeError::Io { path: path.to_path_buf(), source })?;
-            let array = ndarray::Array2::<f64>::read_npy(file).map_err(|e| data_error(path, format!("{e} (expected a 2-D float64 table: one sample a row)")))?;
+            let expected = |e: String| data_error(path, format!("{e} (expected a 2-D float64 table: one sample a row)"));
+            let array = super::npy::read_npy::<f64>(path).map_err(expected)?.into_dimensionality::<ndarray::Ix2>().map_err(|e| expected(e.to_string()))?;
             let columns: Vec<String> = (0..array.ncols()).map(|c| c.to_string()).collect();
             let rows = array.outer_iter().map(|r| r.to_vec()).collect();
             Table { columns, rows }.split(path, input, target, target_column)
         }
         "npz" => {
-            let file = File::open(path).map_err(|source| RuntimeError::Io { path: path.to_path_buf(), source })?;
-            let mut npz = NpzReader::new(file).map_err(|e| data_error(path, e.to_string()))?;
-            let names = npz.names().map_err(|e| data_error(path, e.to_string()))?;
+            let mut npz = super::npy::Npz::open(path).map_err(|m| data_error(path, m))?;
+            let names = npz.names();
             let pick = |wanted: &[&str]| -> Result<String, RuntimeError> {
                 names
                     .iter()

@@ -2,6 +2,7 @@
 //! and writing outputs as CSV, NPY, NPZ or JSON.
 mod images;
 mod labelled;
+pub mod npy;
 mod read;
 mod scale;
 mod series;

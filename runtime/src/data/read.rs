@@ -1,9 +1,9 @@
-use std::fs::File;
 use std::path::Path;
 
 use ndarray::{ArrayD, IxDyn};
-use ndarray_npy::{NpzReader, ReadNpyExt};
 use onyx_compiler::ir::DType;
+
+use super::npy::{self, Npz};
 
 use crate::error::RuntimeError;
 use crate::tensor::{HostTensor, IoInfo};
@@ -30,14 +30,12 @@ pub fn read_inputs(path: &Path, inputs: &[IoInfo]) -> Result<Vec<HostTensor>, Ru
         "csv" => Ok(vec![read_csv(path, single()?)?]),
         "npy" => {
             let info = single()?;
-            let file = File::open(path).map_err(|source| RuntimeError::Io { path: path.to_path_buf(), source })?;
-            let t = read_npy(file, info.dtype).map_err(|m| data_error(path, m))?;
+            let t = read_npy(path, info.dtype).map_err(|m| data_error(path, m))?;
             Ok(vec![fit_samples(path, info, t)?])
         }
         "npz" => {
-            let file = File::open(path).map_err(|source| RuntimeError::Io { path: path.to_path_buf(), source })?;
-            let mut npz = NpzReader::new(file).map_err(|e| data_error(path, e.to_string()))?;
-            let names = npz.names().map_err(|e| data_error(path, e.to_string()))?;
+            let mut npz = Npz::open(path).map_err(|m| data_error(path, m))?;
+            let names = npz.names();
             inputs
                 .iter()
                 .map(|info| {
@@ -57,18 +55,18 @@ pub fn read_inputs(path: &Path, inputs: &[IoInfo]) -> Result<Vec<HostTensor>, Ru
 }
 
 /// Array `name` of an NPZ, as int64 for integer inputs and float32 otherwise.
-pub(super) fn read_array<R: std::io::Read + std::io::Seek>(npz: &mut NpzReader<R>, name: &str, dtype: DType) -> Result<HostTensor, String> {
+pub(super) fn read_array(npz: &mut Npz, name: &str, dtype: DType) -> Result<HostTensor, String> {
     match dtype {
-        DType::I64 => npz.by_name::<ndarray::OwnedRepr<i64>, IxDyn>(name).map(HostTensor::I64),
-        _ => npz.by_name::<ndarray::OwnedRepr<f32>, IxDyn>(name).map(HostTensor::F32),
+        DType::I64 => npz.by_name::<i64>(name).map(HostTensor::I64),
+        _ => npz.by_name::<f32>(name).map(HostTensor::F32),
     }
     .map_err(|e| format!("array `{name}`: {e} (expected {dtype})"))
 }
 
-fn read_npy(file: File, dtype: DType) -> Result<HostTensor, String> {
+fn read_npy(path: &Path, dtype: DType) -> Result<HostTensor, String> {
     match dtype {
-        DType::I64 => ArrayD::<i64>::read_npy(file).map(HostTensor::I64).map_err(|e| format!("{e} (expected int64 values)")),
-        _ => ArrayD::<f32>::read_npy(file).map(HostTensor::F32).map_err(|e| format!("{e} (expected float32 values)")),
+        DType::I64 => npy::read_npy::<i64>(path).map(HostTensor::I64).map_err(|e| format!("{e} (expected int64 values)")),
+        _ => npy::read_npy::<f32>(path).map(HostTensor::F32).map_err(|e| format!("{e} (expected float32 values)")),
     }
 }
 

@@ -2,11 +2,10 @@
 //! and early-stopping state (the best value, its weights and the epochs waited since) to
 //! `<model>.ckpt.npz` and the history so far to `<model>.ckpt.json`, each atomically; `--resume`
 //! continues from them to the same weights an uninterrupted run reaches, early stop included.
-use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use ndarray::{ArrayD, IxDyn};
-use ndarray_npy::{NpzReader, NpzWriter};
+use ndarray_npy::NpzWriter;
 
 use super::EpochLog;
 use crate::error::RuntimeError;
@@ -102,14 +101,13 @@ pub fn load(model: &Path) -> Result<Checkpoint, RuntimeError> {
         .and_then(|h| h.as_array())
         .and_then(|h| h.iter().map(log_from_json).collect())
         .ok_or_else(|| data_error(&json_path, "an unreadable `history`"))?;
-    let file = File::open(&npz_path).map_err(|source| RuntimeError::Io { path: npz_path.clone(), source })?;
-    let mut npz = NpzReader::new(file).map_err(|e| data_error(&npz_path, e.to_string()))?;
+    let mut npz = crate::data::npy::Npz::open(&npz_path).map_err(|m| data_error(&npz_path, m))?;
     let meta: ArrayD<i64> = npz.by_name("meta").map_err(|e| data_error(&npz_path, format!("`meta`: {e}")))?;
     let (npz_epoch, updates) = (meta.iter().next().copied().unwrap_or(-1), meta.iter().nth(1).copied().unwrap_or(-1));
     if npz_epoch != epoch as i64 || updates < 0 {
         return Err(data_error(&npz_path, format!("holds epoch {npz_epoch} but {} says {epoch}: the checkpoint is incomplete", json_path.display())));
     }
-    let names = npz.names().map_err(|e| data_error(&npz_path, e.to_string()))?;
+    let names = npz.names();
     let (mut params, mut states, mut best) = (vec![], vec![], vec![]);
     for key in names {
         let Some((kind, name)) = key.split_once(':') else { continue };
