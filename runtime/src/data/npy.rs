@@ -106,7 +106,7 @@ mod tests {
 
     #[test]
     fn headers_that_claim_more_than_the_file_are_refused_before_allocating() {
-        let good = npy("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }", &[0; 8]);
+        let good = npy("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }\n", &[0; 8]);
         assert_eq!(parse::<f32>(&good).unwrap().shape(), [2]);
         let huge_shape = npy("{'descr': '<f4', 'fortran_order': False, 'shape': (4000000000, 4000000000), }", &[0; 8]);
         assert!(parse::<f32>(&huge_shape).unwrap_err().contains("declares shape"));
