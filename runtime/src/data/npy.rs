@@ -51,7 +51,9 @@ fn bounded(reader: impl Read, size: u64) -> Result<Vec<u8>, String> {
     if size > MAX_ARRAY_BYTES {
         return Err(format!("an array of {size} bytes is over the {MAX_ARRAY_BYTES}-byte limit"));
     }
-    let mut bytes = Vec::with_capacity(size as usize);
+    // The declared size may lie (a zip entry's header is the file's word): memory follows the bytes
+    // that actually arrive, never the claim.
+    let mut bytes = Vec::with_capacity(size.min(1 << 20) as usize);
     reader.take(size + 1).read_to_end(&mut bytes).map_err(|e| e.to_string())?;
     if bytes.len() as u64 != size {
         return Err(format!("the array holds {} bytes where its container declares {size}", bytes.len()));
