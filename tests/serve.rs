@@ -9,22 +9,7 @@ use std::time::{Duration, Instant};
 
 use onyx_runtime::{Engine, HostTensor, TractEngine};
 use serde_json::json;
-use support::http::{self, Server, get, infer_json, output_values, post_json, request};
-
-/// The seed's CNN, compiled (seeded weights), in a temporary folder.
-fn cnn() -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let model = dir.path().join("mnist_cnn.onnx");
-    let (ok, _, err) = support::run_onyx(&["compile", "models/mnist_cnn.toml", "-o", model.to_str().unwrap()]);
-    assert!(ok, "{err}");
-    (dir, model)
-}
-
-fn serve(model: &Path, extra: &[&str]) -> Server {
-    let mut args = vec!["serve", model.to_str().unwrap()];
-    args.extend_from_slice(extra);
-    Server::start(Path::new(env!("CARGO_BIN_EXE_onyx")), &args)
-}
+use support::http::{self, compiled_cnn, get, infer_json, onyx_serve, output_values, post_json, request};
 
 /// `n` seeded 28x28 images and what tract computes for them in process.
 fn images(model: &Path, n: usize, seed: u64) -> (Vec<f32>, Vec<f32>) {
@@ -41,8 +26,8 @@ fn close(a: &[f32], b: &[f32]) -> bool {
 
 #[test]
 fn every_endpoint_answers_and_bad_requests_get_a_reason() {
-    let (_dir, model) = cnn();
-    let server = serve(&model, &["--max-body-mb", "1", "--max-elements", "50000"]);
+    let (_dir, model) = compiled_cnn();
+    let server = onyx_serve(&model, &["--max-body-mb", "1", "--max-elements", "50000"]);
     let port = server.port;
     assert_eq!(get(port, "/v2/health/live").json(), json!({ "live": true }));
     assert_eq!(get(port, "/v2/health/ready").json(), json!({ "ready": true }));
@@ -108,8 +93,8 @@ fn every_endpoint_answers_and_bad_requests_get_a_reason() {
 #[test]
 fn a_body_that_does_not_arrive_in_time_gets_408() {
     use std::io::Write;
-    let (_dir, model) = cnn();
-    let server = serve(&model, &["--timeout", "0.5"]);
+    let (_dir, model) = compiled_cnn();
+    let server = onyx_serve(&model, &["--timeout", "0.5"]);
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", server.port)).unwrap();
     stream.write_all(b"POST /v2/models/mnist_cnn/infer HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{\"inputs\"").unwrap();
     let started = Instant::now();
@@ -121,8 +106,8 @@ fn a_body_that_does_not_arrive_in_time_gets_408() {
 
 #[test]
 fn two_hundred_requests_from_sixteen_clients_are_all_answered_correctly() {
-    let (_dir, model) = cnn();
-    let server = serve(&model, &[]);
+    let (_dir, model) = compiled_cnn();
+    let server = onyx_serve(&model, &[]);
     let (x, want) = images(&model, 200, 2);
     let (x, want) = (Arc::new(x), Arc::new(want));
     let clients: Vec<_> = (0..16)
@@ -144,8 +129,8 @@ fn two_hundred_requests_from_sixteen_clients_are_all_answered_correctly() {
 /// answered in full and correctly, new connections are refused, and the server exits cleanly.
 #[test]
 fn sigterm_finishes_the_requests_under_way() {
-    let (_dir, model) = cnn();
-    let mut server = serve(&model, &["--max-concurrency", "1"]);
+    let (_dir, model) = compiled_cnn();
+    let mut server = onyx_serve(&model, &["--max-concurrency", "1"]);
     let port = server.port;
     // Large batches, so that the sixteen take a while.
     let (x, want) = images(&model, 256, 3);
@@ -184,8 +169,8 @@ fn sigterm_finishes_the_requests_under_way() {
 /// inference at batch 1 and 32 with binary and JSON tensors, equal to `onyx predict`'s.
 #[test]
 fn the_triton_client_talks_to_onyx_serve() {
-    let (dir, model) = cnn();
-    let server = serve(&model, &[]);
+    let (dir, model) = compiled_cnn();
+    let server = onyx_serve(&model, &[]);
     let session = TractEngine.load(&onyx_proto::read_model(&model).unwrap()).unwrap();
     let inputs = support::random_inputs(session.as_ref(), 32, 4);
     let x = dir.path().join("x.npy");
@@ -203,8 +188,8 @@ fn the_triton_client_talks_to_onyx_serve() {
 /// `onyx serve --engine ort` answers as tract computes, within 1e-5.
 #[test]
 fn serving_on_onnx_runtime_answers_as_tract_does() {
-    let (_dir, model) = cnn();
-    let server = serve(&model, &["--engine", "ort", "--engine-threads", "1"]);
+    let (_dir, model) = compiled_cnn();
+    let server = onyx_serve(&model, &["--engine", "ort", "--engine-threads", "1"]);
     let (x, want) = images(&model, 4, 6);
     let reply = post_json(server.port, "/v2/models/mnist_cnn/infer", &infer_json("image", &[4, 1, 28, 28], &x));
     assert_eq!(reply.status, 200, "{}", reply.text());

@@ -6,27 +6,12 @@ mod support;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use onyx_runtime::{Engine, HostTensor, TractEngine};
 use serde_json::json;
-use support::http::{Server, get, infer_json, output_values, post_json, request};
-
-fn cnn() -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let model = dir.path().join("mnist_cnn.onnx");
-    let (ok, _, err) = support::run_onyx(&["compile", "models/mnist_cnn.toml", "-o", model.to_str().unwrap()]);
-    assert!(ok, "{err}");
-    (dir, model)
-}
-
-fn serve(model: &Path, extra: &[&str]) -> Server {
-    let mut args = vec!["serve", model.to_str().unwrap()];
-    args.extend_from_slice(extra);
-    Server::start(Path::new(env!("CARGO_BIN_EXE_onyx")), &args)
-}
+use support::http::{compiled_cnn, get, infer_json, onyx_serve, output_values, post_json, request};
 
 /// The server process' resident memory, in KiB.
 fn rss_kib(pid: u32) -> u64 {
@@ -36,8 +21,8 @@ fn rss_kib(pid: u32) -> u64 {
 
 #[test]
 fn headers_trickled_in_are_cut_off_while_others_are_served() {
-    let (_dir, model) = cnn();
-    let server = serve(&model, &["--timeout", "1", "--max-connections", "4"]);
+    let (_dir, model) = compiled_cnn();
+    let server = onyx_serve(&model, &["--timeout", "1", "--max-connections", "4"]);
     // Four slow clients take every connection slot.
     let slow: Vec<_> = (0..4)
         .map(|_| {
@@ -77,8 +62,8 @@ fn headers_trickled_in_are_cut_off_while_others_are_served() {
 
 #[test]
 fn ten_thousand_mixed_requests_all_answered_right_with_memory_flat() {
-    let (_dir, model) = cnn();
-    let server = serve(&model, &["--max-body-mb", "1"]);
+    let (_dir, model) = compiled_cnn();
+    let server = onyx_serve(&model, &["--max-body-mb", "1"]);
     let port = server.port;
     let session = TractEngine.load(&onyx_proto::read_model(&model).unwrap()).unwrap();
     let inputs = support::random_inputs(session.as_ref(), 50, 7);

@@ -26,13 +26,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let bytes = std::fs::read(&args.model).with_context(|| format!("reading {}", args.model.display()))?;
-    // The file as given is what ships; the reader's checks (sizes, IR version, external data) run
-    // on it first. A model with external data cannot travel as one file.
-    let proto = onyx_proto::read_model(&args.model).with_context(|| format!("reading {}", args.model.display()))?;
-    if onyx_proto::decode_model(&bytes).ok().as_ref() != Some(&proto) {
-        anyhow::bail!("{} keeps tensors in external data files; save it as one file first (onnx.save with save_as_external_data=False)", args.model.display());
-    }
+    let (bytes, proto) = super::read_one_file_model(&args.model)?;
     // The app runs on tract: a model tract cannot run is refused now, not on the target machine.
     let session = TractEngine.load(&proto).with_context(|| format!("{} cannot be deployed", args.model.display()))?;
     let runner = runner(args.runner.as_deref())?;

@@ -25,13 +25,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let bytes = std::fs::read(&args.model).with_context(|| format!("reading {}", args.model.display()))?;
-    // The file as given is what ships; the reader's checks (sizes, IR version, external data) run
-    // on it first. A model with external data cannot travel as one file.
-    let proto = onyx_proto::read_model(&args.model).with_context(|| format!("reading {}", args.model.display()))?;
-    if onyx_proto::decode_model(&bytes).ok().as_ref() != Some(&proto) {
-        anyhow::bail!("{} keeps tensors in external data files; save it as one file first (onnx.save with save_as_external_data=False)", args.model.display());
-    }
+    let (bytes, proto) = super::read_one_file_model(&args.model)?;
     // Triton's backend is ONNX Runtime; tract checks here that the file is a model that runs.
     let session = TractEngine.load(&proto).with_context(|| format!("{} does not run", args.model.display()))?;
     let (inputs, outputs) = (session.inputs(), session.outputs());

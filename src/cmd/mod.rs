@@ -53,3 +53,16 @@ pub fn print(text: &str) -> anyhow::Result<()> {
 pub fn plural(n: usize, noun: &str) -> String {
     format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
 }
+
+/// A model file's bytes, which will ship as they are, and the model they hold, read through the
+/// reader's checks (sizes, IR version, external data). A model with external data cannot travel as
+/// one file and is refused.
+pub fn read_one_file_model(path: &std::path::Path) -> anyhow::Result<(Vec<u8>, onyx_proto::onnx::ModelProto)> {
+    use anyhow::Context;
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let proto = onyx_proto::read_model(path).with_context(|| format!("reading {}", path.display()))?;
+    if onyx_proto::decode_model(&bytes).ok().as_ref() != Some(&proto) {
+        anyhow::bail!("{} keeps tensors in external data files; save it as one file first (onnx.save with save_as_external_data=False)", path.display());
+    }
+    Ok((bytes, proto))
+}

@@ -148,3 +148,19 @@ pub fn output_values(reply: &Reply, name: &str) -> Vec<f32> {
     }
     panic!("no output {name} in {json}")
 }
+
+/// The seed's CNN, compiled (seeded weights), in a temporary folder.
+pub fn compiled_cnn() -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("mnist_cnn.onnx");
+    let (ok, _, err) = super::run_onyx(&["compile", "models/mnist_cnn.toml", "-o", model.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    (dir, model)
+}
+
+/// `onyx serve MODEL EXTRA… --port 0`.
+pub fn onyx_serve(model: &Path, extra: &[&str]) -> Server {
+    let mut args = vec!["serve", model.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    Server::start(Path::new(env!("CARGO_BIN_EXE_onyx")), &args)
+}
