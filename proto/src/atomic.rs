@@ -30,10 +30,11 @@ pub(crate) fn atomic_write_with(
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),
     };
+    let prefix = format!(".{}.tmp-", name.to_string_lossy());
+    remove_orphans(dir, &prefix);
     // Same folder as the target, so the rename stays on one file system and is atomic.
     let temp = dir.join(format!(
-        ".{}.tmp-{}-{}",
-        name.to_string_lossy(),
+        "{prefix}{}-{}",
         std::process::id(),
         NEXT_TEMP.fetch_add(1, Ordering::Relaxed)
     ));
@@ -65,6 +66,42 @@ fn write_synced(
         .into_inner()
         .map_err(|e| ProtoError::io("write", temp, e.into_error()))?;
     file.sync_all().map_err(|e| ProtoError::io("sync", temp, e))
+}
+
+/// Removes the temporary files of earlier writes to the same target whose process is gone (killed
+/// mid-write), so a crash costs no disk space beyond the next write. A file stays while its process
+/// may be alive, where liveness cannot be asked (outside Linux), and while it changed in the last
+/// minute: a writer in another PID namespace sharing the folder is invisible in `/proc`, but its
+/// file is fresh.
+fn remove_orphans(dir: &Path, prefix: &str) {
+    let Ok(entries) = fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(prefix))
+            .and_then(|rest| rest.split_once('-'))
+            .and_then(|(pid, _)| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let idle = entry.metadata().ok().and_then(|m| m.modified().ok()).and_then(|t| t.elapsed().ok());
+        if pid != std::process::id() && !process_alive(pid).unwrap_or(true) && idle.is_some_and(|d| d >= ORPHAN_AGE) {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// How long a dead writer's temporary file must have been left alone before it is removed.
+const ORPHAN_AGE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Whether process `pid` exists, where the platform can say.
+fn process_alive(pid: u32) -> Option<bool> {
+    if cfg!(target_os = "linux") {
+        Some(Path::new("/proc").join(pid.to_string()).exists())
+    } else {
+        None
+    }
 }
 
 /// Makes the rename itself durable. Not every platform can open a folder for syncing (Windows

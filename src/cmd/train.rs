@@ -59,8 +59,8 @@ pub struct Args {
     /// into the exported model; also `standardize = true` in [train].
     #[arg(long)]
     standardize: bool,
-    /// Continue from the checkpoint beside the output model (`<model>.ckpt.npz` and `.ckpt.json`,
-    /// written after every epoch) up to --epochs.
+    /// Continue from the checkpoint beside the output model (`<model>.ckpt.npz`, written after
+    /// every epoch) up to --epochs.
     #[arg(long)]
     resume: bool,
     /// Forecasting: read the --target column (the last by default) as a series in time order and

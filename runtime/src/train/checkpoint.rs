@@ -1,7 +1,11 @@
-//! Checkpoints: after every epoch the trainer writes its parameters, optimizer state, update count
-//! and early-stopping state (the best value, its weights and the epochs waited since) to
-//! `<model>.ckpt.npz` and the history so far to `<model>.ckpt.json`, each atomically; `--resume`
-//! continues from them to the same weights an uninterrupted run reaches, early stop included.
+//! Checkpoints: after every epoch the trainer writes its parameters, optimizer state, update count,
+//! early-stopping state (the best value, its weights and the epochs waited since) and the history so
+//! far to `<model>.ckpt.npz`, in one atomic write; `--resume` continues from it to the same weights an
+//! uninterrupted run reaches, early stop included.
+//!
+//! One file, not tensors and a JSON side by side: two renames leave a moment where a crash pairs a
+//! new half with an old one, and the checkpoint before it is gone too. The JSON (epoch, history,
+//! early stopping) travels inside the archive as `checkpoint.json`, UTF-8 bytes.
 use std::path::{Path, PathBuf};
 
 use ndarray::{ArrayD, IxDyn};
@@ -33,11 +37,14 @@ pub struct EarlyState {
     pub stopped: bool,
 }
 
-/// The two files of the checkpoint of a model written to `model`.
-pub fn checkpoint_paths(model: &Path) -> (PathBuf, PathBuf) {
+/// The checkpoint file of a model written to `model`.
+pub fn checkpoint_path(model: &Path) -> PathBuf {
     let stem = model.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_else(|| "model".into());
-    (model.with_file_name(format!("{stem}.ckpt.npz")), model.with_file_name(format!("{stem}.ckpt.json")))
+    model.with_file_name(format!("{stem}.ckpt.npz"))
 }
+
+/// The archive member holding the epoch, history and early-stopping state.
+const JSON_MEMBER: &str = "checkpoint.json";
 
 fn data_error(path: &Path, message: impl Into<String>) -> RuntimeError {
     RuntimeError::Data { path: path.to_path_buf(), message: message.into() }
@@ -61,15 +68,18 @@ fn log_from_json(v: &serde_json::Value) -> Option<EpochLog> {
     })
 }
 
-/// Writes the checkpoint beside `model`: tensors first, then the JSON that names their epoch, so a
-/// crash between the two leaves a JSON that still describes a complete pair or none.
+/// Writes the checkpoint beside `model`, replacing the previous one in a single rename.
 pub fn save(model: &Path, c: &Checkpoint) -> Result<(), RuntimeError> {
-    let (npz_path, json_path) = checkpoint_paths(model);
+    let path = checkpoint_path(model);
+    let early = serde_json::json!({ "best": c.early.best.as_ref().map(|(v, _)| *v), "waited": c.early.waited, "stopped": c.early.stopped });
+    let json = serde_json::json!({ "epoch": c.epoch, "updates": c.updates, "history": c.history.iter().map(log_json).collect::<Vec<_>>(), "early_stopping": early });
+    let json = ndarray::Array1::from_vec(serde_json::to_vec_pretty(&json).unwrap_or_default());
     let mut bytes = vec![];
     {
         let mut npz = NpzWriter::new(std::io::Cursor::new(&mut bytes));
-        let meta = ArrayD::from_shape_vec(IxDyn(&[2]), vec![c.epoch as i64, c.updates as i64]).map_err(|e| data_error(&npz_path, e.to_string()))?;
-        npz.add_array("meta", &meta).map_err(|e| data_error(&npz_path, e.to_string()))?;
+        let meta = ArrayD::from_shape_vec(IxDyn(&[2]), vec![c.epoch as i64, c.updates as i64]).map_err(|e| data_error(&path, e.to_string()))?;
+        npz.add_array("meta", &meta).map_err(|e| data_error(&path, e.to_string()))?;
+        npz.add_array(JSON_MEMBER, &json).map_err(|e| data_error(&path, e.to_string()))?;
         let best = c.early.best.as_ref().map(|(_, w)| w.clone()).unwrap_or_default();
         for (prefix, list) in [("param", &c.params), ("state", &c.states), ("best", &best)] {
             for (name, t) in list {
@@ -78,40 +88,41 @@ pub fn save(model: &Path, c: &Checkpoint) -> Result<(), RuntimeError> {
                     HostTensor::F32(a) => npz.add_array(key.as_str(), a),
                     HostTensor::I64(a) => npz.add_array(key.as_str(), a),
                 };
-                added.map_err(|e| data_error(&npz_path, e.to_string()))?;
+                added.map_err(|e| data_error(&path, e.to_string()))?;
             }
         }
-        npz.finish().map_err(|e| data_error(&npz_path, e.to_string()))?;
+        npz.finish().map_err(|e| data_error(&path, e.to_string()))?;
     }
-    onyx_proto::atomic_write(&npz_path, &bytes)?;
-    let early = serde_json::json!({ "best": c.early.best.as_ref().map(|(v, _)| *v), "waited": c.early.waited, "stopped": c.early.stopped });
-    let json = serde_json::json!({ "epoch": c.epoch, "updates": c.updates, "history": c.history.iter().map(log_json).collect::<Vec<_>>(), "early_stopping": early });
-    onyx_proto::atomic_write(&json_path, (serde_json::to_string_pretty(&json).unwrap_or_default() + "\n").as_bytes())?;
+    onyx_proto::atomic_write(&path, &bytes)?;
     Ok(())
 }
 
-/// Reads the checkpoint beside `model`, refusing a pair that disagrees.
+/// Reads the checkpoint beside `model`, refusing one whose parts disagree.
 pub fn load(model: &Path) -> Result<Checkpoint, RuntimeError> {
-    let (npz_path, json_path) = checkpoint_paths(model);
-    let text = std::fs::read_to_string(&json_path).map_err(|source| RuntimeError::Io { path: json_path.clone(), source })?;
-    let json: serde_json::Value = serde_json::from_str(&text).map_err(|e| data_error(&json_path, e.to_string()))?;
-    let epoch = json.get("epoch").and_then(|v| v.as_u64()).ok_or_else(|| data_error(&json_path, "no `epoch`"))? as usize;
+    let path = checkpoint_path(model);
+    if !path.exists() {
+        let missing = std::io::Error::new(std::io::ErrorKind::NotFound, "no checkpoint: train without --resume first");
+        return Err(RuntimeError::Io { path, source: missing });
+    }
+    let mut npz = crate::data::npy::Npz::open(&path).map_err(|m| data_error(&path, m))?;
+    let json: ArrayD<u8> = npz.by_name(JSON_MEMBER).map_err(|e| data_error(&path, format!("`{JSON_MEMBER}`: {e}")))?;
+    let json: serde_json::Value = serde_json::from_slice(&json.iter().copied().collect::<Vec<u8>>()).map_err(|e| data_error(&path, format!("`{JSON_MEMBER}`: {e}")))?;
+    let epoch = json.get("epoch").and_then(|v| v.as_u64()).ok_or_else(|| data_error(&path, "no `epoch`"))? as usize;
     let history: Vec<EpochLog> = json
         .get("history")
         .and_then(|h| h.as_array())
         .and_then(|h| h.iter().map(log_from_json).collect())
-        .ok_or_else(|| data_error(&json_path, "an unreadable `history`"))?;
-    let mut npz = crate::data::npy::Npz::open(&npz_path).map_err(|m| data_error(&npz_path, m))?;
-    let meta: ArrayD<i64> = npz.by_name("meta").map_err(|e| data_error(&npz_path, format!("`meta`: {e}")))?;
+        .ok_or_else(|| data_error(&path, "an unreadable `history`"))?;
+    let meta: ArrayD<i64> = npz.by_name("meta").map_err(|e| data_error(&path, format!("`meta`: {e}")))?;
     let (npz_epoch, updates) = (meta.iter().next().copied().unwrap_or(-1), meta.iter().nth(1).copied().unwrap_or(-1));
     if npz_epoch != epoch as i64 || updates < 0 {
-        return Err(data_error(&npz_path, format!("holds epoch {npz_epoch} but {} says {epoch}: the checkpoint is incomplete", json_path.display())));
+        return Err(data_error(&path, format!("`meta` says epoch {npz_epoch} and `{JSON_MEMBER}` says {epoch}: the checkpoint is inconsistent")));
     }
     let names = npz.names();
     let (mut params, mut states, mut best) = (vec![], vec![], vec![]);
     for key in names {
         let Some((kind, name)) = key.split_once(':') else { continue };
-        let t: ArrayD<f32> = npz.by_name(&key).map_err(|e| data_error(&npz_path, format!("`{key}`: {e}")))?;
+        let t: ArrayD<f32> = npz.by_name(&key).map_err(|e| data_error(&path, format!("`{key}`: {e}")))?;
         let entry = (name.trim_end_matches(".npy").to_string(), HostTensor::F32(t));
         match kind {
             "param" => params.push(entry),
