@@ -10,16 +10,22 @@ use std::time::Duration;
 
 const EPOCHS: &str = "30";
 
-/// Stochastic gradient descent (batch 1) on breast_cancer.csv: about 0.15 s per epoch, checkpointed
-/// after each.
-fn training(out: &Path, resume: bool) -> Command {
+/// `onyx train spec --data data/breast_cancer.csv --target benign --standardize --quiet -o out`
+/// with `extra`, silent, resuming when asked.
+fn train_command(spec: &Path, extra: &[&str], out: &Path, resume: bool) -> Command {
     let mut c = support::onyx();
-    c.current_dir(support::repo()).args(["train", "models/logistic_regression.toml", "--data", "data/breast_cancer.csv", "--target", "benign", "--standardize", "--batch-size", "1", "--epochs", EPOCHS, "--quiet", "-o"]).arg(out);
+    c.current_dir(support::repo()).arg("train").arg(spec).args(["--data", "data/breast_cancer.csv", "--target", "benign", "--standardize", "--quiet"]).args(extra).arg("-o").arg(out);
     if resume {
         c.arg("--resume");
     }
     c.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
     c
+}
+
+/// Stochastic gradient descent (batch 1) on breast_cancer.csv: about 0.15 s per epoch, checkpointed
+/// after each.
+fn training(out: &Path, resume: bool) -> Command {
+    train_command(Path::new("models/logistic_regression.toml"), &["--batch-size", "1", "--epochs", EPOCHS], out, resume)
 }
 
 fn weights(model: &Path) -> BTreeMap<String, Vec<u8>> {
@@ -93,13 +99,7 @@ epochs = 4
 "#;
 
 fn wide_training(spec: &Path, out: &Path, resume: bool) -> Command {
-    let mut c = support::onyx();
-    c.current_dir(support::repo()).arg("train").arg(spec).args(["--data", "data/breast_cancer.csv", "--target", "benign", "--standardize", "--quiet", "-o"]).arg(out);
-    if resume {
-        c.arg("--resume");
-    }
-    c.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
-    c
+    train_command(spec, &[], out, resume)
 }
 
 /// The temporary files of writes under way to the checkpoint or the model (see `atomic_write`).
