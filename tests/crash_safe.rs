@@ -207,9 +207,10 @@ fn a_failed_write_leaves_the_old_model_in_place() {
 
 /// A disk that really fills: a 20 MiB tmpfs in a mount namespace of the test's own (`unshare`, as
 /// the network-namespace tests of this kind of machine do), holding an older model. Compiling a
-/// model too large for what is left, and training whose second checkpoint (13 MB beside the first)
-/// no longer fits, both fail with ENOSPC named against the file, and leave the older model, the
-/// last whole checkpoint and no temporary file behind.
+/// model too large for what is left, training whose second checkpoint (13 MB beside the first) no
+/// longer fits, and training's export of the model, all fail with ENOSPC named against the file and
+/// leave the older model, the last whole checkpoint and no temporary file behind; with room again,
+/// the export succeeds from that checkpoint.
 #[test]
 fn a_full_disk_fails_the_write_and_keeps_what_was_there() {
     let dir = tempfile::tempdir().unwrap();
@@ -234,6 +235,15 @@ fn a_full_disk_fails_the_write_and_keeps_what_was_there() {
         cp "$DISK/m.onnx" "$OUT/after_train.onnx"
         cp "$DISK/m.ckpt.npz" "$OUT/m.ckpt.npz"
         ls -A "$DISK" > "$OUT/after_train.ls"
+        # Resuming at the checkpoint's own epoch trains nothing and only exports: with 2 MiB left
+        # the 4.4 MB model cannot be written.
+        head -c $(( ($(df -k --output=avail "$DISK" | tail -1) - 2048) * 1024 )) /dev/zero > "$DISK/filler"
+        if "$ONYX" train "$SPEC" --data data/breast_cancer.csv --target benign --epochs 1 --resume --quiet -o "$DISK/m.onnx" 2> "$OUT/export.err"; then exit 12; fi
+        cp "$DISK/m.onnx" "$OUT/after_export.onnx"
+        ls -A "$DISK" > "$OUT/after_export.ls"
+        rm "$DISK/filler"
+        "$ONYX" train "$SPEC" --data data/breast_cancer.csv --target benign --epochs 1 --resume --quiet -o "$DISK/m.onnx" 2> "$OUT/retry.err"
+        cp "$DISK/m.onnx" "$OUT/exported.onnx"
     "#;
     let status = Command::new("unshare")
         .args(["--map-root-user", "--mount", "sh", "-c", script])
@@ -245,7 +255,7 @@ fn a_full_disk_fails_the_write_and_keeps_what_was_there() {
         .status()
         .expect("unshare (util-linux) runs");
     let read = |name: &str| std::fs::read_to_string(out.join(name)).unwrap_or_default();
-    assert!(status.success(), "the script failed ({status}); compile: {}; train: {}", read("compile.err"), read("train.err"));
+    assert!(status.success(), "the script failed ({status}); compile: {}; train: {}; export: {}; retry: {}", read("compile.err"), read("train.err"), read("export.err"), read("retry.err"));
 
     let old = std::fs::read(out.join("old.onnx")).unwrap();
     let compile_err = read("compile.err");
@@ -259,4 +269,12 @@ fn a_full_disk_fails_the_write_and_keeps_what_was_there() {
     assert_eq!(read("after_train.ls").split_whitespace().collect::<Vec<_>>(), ["m.ckpt.npz", "m.onnx"], "no temporary file left");
     let checkpoint = onyx_runtime::train::load_checkpoint(&out.join("m.onnx")).expect("the first checkpoint is whole");
     assert_eq!(checkpoint.epoch, 1, "the epoch-1 checkpoint survived the failed epoch-2 write");
+
+    let export_err = read("export.err");
+    assert!(export_err.contains("m.onnx") && export_err.contains("No space left on device"), "{export_err}");
+    assert_eq!(std::fs::read(out.join("after_export.onnx")).unwrap(), old, "the failed export left the older model");
+    assert_eq!(read("after_export.ls").split_whitespace().collect::<Vec<_>>(), ["filler", "m.ckpt.npz", "m.onnx"], "no temporary file left");
+    // With room again, the same command exports the wide model from the checkpoint.
+    let exported = weights(&out.join("exported.onnx"));
+    assert!(exported.values().map(Vec::len).sum::<usize>() > 4_000_000, "the wide model was exported");
 }
