@@ -312,7 +312,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let mut seen = 0usize;
     let history = trainer.fit(&xt, &yt, validation, &opts, &mut |event| match event {
-        Event::Start { batches, .. } => bar.set_length(batches as u64),
+        Event::Start { batches, .. } => {
+            bar.set_length(batches as u64);
+            // The first step loads and optimizes the training plan: seconds for an unrolled LSTM.
+            bar.set_message("preparing the training plan");
+        }
         Event::Batch { epoch, batch, loss, samples } => {
             seen += samples;
             let rate = seen as f64 / started.elapsed().as_secs_f64().max(1e-9);
