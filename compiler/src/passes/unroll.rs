@@ -6,8 +6,10 @@
 //! ```text
 //! Wt = Transpose(Squeeze(W, [0]))            [F, G·u]     once
 //! Rt = Transpose(Squeeze(R, [0]))            [u, G·u]     once
-//! XW = MatMul(X, Wt) + Wb + Rb               [T, N, G·u]  once (GRU with linear_before_reset: no Rbh)
-//! per step t:  x_t = Split(XW)[t], squeezed   [N, G·u]
+//! Xb = Transpose(X, [1, 0, 2])               [N, T, F]    once (X's own source when X is that
+//!                                                          source transposed, as Keras' layout is)
+//! XW = MatMul(Xb, Wt) + Wb + Rb              [N, T, G·u]  once (GRU with linear_before_reset: no Rbh)
+//! per step t:  x_t = Split(Reshape(XW, [0, T·G·u]), axis 1)[t]   [N, G·u]
 //!              gates from x_t + H_{t-1}·Rt, cut apart with Split on axis 1, then the cell's update
 //! Y   = Unsqueeze(Concat(Unsqueeze(H_t, [0])...), [1])   [T, 1, N, u]
 //! Y_h = Unsqueeze(H_T, [0]),  Y_c = Unsqueeze(C_T, [0])  [1, N, u]
@@ -23,8 +25,8 @@ use super::PassError;
 use crate::builder::Builder;
 use crate::ir::{DType, Dim, Graph, Node, Tensor, ValueId};
 use crate::ops::{
-    Attrs, Binary, BinaryKind, Concat, Direction, MatMul, Op, OpError, Recurrent, RecurrentKind, Slice, Split,
-    Squeeze, Transpose, Unary, UnaryKind, Unsqueeze,
+    Attrs, Binary, BinaryKind, Concat, Direction, MatMul, Op, OpError, Recurrent, RecurrentKind, Reshape, Slice,
+    Split, Squeeze, Transpose, Unary, UnaryKind, Unsqueeze,
 };
 
 /// Replaces each LSTM/GRU/RNN node (only those with non-default activations when
@@ -227,6 +229,20 @@ impl<'a> Unroll<'a> {
         self.op(what, Unary::new(kind), &[x])
     }
 
+    /// X as [N, T, F]: the input of the Transpose that made X from it when there is one (Keras'
+    /// batch-major sequences, transposed for the ONNX op), else X transposed.
+    fn batch_major_input(&mut self) -> Result<ValueId, PassError> {
+        let time_major = self.b.graph.nodes.iter().find(|n| n.outputs.contains(&self.x)).and_then(|n| {
+            let swaps_first_two = n.op.op_type() == "Transpose"
+                && n.op.attributes().iter().any(|a| a.name.as_deref() == Some("perm") && a.ints == [1, 0, 2]);
+            swaps_first_two.then(|| n.inputs.first().copied().flatten()).flatten()
+        });
+        match time_major {
+            Some(source) => Ok(source),
+            None => self.op("X_batch_major", Transpose { perm: vec![1, 0, 2] }, &[self.x]),
+        }
+    }
+
     /// `[1, rows, cols]` → `[cols, rows]`.
     fn transposed(&mut self, what: &str, m: ValueId) -> Result<ValueId, PassError> {
         let axes = self.int_constant(vec![1], &[0]);
@@ -239,8 +255,9 @@ impl<'a> Unroll<'a> {
         let (u, g) = (self.units, self.kind.gates());
         let wt = self.transposed("W", self.w)?;
         let rt = self.transposed("R", self.r)?;
-        // Once for all steps: XW = X·Wt + biases.
-        let mut xw = self.op("XW", MatMul, &[self.x, wt])?;
+        // Once for all steps: XW = X·Wt + biases, batch-major.
+        let xb = self.batch_major_input()?;
+        let mut xw = self.op("XW", MatMul, &[xb, wt])?;
         // Biases that do not depend on the state are added once for all steps. GRU with
         // linear_before_reset keeps Rbh apart: it sits inside the reset gate's product.
         let mut rbh = None;
@@ -268,12 +285,15 @@ impl<'a> Unroll<'a> {
 
         let (mut h, mut c): (Option<ValueId>, Option<ValueId>) = (None, None);
         let mut hs = Vec::with_capacity(self.steps);
-        // The steps' inputs in one Split, whose gradient (a stacked layer's, whose input is the layer
-        // below's output) is one Concat; a Gather per step would scatter T times into [T, N, F].
-        let steps = self.split_n("X_steps", xw, 0, &vec![1; self.steps])?;
-        let first_axis = self.int_constant(vec![1], &[0]);
-        for (t, step) in steps.into_iter().enumerate() {
-            let xt = self.op(&format!("t{t}/x"), Squeeze, &[step, first_axis])?;
+        // The steps' inputs in one Split of the rows laid end to end, whose gradient is one Concat (a
+        // Gather per step would scatter T times into [N, T, G·u]). Split along the time axis instead
+        // leaves each step [1, N, G·u], and a Squeeze per step (an Unsqueeze in the gradient) is what
+        // tract's optimizer is slowest with: without those 200 nodes the seed LSTM's training plan
+        // loads in 1.3 s, not 2.2 s. The price is strided copies: its step takes about 1 ms more.
+        let row = self.int_constant(vec![2], &[0, (self.steps * g * u) as i64]);
+        let rows = self.op("XW_rows", Reshape, &[xw, row])?;
+        let steps = self.split_n("X_steps", rows, 1, &vec![g * u; self.steps])?;
+        for (t, xt) in steps.into_iter().enumerate() {
             let s = |what: &str| format!("t{t}/{what}");
             let h_new = match self.kind {
                 RecurrentKind::Rnn => {
