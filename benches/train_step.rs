@@ -1,7 +1,8 @@
 //! Milliseconds per training step at batch 64, for the seed's he_mlp, mnist_cnn and lstm_forecast:
 //! one optimizer step of the ONNX training-step graph, parameters fed back. On tract with one thread
 //! (the whole step graph) and two (the batch split in two gradient shards); on ONNX Runtime (when
-//! ORT_DYLIB_PATH loads) with one and two intra-op threads.
+//! ORT_DYLIB_PATH loads) with one and two intra-op threads. Also the seconds tract takes to load and
+//! optimize the LSTM's training-step graph (100 unrolled steps) at batch 64.
 mod common;
 
 use common::specs;
@@ -9,7 +10,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use ndarray::{ArrayD, IxDyn};
 use onyx_compiler::ir::DType;
 use onyx_runtime::train::Trainer;
-use onyx_runtime::{Device, HostTensor, OrtEngine, TractEngine};
+use onyx_runtime::{Device, Engine, HostTensor, OrtEngine, TractEngine};
 use rand::SeedableRng;
 
 fn training(c: &mut Criterion) {
@@ -47,5 +48,18 @@ fn training(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, training);
+fn plan_load(c: &mut Criterion) {
+    let mut group = c.benchmark_group("plan_load_64");
+    group.sample_size(10);
+    for spec_path in specs().into_iter().filter(|p| p.ends_with("lstm_forecast.toml")) {
+        let spec = onyx_compiler::Spec::from_file(&spec_path).expect("valid spec");
+        let model = onyx_compiler::compile(&spec).expect("compiles");
+        let graphs = onyx_compiler::train::build(&model.graph, spec.train.as_ref().expect("[train]")).expect("trainable");
+        let step = onyx_compiler::passes::fix_batch(&onyx_compiler::to_onnx(&graphs.step), 64);
+        group.bench_function("lstm_forecast/tract", |b| b.iter(|| TractEngine.load(&step).expect("loads")));
+    }
+    group.finish();
+}
+
+criterion_group!(benches, training, plan_load);
 criterion_main!(benches);
