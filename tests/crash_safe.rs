@@ -1,6 +1,7 @@
 //! Training killed with SIGKILL at any moment loses nothing: every file under its final name is
 //! whole (the model decodes, the checkpoint loads), and `--resume` reaches the same final weights,
-//! bit for bit, as a run never interrupted.
+//! bit for bit, as a run never interrupted. A write that fails (a file-size limit, a full disk) is
+//! an error that leaves the file it would have replaced as it was.
 mod support;
 
 use std::collections::BTreeMap;
@@ -98,10 +99,6 @@ batch_size = 128
 epochs = 4
 "#;
 
-fn wide_training(spec: &Path, out: &Path, resume: bool) -> Command {
-    train_command(spec, &[], out, resume)
-}
-
 /// The temporary files of writes under way to the checkpoint or the model (see `atomic_write`).
 fn temps(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).filter(|n| n.contains(".tmp-")).collect();
@@ -123,7 +120,7 @@ fn kills_inside_checkpoint_and_export_writes_lose_nothing() {
     std::fs::write(&spec, WIDE_MLP).unwrap();
     let straight = dir.path().join("straight").join("m.onnx");
     std::fs::create_dir(straight.parent().unwrap()).unwrap();
-    assert!(wide_training(&spec, &straight, false).status().unwrap().success());
+    assert!(train_command(&spec, &[], &straight, false).status().unwrap().success());
 
     let work = dir.path().join("work");
     std::fs::create_dir(&work).unwrap();
@@ -143,7 +140,7 @@ fn kills_inside_checkpoint_and_export_writes_lose_nothing() {
             file.set_modified(std::time::SystemTime::now() - Duration::from_secs(120)).unwrap();
         }
         let orphans = temps(&work);
-        let mut child = wide_training(&spec, &model, checkpoint.exists()).spawn().unwrap();
+        let mut child = train_command(&spec, &[], &model, checkpoint.exists()).spawn().unwrap();
         let strike_at = if round == 0 { 1 } else { 2 };
         let mut seen: Vec<String> = vec![];
         let struck = loop {
