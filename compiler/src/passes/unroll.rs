@@ -289,8 +289,9 @@ impl<'a> Unroll<'a> {
         // Gather per step would scatter T times into [N, T, G·u]). Split along the time axis instead
         // leaves each step [1, N, G·u], and a Squeeze per step (an Unsqueeze in the gradient) is what
         // tract's optimizer is slowest with: without those 200 nodes the seed LSTM's training plan
-        // loads in 1.2 s, not 2.2 s. The price is strided copies: its step takes 28.6 ms on one
-        // thread, not 25.1, and about the same on two (20 ms).
+        // loads in 1.2 s, not 2.2 s. The price: its step takes 28.6 ms on one thread, not 25.1 (on
+        // two, about the same 20 ms), 2.5 ms of it in adding the biases to the batch-major XW,
+        // which tract runs on its generic broadcasting path.
         let row = self.int_constant(vec![2], &[0, (self.steps * g * u) as i64]);
         let rows = self.op("XW_rows", Reshape, &[xw, row])?;
         let steps = self.split_n("X_steps", rows, 1, &vec![g * u; self.steps])?;
