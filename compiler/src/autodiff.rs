@@ -89,20 +89,27 @@ impl GradCx<'_> {
         self.op(Reduce { kind: ReduceKind::Sum, axes: None, keepdims: false }, &[per_sample, axes])
     }
 
-    /// Reshapes `g` to `target`'s shape; a symbolic leading dimension is copied from `g`'s own.
+    /// Reshapes `g` to `target`'s shape; a symbolic leading dimension is copied from `g`'s own, and
+    /// one other symbolic dimension (a product such as `N*100`) is inferred.
     pub fn reshape_to(&mut self, g: ValueId, target: &TensorType) -> Result<ValueId, OpError> {
         let first = self.ty(g).shape.first().cloned();
-        let dims: Option<Vec<i64>> = target
+        let mut inferred = 0;
+        let dims: Vec<i64> = target
             .shape
             .iter()
             .enumerate()
             .map(|(i, d)| match d {
-                Dim::Fixed(n) => Some(*n as i64),
-                Dim::Sym(_) if i == 0 && first.as_ref() == Some(d) => Some(0),
-                Dim::Sym(_) => None,
+                Dim::Fixed(n) => *n as i64,
+                Dim::Sym(_) if i == 0 && first.as_ref() == Some(d) => 0,
+                Dim::Sym(_) => {
+                    inferred += 1;
+                    -1
+                }
             })
             .collect();
-        let dims = dims.ok_or_else(|| crate::ops::shape_error(self.node.op.op_type(), format!("cannot reshape a gradient back to {target}")))?;
+        if inferred > 1 {
+            return Err(crate::ops::shape_error(self.node.op.op_type(), format!("cannot reshape a gradient back to {target}")));
+        }
         let shape = self.ints(&dims);
         self.op(Reshape, &[g, shape])
     }

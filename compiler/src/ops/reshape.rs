@@ -16,7 +16,15 @@ fn split_product(dims: &[Dim]) -> (usize, Vec<String>) {
             // Shapes are bounded (`MAX_ELEMENTS`) before any op sees them; saturating keeps a
             // product of constants that are not from overflowing on the way to being refused.
             Dim::Fixed(n) => fixed = fixed.saturating_mul(*n),
-            Dim::Sym(s) => syms.push(s.clone()),
+            // `merge` writes a product as `N*100`: its factors count one by one.
+            Dim::Sym(s) => {
+                for factor in s.split('*') {
+                    match factor.parse::<usize>() {
+                        Ok(n) => fixed = fixed.saturating_mul(n),
+                        Err(_) => syms.push(factor.to_string()),
+                    }
+                }
+            }
         }
     }
     syms.sort();
@@ -35,9 +43,16 @@ impl Flatten {
 }
 
 fn merge(dims: &[Dim]) -> Dim {
-    match split_product(dims) {
-        (n, syms) if syms.is_empty() => Dim::Fixed(n),
-        (1, syms) if syms.len() == 1 => Dim::Sym(syms[0].clone()),
+    let (n, syms) = split_product(dims);
+    product(n, &syms)
+}
+
+/// The dimension `n · syms…`, written as `merge` writes products.
+fn product(n: usize, syms: &[String]) -> Dim {
+    match (n, syms) {
+        (n, []) => Dim::Fixed(n),
+        (1, [sym]) => Dim::Sym(sym.clone()),
+        (1, syms) => Dim::Sym(syms.join("*")),
         (n, syms) => Dim::Sym(format!("{}*{n}", syms.join("*"))),
     }
 }
@@ -112,7 +127,9 @@ impl Op for Reshape {
         let holes = out.iter().filter(|d| d.is_none()).count();
         let fill = match holes {
             0 if in_syms.is_empty() && in_n == out_n => None,
-            1 if in_syms.is_empty() && out_n > 0 && in_n % out_n == 0 => Some(Dim::Fixed(in_n / out_n)),
+            // The hole takes what the input has beyond the known dimensions, symbols included
+            // ([N*100, 200] to [-1, 20000] makes [N, 20000]).
+            1 if out_n > 0 && in_n % out_n == 0 => Some(product(in_n / out_n, &in_syms)),
             0 | 1 => return Err(shape_error("Reshape", format!("cannot reshape {x} to {target:?}"))),
             _ => return Err(shape_error("Reshape", "at most one dimension may be -1")),
         };
@@ -272,5 +289,31 @@ impl Op for Transpose {
             inverse[p] = i;
         }
         Ok(vec![Some(cx.op(Transpose { perm: inverse }, &[g])?)])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ir::Tensor;
+
+    fn reshape(x: Vec<Dim>, target: &[i64]) -> Result<Vec<Dim>, OpError> {
+        let (x, target) = (TensorType::f32(x), Tensor::from_i64(vec![target.len()], target));
+        let target_ty = target.ty();
+        let facts = [Some(Fact { ty: &x, value: None }), Some(Fact { ty: &target_ty, value: Some(&target) })];
+        Ok(Reshape.infer(&facts)?.remove(0).shape)
+    }
+
+    /// Flatten writes the rows of [N, 100, F] as `N*100`; reshaping them back finds N again, and a
+    /// product that does not divide is refused.
+    #[test]
+    fn symbolic_products_reshape_both_ways() {
+        let (n, f) = (Dim::batch(), Dim::Fixed);
+        let rows = Flatten { axis: 2 }.infer(&[Some(Fact { ty: &TensorType::f32(vec![n.clone(), f(100), f(3)]), value: None })]).unwrap().remove(0);
+        assert_eq!(rows.shape, [Dim::Sym("N*100".into()), f(3)]);
+        assert_eq!(reshape(rows.shape.clone(), &[-1, 300]).unwrap(), [n.clone(), f(300)]);
+        assert_eq!(reshape(rows.shape.clone(), &[-1, 100, 3]).unwrap(), [n.clone(), f(100), f(3)]);
+        assert_eq!(reshape(vec![n.clone(), f(300)], &[-1, 3]).unwrap(), [Dim::Sym("N*100".into()), f(3)]);
+        assert!(reshape(rows.shape, &[-1, 7]).is_err());
     }
 }
