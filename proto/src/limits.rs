@@ -1,6 +1,10 @@
 //! Sanity limits applied while reading a model, so that a hostile or corrupt file is refused before
 //! it makes us allocate or recurse without bound.
 
+/// The largest tensor onyx holds (4 GiB of element data): read from a model, folded from one, or
+/// read from a data file.
+pub const MAX_TENSOR_BYTES: u64 = 4 << 30;
+
 /// Upper bounds checked by [`crate::read_model_with`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
@@ -16,7 +20,7 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Self {
-            max_tensor_bytes: 4 << 30,
+            max_tensor_bytes: MAX_TENSOR_BYTES,
             max_model_bytes: (2 << 30) - 1,
             max_nesting: 64,
         }

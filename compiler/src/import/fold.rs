@@ -48,7 +48,7 @@ pub fn fold(n: &NodeProto, inputs: &[Option<(&TensorType, Option<&Tensor>)>]) ->
                 return Err(format!("`value` holds {} elements; ONNX wants one", fill.len()));
             }
             // A weight made here is held in memory: no larger than a stored tensor may be (4 GiB).
-            let len = dims.iter().try_fold(1usize, |n, &d| n.checked_mul(d)).filter(|&n| n.saturating_mul(fill.dtype.size_of()) <= 4 << 30);
+            let len = dims.iter().try_fold(1usize, |n, &d| n.checked_mul(d)).filter(|&n| n.saturating_mul(fill.dtype.size_of()) as u64 <= onyx_proto::MAX_TENSOR_BYTES);
             let len = len.ok_or_else(|| format!("shape {dims:?} makes a tensor over the 4 GiB a tensor may hold"))?;
             let weight = fill.dtype.is_float();
             folded(Tensor { dtype: fill.dtype, data: fill.data.repeat(len), dims }, weight)

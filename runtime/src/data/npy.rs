@@ -9,8 +9,8 @@ use std::path::Path;
 use ndarray::ArrayD;
 use ndarray_npy::{ReadNpyExt, ReadableElement};
 
-/// No single array is read past this size (4 GiB, the ONNX tensor budget too).
-const MAX_ARRAY_BYTES: u64 = 4 << 30;
+/// No single array is read past the size of the largest tensor onyx holds (4 GiB).
+const MAX_ARRAY_BYTES: u64 = onyx_proto::MAX_TENSOR_BYTES;
 
 /// An NPY file's array.
 pub fn read_npy<T: ReadableElement>(path: &Path) -> Result<ArrayD<T>, String> {
