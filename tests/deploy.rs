@@ -21,6 +21,19 @@ fn trained(dir: &Path) -> (PathBuf, PathBuf) {
     (model, x)
 }
 
+/// Runs `command`, retrying while the kernel says the executable is busy: a file this test process
+/// has just written can still be open for writing in a child another test thread forked before the
+/// write closed it (until that child execs), and exec refuses such a file with ETXTBSY.
+fn output(command: &mut Command) -> std::process::Output {
+    for _ in 0..100 {
+        match command.output() {
+            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy => std::thread::sleep(std::time::Duration::from_millis(20)),
+            result => return result.unwrap(),
+        }
+    }
+    panic!("{command:?} stayed busy for 2 s")
+}
+
 fn deploy(model: &Path, app: &Path) {
     let (ok, _, err) = support::run_onyx(&["deploy", model.to_str().unwrap(), "-o", app.to_str().unwrap()]);
     assert!(ok, "{err}");
@@ -39,7 +52,7 @@ fn a_deployed_app_runs_alone_and_predicts_what_onyx_does() {
     let alone = tempfile::tempdir().unwrap();
     std::fs::copy(&app, alone.path().join("app")).unwrap();
     std::fs::copy(&x, alone.path().join("x.npy")).unwrap();
-    let out = Command::new("./app").args(["--input", "x.npy"]).current_dir(alone.path()).env_clear().output().unwrap();
+    let out = output(Command::new("./app").args(["--input", "x.npy"]).current_dir(alone.path()).env_clear());
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(String::from_utf8_lossy(&out.stdout), expected);
 
@@ -52,7 +65,7 @@ fn a_deployed_app_runs_alone_and_predicts_what_onyx_does() {
     }
 
     // Its origin: the spec, when it was trained, the onyx version and the model's hash.
-    let info = Command::new(alone.path().join("app")).arg("--info").env_clear().output().unwrap();
+    let info = output(Command::new(alone.path().join("app")).arg("--info").env_clear());
     let info = String::from_utf8_lossy(&info.stdout).to_string();
     let sha = Command::new("sha256sum").arg(&model).output().unwrap();
     let sha = String::from_utf8_lossy(&sha.stdout).split_whitespace().next().unwrap().to_string();
@@ -83,7 +96,7 @@ fn a_damaged_app_refuses_to_run_and_says_why() {
         let path = dir.path().join("bad");
         std::fs::write(&path, bytes).unwrap();
         std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-        let out = Command::new(&path).arg("--info").output().unwrap();
+        let out = output(Command::new(&path).arg("--info"));
         (out.status.success(), String::from_utf8_lossy(&out.stderr).to_string())
     };
     assert!(run(&bytes).0);
