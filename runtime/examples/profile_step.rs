@@ -1,9 +1,14 @@
-//! Per-node time of one model on tract: `cargo run --example profile_step -- MODEL.onnx BATCH [RUNS]`.
+//! Per-node time of one model on tract:
+//! `cargo run --example profile_step -- MODEL.onnx BATCH [RUNS] [NODES SHOWN]`.
 //! Feeds seeded values to every input (integer inputs get small class indices) after fixing the batch.
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use tract_onnx::prelude::*;
+
+/// The CLI's allocator: glibc's page-faults on every large tensor a step allocates.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> TractResult<()> {
     let args: Vec<String> = std::env::args().collect();
@@ -49,14 +54,18 @@ fn main() -> TractResult<()> {
     state.run(inputs.clone())?;
     let mut per_node: HashMap<usize, Duration> = HashMap::new();
     let start = Instant::now();
+    let mut per_run = vec![];
     for _ in 0..runs {
+        let run = Instant::now();
         state.run_plan_with_eval(inputs.clone(), |session, op_state, node, input| {
             let t = Instant::now();
             let r = tract_onnx::tract_core::plan::eval(session, op_state, node, input);
             *per_node.entry(node.id).or_default() += t.elapsed();
             r
         })?;
+        per_run.push(run.elapsed().as_secs_f64() * 1e3);
     }
+    per_run.sort_by(f64::total_cmp);
     let total = start.elapsed().as_secs_f64() * 1e3 / runs as f64;
     let mut rows: Vec<(usize, Duration)> = per_node.into_iter().collect();
     rows.sort_by(|a, b| b.1.cmp(&a.1));
@@ -67,7 +76,9 @@ fn main() -> TractResult<()> {
             .or_default() += d.as_secs_f64() * 1e3 / runs as f64;
     }
     println!(
-        "{total:.2} ms per run over {runs} runs, {} nodes",
+        "{total:.2} ms per run over {runs} runs (median {:.2}, fastest {:.2}), {} nodes",
+        per_run[runs / 2],
+        per_run[0],
         model.nodes().len()
     );
     println!("{load_ms:.0} ms to load and optimize the plan");
@@ -76,8 +87,27 @@ fn main() -> TractResult<()> {
     for (op, ms) in ops.iter().take(15) {
         println!("{ms:8.3} ms  {op}");
     }
+    // Per layer, forward and gradient apart: the node name up to its second '/' ("conv2d/Conv",
+    // "conv2d/Conv/grad" and its pieces fall in "conv2d/Conv" and "conv2d/Conv/grad").
+    let mut by_layer: HashMap<String, f64> = HashMap::new();
+    for (id, d) in &rows {
+        let name = &model.node(*id).name;
+        let parts: Vec<&str> = name.split(['/', '.']).collect();
+        let key = match parts.get(2) {
+            Some(&"grad") => parts[..3].join("/"),
+            _ => parts[..parts.len().min(2)].join("/"),
+        };
+        *by_layer.entry(key).or_default() += d.as_secs_f64() * 1e3 / runs as f64;
+    }
+    let mut layers: Vec<_> = by_layer.into_iter().collect();
+    layers.sort_by(|a, b| b.1.total_cmp(&a.1));
     println!();
-    for (id, d) in rows.iter().take(25) {
+    for (layer, ms) in layers.iter().take(15) {
+        println!("{ms:8.3} ms  {layer}");
+    }
+    println!();
+    let shown: usize = args.get(4).map_or(Ok(25), |r| r.parse())?;
+    for (id, d) in rows.iter().take(shown) {
         let node = model.node(*id);
         println!(
             "{:8.3} ms  {} {} {:?}",

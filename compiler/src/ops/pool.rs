@@ -5,9 +5,8 @@ use onyx_proto::onnx::AttributeProto;
 
 use super::conv::{positive_ints, spatial_dims, window_dims};
 use super::{
-    ArgMax, Attrs, BinaryKind, Cast, Compare, CompareKind, Concat, Conv, ConvTranspose, Fact, Op, OpError, Pad, Reshape, Slice, Transpose,
-    Unsqueeze, Where, attrs,
-    required, shape_error,
+    ArgMax, Attrs, BinaryKind, Cast, Compare, CompareKind, Conv, ConvTranspose, Fact, Op, OpError, Pad, Reshape, Resize, Slice, Unsqueeze,
+    Where, attrs, required, shape_error,
 };
 use crate::autodiff::GradCx;
 use crate::ir::{DType, Dim, Tensor, TensorType, ValueId};
@@ -173,58 +172,48 @@ impl Pool {
         input.len() == 2 && self.strides == self.kernel_shape && self.pads.iter().all(|&p| p == 0)
     }
 
-    /// MaxPool's gradient when windows tile the input: regroup x as (N, C, Ho, Wo, kh·kw), find each
-    /// window's first maximal cell (ONNX Runtime's tie rule) by comparing the cells with the pooled
-    /// value one at a time, route dY there, regroup back, and pad with zeros over the rows and columns
-    /// no window covered. Cell by cell, every op is element-wise on equal shapes, which engines run
-    /// far faster than an ArgMax over millions of four-cell windows.
+    /// MaxPool's gradient when windows tile the input, computed on the input's grid: a cell wins
+    /// when it equals its window's maximum (the pooled value, copied back over the window by a
+    /// nearest Resize) and no earlier cell of the window does, which is ONNX Runtime's, PyTorch's and
+    /// TensorFlow's tie rule. The first tie is found with a second MaxPool over `rank`, which numbers
+    /// the cells of each window K, K−1, …, 1 in row-major order (K = kh·kw) and is kept where a cell
+    /// equals the maximum: the largest number kept is the first such cell's, and only that cell
+    /// matches it. dY, copied back the same way, is kept at the winners; the rows and columns no
+    /// window covered get zeros. An infinite input is a maximum like any other; a window holding NaN
+    /// routes dY to all its cells (its loss is NaN already).
+    ///
+    /// tract runs this in 3.0 ms for mnist_cnn's first pool at batch 32 against 5.9 for the same
+    /// rule cell by cell (slices of a transposed (N, C, Ho, Wo, K) view, a Concat and a Transpose
+    /// back), ONNX Runtime in about the same time either way. `rank` holds a whole sample's map,
+    /// (1, C, H, W): engines multiply equal trailing shapes on their fast path, not (1, 1, H, W).
     fn tiled_max_gradient(&self, cx: &mut GradCx, x: ValueId, g: ValueId, channels: usize, input: &[usize], out: &[usize]) -> Result<ValueId, OpError> {
         use BinaryKind::Mul;
         let (kh, kw) = (self.kernel_shape[0], self.kernel_shape[1]);
-        let (ho, wo) = (out[0], out[1]);
-        let (covered_h, covered_w) = (ho * kh, wo * kw);
-        let c = channels as i64;
+        let (covered_h, covered_w) = (out[0] * kh, out[1] * kw);
+        let name = format!("{}/grad", cx.node.name);
         let mut xc = x;
         if (covered_h, covered_w) != (input[0], input[1]) {
             let (starts, ends, axes) = (cx.ints(&[0, 0]), cx.ints(&[covered_h as i64, covered_w as i64]), cx.ints(&[2, 3]));
             xc = cx.op(Slice, &[x, starts, ends, axes])?;
         }
-        let split = cx.ints(&[0, c, ho as i64, kh as i64, wo as i64, kw as i64]);
-        let x6 = cx.op(Reshape, &[xc, split])?;
-        let x6 = cx.op(Transpose { perm: vec![0, 1, 2, 4, 3, 5] }, &[x6])?;
-        let cells = cx.ints(&[0, c, ho as i64, wo as i64, (kh * kw) as i64]);
-        let windows = cx.op(Reshape, &[x6, cells])?;
-        let last = cx.ints(&[-1]);
-        let (y, spread) = (cx.op(Unsqueeze, &[cx.y(0), last])?, cx.op(Unsqueeze, &[g, last])?);
-        // `open` is 1 where no earlier cell of the window was the maximum.
-        let mut open: Option<ValueId> = None;
-        let mut routed = vec![];
-        for k in 0..(kh * kw) as i64 {
-            let (starts, ends) = (cx.ints(&[k]), cx.ints(&[k + 1]));
-            let cell = cx.op(Slice, &[windows, starts, ends, last])?;
-            let hit = cx.op(Compare { kind: CompareKind::Equal }, &[cell, y])?;
-            let hit = cx.op(Cast { to: DType::F32 }, &[hit])?;
-            // The cell is below the window's maximum exactly where it is not a hit. Spelled as its own
-            // comparison rather than 1 − hit: ONNX Runtime broadcasts a scalar over this trailing-1
-            // shape some twenty times slower than it compares two equal shapes.
-            let closed = cx.op(Compare { kind: CompareKind::Less }, &[cell, y])?;
-            let closed = cx.op(Cast { to: DType::F32 }, &[closed])?;
-            let first = match open {
-                Some(o) => cx.binary(Mul, hit, o)?,
-                None => hit,
-            };
-            routed.push(cx.binary(Mul, spread, first)?);
-            open = Some(match open {
-                Some(o) => cx.binary(Mul, o, closed)?,
-                None => closed,
-            });
-        }
-        let routed = cx.op(Concat { axis: -1 }, &routed)?;
-        let unsplit = cx.ints(&[0, c, ho as i64, wo as i64, kh as i64, kw as i64]);
-        let routed = cx.op(Reshape, &[routed, unsplit])?;
-        let routed = cx.op(Transpose { perm: vec![0, 1, 2, 4, 3, 5] }, &[routed])?;
-        let map = cx.ints(&[0, c, covered_h as i64, covered_w as i64]);
-        let gx = cx.op(Reshape, &[routed, map])?;
+        let no_roi = cx.b.constant(&format!("{name}/roi"), Tensor::from_f32(vec![0], &[]));
+        let scales = cx.b.constant(&format!("{name}/scales"), Tensor::from_f32(vec![4], &[1.0, 1.0, kh as f32, kw as f32]));
+        let spread = |cx: &mut GradCx, v: ValueId| cx.op(Resize::blocks_upscale(), &[v, no_roi, scales]);
+        let (y, dy) = (cx.y(0), g);
+        let maximum = spread(cx, y)?;
+        let hit = cx.op(Compare { kind: CompareKind::Equal }, &[xc, maximum])?;
+        let hit = cx.op(Cast { to: DType::F32 }, &[hit])?;
+        let cells = kh * kw;
+        let per_map: Vec<f32> = (0..covered_h * covered_w).map(|i| (cells - (i / covered_w % kh) * kw - i % covered_w % kw) as f32).collect();
+        let numbers: Vec<f32> = per_map.iter().copied().cycle().take(channels * per_map.len()).collect();
+        let numbers = cx.b.constant(&format!("{name}/cell_numbers"), Tensor::from_f32(vec![1, channels, covered_h, covered_w], &numbers));
+        let rank = cx.binary(Mul, hit, numbers)?;
+        let first = cx.op(self.clone(), &[rank])?;
+        let first = spread(cx, first)?;
+        let winner = cx.op(Compare { kind: CompareKind::Equal }, &[rank, first])?;
+        let winner = cx.op(Cast { to: DType::F32 }, &[winner])?;
+        let dy = spread(cx, dy)?;
+        let gx = cx.binary(Mul, winner, dy)?;
         if (covered_h, covered_w) == (input[0], input[1]) {
             return Ok(gx);
         }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use onyx_proto::onnx::AttributeProto;
 
-use super::{Attrs, Fact, Op, OpError, Reduce, ReduceKind, Reshape, required, shape_error};
+use super::{Attrs, Fact, Op, OpError, Reduce, ReduceKind, Reshape, attrs, required, shape_error};
 use crate::autodiff::GradCx;
 use crate::ir::{Dim, TensorType, ValueId};
 
@@ -31,6 +31,18 @@ impl Resize {
             nearest_mode: a.string("nearest_mode")?.unwrap_or_else(|| "round_prefer_floor".into()),
             attributes: a.list.to_vec(),
         }))
+    }
+
+    /// Nearest upscaling that copies each cell into a block (asymmetric coordinates, floor): with
+    /// integer scales, output cell i reads input cell ⌊i / scale⌋ exactly, on every engine.
+    pub fn blocks_upscale() -> Resize {
+        let (mode, coordinates, nearest) = ("nearest", "asymmetric", "floor");
+        Resize {
+            mode: mode.into(),
+            coordinate_transformation_mode: coordinates.into(),
+            nearest_mode: nearest.into(),
+            attributes: vec![attrs::string("mode", mode), attrs::string("coordinate_transformation_mode", coordinates), attrs::string("nearest_mode", nearest)],
+        }
     }
 
     /// Integer upscaling factors of the spatial axes (batch and channels kept) when every output
