@@ -14,6 +14,8 @@ use onyx_runtime::{Device, Engine, HostTensor, OrtEngine, TractEngine};
 use rand::SeedableRng;
 
 fn training(c: &mut Criterion) {
+    // As `onyx train` runs.
+    onyx_runtime::memory::keep_freed_memory();
     let mut group = c.benchmark_group("train_step_64");
     group.sample_size(10);
     for spec_path in specs().into_iter().filter(|p| ["he_mlp", "mnist_cnn", "lstm_forecast"].iter().any(|n| p.ends_with(format!("{n}.toml")))) {

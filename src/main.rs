@@ -26,12 +26,6 @@ enum Command {
     Export(cmd::export::Args),
 }
 
-/// A training step allocates and frees tensors of megabytes, dozens per step. glibc's malloc hands
-/// blocks that large back to the kernel on free and page-faults on the next one; mimalloc keeps
-/// them for reuse (mnist_cnn's step at batch 64 on tract, one thread: 76 → 53 ms).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {

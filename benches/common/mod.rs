@@ -1,10 +1,6 @@
 //! Shared by the benchmarks.
 use std::path::PathBuf;
 
-/// The CLI's allocator (src/main.rs), so the figures are the ones `onyx` gets.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// Every spec under models/, sorted.
 pub fn specs() -> Vec<PathBuf> {
     let mut specs: Vec<PathBuf> = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/models"))

@@ -6,11 +6,9 @@ use std::time::{Duration, Instant};
 
 use tract_onnx::prelude::*;
 
-/// The CLI's allocator: glibc's page-faults on every large tensor a step allocates.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> TractResult<()> {
+    // As `onyx train` runs.
+    onyx_runtime::memory::keep_freed_memory();
     let args: Vec<String> = std::env::args().collect();
     let (path, batch) = (&args[1], args[2].parse::<usize>()?);
     let runs: usize = args.get(3).map_or(Ok(20), |r| r.parse())?;

@@ -2,6 +2,7 @@
 pub mod data;
 pub mod engine;
 pub mod error;
+pub mod memory;
 #[cfg(feature = "ort")]
 pub mod ort_engine;
 pub mod plot;

@@ -172,6 +172,7 @@ fn start(args: &Args) -> anyhow::Result<Start> {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
+    onyx_runtime::memory::keep_freed_memory();
     let engine = args.engine.engine()?;
     let Start { name, seed, graph, mut train, spec } = start(&args)?;
     if let Some(e) = args.epochs {

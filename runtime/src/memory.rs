@@ -1,0 +1,21 @@
+//! The process's allocator, tuned for training: an opt-in for programs that train, since it is
+//! process-wide and a library should not change it behind its caller's back.
+
+/// Keeps memory that training frees for the next step instead of handing it back to the kernel.
+///
+/// A training step allocates and frees dozens of tensors of megabytes. glibc's malloc serves such
+/// blocks with mmap or trims them off its heap when freed, so each step page-faults its
+/// activations in again: the kernel zeroing pages was the top entry of a profile of mnist_cnn's
+/// step. Raising the mmap threshold to its ceiling (32 MiB) and the trim threshold to 1 GiB keeps
+/// freed blocks on the heap; the step at batch 64 on tract went from 76 to 50 ms on one thread
+/// and 31 to 28 ms on two. The resident size stays at the largest step's needs until the process
+/// ends, as in Keras. Elsewhere than glibc this does nothing.
+pub fn keep_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes two thresholds of the allocator; it is called before training
+    // allocates and is safe to call at any time.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30);
+    }
+}
