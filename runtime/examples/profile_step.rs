@@ -11,7 +11,7 @@ fn main() -> TractResult<()> {
     onyx_runtime::memory::keep_freed_memory();
     let args: Vec<String> = std::env::args().collect();
     let (path, batch) = (&args[1], args[2].parse::<usize>()?);
-    let runs: usize = args.get(3).map_or(Ok(20), |r| r.parse())?;
+    let runs: usize = args.get(3).map_or(Ok(20), |r| r.parse::<usize>())?.max(1);
     let proto = onyx_proto::read_model(std::path::Path::new(path))
         .map_err(|e| TractError::msg(e.to_string()))?;
     let proto = onyx_compiler::passes::for_tract(&onyx_compiler::passes::fix_batch(&proto, batch))
