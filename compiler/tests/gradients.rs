@@ -688,6 +688,11 @@ fn pools() {
         pool_case(3, kind, &[2, 2, 6, 6], &[2, 2], &[2, 2], &[0, 0, 0, 0], false);
         pool_case(4, kind, &[2, 2, 6, 7], &[2, 3], &[1, 2], &[1, 0, 0, 1], false);
         pool_case(5, kind, &[2, 3, 9], &[3], &[2], &[1, 1], false);
+        // Tiled windows, as CNNs pool: 3x3 over 7x7 (a row and column left over), 2x3, and 5x5,
+        // whose 25 cells take MaxPool's general path rather than the tiled one.
+        pool_case(8, kind, &[2, 3, 7, 7], &[3, 3], &[3, 3], &[0, 0, 0, 0], false);
+        pool_case(9, kind, &[2, 2, 6, 7], &[2, 3], &[2, 3], &[0, 0, 0, 0], false);
+        pool_case(10, kind, &[1, 2, 10, 11], &[5, 5], &[5, 5], &[0, 0, 0, 0], false);
     }
     pool_case(6, PoolKind::Average, &[2, 3, 7, 7], &[3, 3], &[2, 2], &[1, 1, 1, 1], true);
     for shape in [vec![2, 3, 5, 5], vec![2, 3, 7]] {
