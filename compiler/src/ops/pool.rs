@@ -84,7 +84,8 @@ impl Op for Pool {
 
     /// Both gradients end in the ConvTranspose that is the window's adjoint, grouped per channel:
     /// AveragePool spreads `dY / count` over each window with a kernel of ones; MaxPool routes `dY`
-    /// to one cell per window with one-hot kernels. MaxPool's windows are read out cell by cell with
+    /// to one cell per window with one-hot kernels (except over tiling windows, which take
+    /// `tiled_max_gradient`). MaxPool's windows are read out cell by cell with
     /// a grouped Conv of those one-hot kernels (exact for finite inputs: each output is one input
     /// times 1 plus zeros), the winning cell found with ArgMax; an infinite or NaN input would spread
     /// NaN over its windows.
