@@ -766,6 +766,35 @@ fn fan_out_gradients_are_summed() {
     c.check("x·x + tanh(x) − x, x read four times and w twice", out);
 }
 
+/// A weight read by many products, as an unrolled recurrence reads its recurrent kernel: the terms
+/// aₜᵀ·gₜ of its gradient are summed as one product of the stacked aₜ and gₜ (batch symbolic), and
+/// the gradient still matches finite differences, with a term of another kind added to it.
+#[test]
+fn shared_weight_products_are_summed_as_one() {
+    let mut c = Case::new(3);
+    let w = c.param("w", &[3, 2], Uniform);
+    let mut out = None;
+    for t in 0..4 {
+        let x = c.batched(&format!("x{t}"), &[2, 3], Uniform);
+        let y = c.node(MatMul, &[x, w]);
+        out = Some(match out {
+            None => y,
+            Some(prev) => c.node(Binary { kind: BinaryKind::Add }, &[prev, y]),
+        });
+    }
+    let scaled = c.node(Binary { kind: BinaryKind::Mul }, &[w, w]);
+    let total = c.node(Reduce { kind: ReduceKind::Sum, axes: None, keepdims: false }, &[scaled]);
+    let out = c.node(Binary { kind: BinaryKind::Add }, &[out.unwrap(), total]);
+    let mut probe = Builder::from_graph(c.b.graph.clone());
+    let loss = probe.node1("loss", Arc::new(Reduce { kind: ReduceKind::Sum, axes: None, keepdims: false }), &[out]).unwrap();
+    let grads = backward(&mut probe, loss, &[w]).unwrap();
+    let graph = probe.graph.extract("probe", &probe.graph.inputs.clone(), &grads).unwrap();
+    // The forward's own products are there too: the loss's gradient reads the output's shape.
+    let products: Vec<&str> = graph.nodes.iter().filter(|n| n.op.op_type() == "MatMul" && n.name.contains("/grad")).map(|n| n.name.as_str()).collect();
+    assert_eq!(products.len(), 1, "w's four product terms should be one MatMul: {products:?}");
+    c.check("a weight read by four products and a square", out);
+}
+
 #[test]
 fn fan_out_adds_a_sum_node() {
     let mut b = Builder::new("fan_out");

@@ -142,9 +142,13 @@ impl Op for MatMul {
             Transpose { perm }
         };
         let bt = cx.op(swap_last(tb.rank()), &[b])?;
-        let at = cx.op(swap_last(ta.rank()), &[a])?;
         let ga = cx.op(MatMul, &[g, bt])?;
-        let gb = cx.op(MatMul, &[at, g])?;
+        let gb = if ta.rank() == 2 && tb.rank() == 2 {
+            cx.transposed_product(a, g)?
+        } else {
+            let at = cx.op(swap_last(ta.rank()), &[a])?;
+            cx.op(MatMul, &[at, g])?
+        };
         Ok(vec![Some(cx.unbroadcast(ga, &ta)?), Some(cx.unbroadcast(gb, &tb)?)])
     }
 }
