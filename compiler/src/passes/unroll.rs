@@ -308,8 +308,8 @@ impl<'a> Unroll<'a> {
                     let pre = self.plus_recurrent(&s("pre"), xt, h, rt)?;
                     // The gates on an axis of their own, [N, 4, u], cut apart there: tract pushes a
                     // Split of the product's columns up into the product itself, making four
-                    // products of [N, u] (11 µs each at N = 32) of one [N, 4u] (13 µs).
-                    let by_gate = self.int_constant(vec![3], &[0, 4, u as i64]);
+                    // products of [N, u] (11 µs each at N = 32) in place of one [N, 4u] (13 µs).
+                    let by_gate = self.int_constant(vec![3], &[0, g as i64, u as i64]);
                     let gates = self.op(&s("gates"), Reshape, &[pre, by_gate])?;
                     // i, o, f share the activation f: one activation over the three blocks.
                     let [pre_iof, pre_c] = self.split(&s("pre_iof"), gates, 1, [3, 1])?;
