@@ -214,6 +214,9 @@ pub fn backward(b: &mut Builder, loss: ValueId, wrt: &[ValueId]) -> Result<Vec<V
 /// stacked by rows. For the recurrent weight of a 100-step LSTM that is one GEMM over N·99 rows in
 /// place of 99 small ones each added to the last: 3.9 ms of tract's 14.7 ms step at batch 32.
 fn sum_terms(b: &mut Builder, products: &HashMap<ValueId, (ValueId, ValueId)>, value: ValueId, terms: Vec<ValueId>) -> Result<ValueId, OpError> {
+    if let [only] = terms[..] {
+        return Ok(only);
+    }
     let name = format!("{}/grad/sum", b.graph.value(value).name);
     let width = |b: &Builder, v: ValueId| match b.ty(v).shape[..] {
         [_, Dim::Fixed(w)] => Some(w),
