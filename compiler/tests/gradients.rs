@@ -303,7 +303,7 @@ fn broadcasting_binaries() {
         (vec![3, 1], vec![1, 4]),
         (vec![4], vec![2, 3, 4]),
     ];
-    for kind in [BinaryKind::Add, BinaryKind::Sub, BinaryKind::Mul, BinaryKind::Div, BinaryKind::Pow] {
+    for kind in [BinaryKind::Add, BinaryKind::Sub, BinaryKind::Mul, BinaryKind::Div, BinaryKind::Pow, BinaryKind::Max] {
         for (seed, (sa, sb)) in shapes.iter().enumerate() {
             let mut c = Case::new(seed as u64);
             let (na, nb) = (sa.iter().product(), sb.iter().product());
@@ -938,4 +938,81 @@ fn pooling_before_relu_changes_nothing() {
         assert!(before.data.iter().filter(|&&v| v == 0.0).count() > 0, "some windows are all negative");
         c.check(&format!("MaxPool then Relu, kernel {kernel:?} strides {strides:?} pads {pads:?}"), y);
     }
+}
+
+/// Training graphs compute a conv read by a tiling MaxPool as the maximum of strided convs
+/// (`passes::pool_by_strided_convs`): the same values, and a gradient that matches finite
+/// differences, with strides, padding, dilation, groups and sizes the windows do not divide.
+#[test]
+fn pooling_by_strided_convs_changes_nothing() {
+    // (input [N, C, H, W], filters, kernel, strides, pads, dilations, group, pool)
+    let cases: [([usize; 4], usize, usize, usize, usize, usize, usize, usize); 4] = [
+        ([2, 1, 8, 8], 3, 3, 1, 0, 1, 1, 2),
+        ([2, 3, 9, 8], 4, 3, 2, 1, 1, 1, 2),
+        ([1, 2, 11, 10], 2, 2, 1, 0, 2, 2, 3),
+        ([2, 4, 7, 9], 4, 3, 1, 1, 1, 2, 2),
+    ];
+    for (seed, (shape, filters, k, s, p, d, group, q)) in cases.into_iter().enumerate() {
+        let what = format!("conv {shape:?} kernel {k} stride {s} pad {p} dilation {d} group {group}, pool {q}");
+        let mut c = Case::new(90 + seed as u64);
+        let x = c.batched("x", &shape, Uniform);
+        let w = c.param("w", &[filters, shape[1] / group, k, k], Uniform);
+        let bias = c.param("b", &[filters], Uniform);
+        let conv = Conv { kernel_shape: vec![k, k], strides: vec![s, s], dilations: vec![d, d], pads: vec![p; 4], group };
+        let z = c.node(conv, &[x, w, bias]);
+        let y = c.node(Pool { kind: PoolKind::Max, kernel_shape: vec![q, q], strides: vec![q, q], pads: vec![0; 4], count_include_pad: false }, &[z]);
+        c.b.graph.outputs.push(y);
+        let before = run_graph(&c.b.graph, &c.feeds)[y.0].clone().unwrap();
+        assert_eq!(onyx_compiler::passes::pool_by_strided_convs(&mut c.b.graph).unwrap(), 1, "{what}");
+        assert!(c.b.graph.nodes.iter().all(|n| n.op.op_type() != "MaxPool"), "{what}");
+        let after = run_graph(&c.b.graph, &c.feeds)[y.0].clone().unwrap();
+        assert_eq!(before.shape, after.shape, "{what}");
+        let worst = before.data.iter().zip(&after.data).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+        assert!(worst < 1e-12, "{what}: values differ by {worst}");
+        c.b.graph.outputs.clear();
+        c.check(&format!("strided convs for {what}"), y);
+    }
+}
+
+/// Where a window's cells tie, MaxPool's gradient goes to its first cell; the strided convs give it
+/// to the first sub-grid, the same cell. A constant image makes every window a tie.
+#[test]
+fn strided_convs_give_ties_to_the_first_cell() {
+    let grads = |rewrite: bool| {
+        let mut c = Case::new(7);
+        let x = c.batched("x", &[1, 1, 6, 6], Values(vec![0.5; 36]));
+        let w = c.param("w", &[2, 1, 3, 3], Uniform);
+        let z = c.node(Conv { kernel_shape: vec![3, 3], strides: vec![1, 1], dilations: vec![1, 1], pads: vec![0; 4], group: 1 }, &[x, w]);
+        let y = c.node(Pool { kind: PoolKind::Max, kernel_shape: vec![2, 2], strides: vec![2, 2], pads: vec![0; 4], count_include_pad: false }, &[z]);
+        if rewrite {
+            c.b.graph.outputs.push(y);
+            assert_eq!(onyx_compiler::passes::pool_by_strided_convs(&mut c.b.graph).unwrap(), 1);
+            c.b.graph.outputs.clear();
+        }
+        let loss = c.loss(y);
+        let wrt = c.wrt.clone();
+        let g = backward(&mut c.b, loss, &wrt).unwrap();
+        let env = run_graph(&c.b.graph, &c.feeds);
+        g.iter().map(|id| env[id.0].clone().unwrap().data).collect::<Vec<_>>()
+    };
+    let (pooled, strided) = (grads(false), grads(true));
+    // The input's gradient shows where each window's gradient went: only the first cells' patches.
+    assert!(pooled[0].iter().any(|&v| v == 0.0));
+    for (a, b) in pooled.iter().zip(&strided) {
+        for (u, v) in a.iter().zip(b) {
+            assert!((u - v).abs() <= 1e-12 * u.abs().max(1.0), "{u} against {v}");
+        }
+    }
+}
+
+/// A conv reading 8 channels or more keeps its MaxPool: stacking would copy a wide input.
+#[test]
+fn wide_convs_keep_their_pooling() {
+    let mut c = Case::new(3);
+    let x = c.batched("x", &[1, 8, 6, 6], Uniform);
+    let w = c.param("w", &[2, 8, 3, 3], Uniform);
+    let z = c.node(Conv { kernel_shape: vec![3, 3], strides: vec![1, 1], dilations: vec![1, 1], pads: vec![0; 4], group: 1 }, &[x, w]);
+    let y = c.node(Pool { kind: PoolKind::Max, kernel_shape: vec![2, 2], strides: vec![2, 2], pads: vec![0; 4], count_include_pad: false }, &[z]);
+    c.b.graph.outputs.push(y);
+    assert_eq!(onyx_compiler::passes::pool_by_strided_convs(&mut c.b.graph).unwrap(), 0);
 }

@@ -77,17 +77,23 @@ pub fn upgrade(n: &NodeProto, version: i64, known: &mut dyn Known) -> Result<Upg
     let op = n.op_type.as_deref().unwrap_or_default();
     let mut up = Upgraded::default();
     match op {
-        // Sum is variadic Add; opset 17 has Add, which broadcasts the same way.
-        "Sum" => {
-            let [first, rest @ ..] = n.input.as_slice() else { return Err("Sum has no inputs".into()) };
-            let out = n.output.first().ok_or("Sum has no output")?;
+        // Sum is variadic Add, which broadcasts the same way; onyx's Max takes two inputs. Both
+        // become a chain, in input order (Max's gradient gives ties to the first).
+        "Sum" | "Max" => {
+            let pair = if op == "Sum" { "Add" } else { "Max" };
+            let [first, rest @ ..] = n.input.as_slice() else { return Err(format!("{op} has no inputs")) };
+            let out = n.output.first().ok_or_else(|| format!("{op} has no output"))?;
+            if rest.len() == 1 && op == "Max" {
+                up.nodes.push(n.clone());
+                return Ok(up);
+            }
             if rest.is_empty() {
                 up.nodes.push(node("Identity", &label(n), &[first], &[out], vec![]));
             }
             let mut acc = first.clone();
             for (i, x) in rest.iter().enumerate() {
                 let next = if i + 1 == rest.len() { out.clone() } else { known.fresh(&format!("{}/sum{i}", label(n))) };
-                up.nodes.push(node("Add", &format!("{}/add{i}", label(n)), &[&acc, x], &[&next], vec![]));
+                up.nodes.push(node(pair, &format!("{}/{}{i}", label(n), pair.to_lowercase()), &[&acc, x], &[&next], vec![]));
                 acc = next;
             }
             Ok(up)

@@ -7,5 +7,5 @@ mod tensor;
 
 pub use dtype::DType;
 pub use graph::{Graph, Node, ParamInfo, Regularizer, Value, ValueId};
-pub use shape::{BATCH, Dim, MAX_ELEMENTS, TensorType};
+pub use shape::{BATCH, Dim, MAX_ELEMENTS, TensorType, batch_multiple};
 pub use tensor::Tensor;

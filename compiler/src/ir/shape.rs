@@ -23,6 +23,28 @@ impl Dim {
             Dim::Sym(_) => None,
         }
     }
+
+    /// How many times the batch this dimension is: 1 for `N`, 4 for `N*4` (batches stacked or
+    /// flattened), `None` for a fixed size or another symbol.
+    pub fn batch_multiple(&self) -> Option<usize> {
+        match self {
+            Dim::Sym(s) => batch_multiple(s),
+            Dim::Fixed(_) => None,
+        }
+    }
+}
+
+/// [`Dim::batch_multiple`] of a symbol as ONNX files write it (`dim_param`).
+pub fn batch_multiple(symbol: &str) -> Option<usize> {
+    let mut batch = false;
+    let mut times = 1usize;
+    for factor in symbol.split('*').map(str::trim) {
+        match factor {
+            BATCH if !batch => batch = true,
+            f => times = times.checked_mul(f.parse().ok()?)?,
+        }
+    }
+    batch.then_some(times)
 }
 
 impl fmt::Display for Dim {

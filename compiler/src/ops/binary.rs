@@ -3,9 +3,9 @@ use std::sync::Arc;
 
 use onyx_proto::onnx::AttributeProto;
 
-use super::{Attrs, Fact, Op, OpError, UnaryKind, required, shape_error};
+use super::{Attrs, Cast, Compare, CompareKind, Fact, Op, OpError, UnaryKind, required, shape_error};
 use crate::autodiff::GradCx;
-use crate::ir::{Dim, TensorType, ValueId};
+use crate::ir::{DType, Dim, TensorType, ValueId};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BinaryKind {
@@ -15,6 +15,10 @@ pub enum BinaryKind {
     Div,
     /// `a^b`; its gradient is taken for `a` (the base) only where `a` is positive or `b` an integer.
     Pow,
+    /// The larger of the two (ONNX's variadic Max with two inputs; import chains longer ones). Its
+    /// gradient goes to `a` where the two are equal, so a chain of them gives ties to the first
+    /// input, as MaxPool's gradient does.
+    Max,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -53,6 +57,7 @@ impl Op for Binary {
             BinaryKind::Mul => "Mul",
             BinaryKind::Div => "Div",
             BinaryKind::Pow => "Pow",
+            BinaryKind::Max => "Max",
         }
     }
 
@@ -94,6 +99,14 @@ impl Op for Binary {
                 let ln = cx.unary(UnaryKind::Log, a)?;
                 let slope_b = cx.binary(Mul, ln, cx.y(0))?;
                 (ga, cx.binary(Mul, g, slope_b)?)
+            }
+            BinaryKind::Max => {
+                // b takes the gradient only where it is strictly larger; a keeps the rest (exactly:
+                // g − g·1 is 0 and g − g·0 is g).
+                let b_wins = cx.op(Compare { kind: CompareKind::Less }, &[a, b])?;
+                let b_wins = cx.op(Cast { to: DType::F32 }, &[b_wins])?;
+                let gb = cx.binary(Mul, g, b_wins)?;
+                (cx.binary(Sub, g, gb)?, gb)
             }
         };
         let (ta, tb) = (cx.ty(a), cx.ty(b));

@@ -140,6 +140,7 @@ pub static REGISTRY: &[(&str, FromAttrs)] = &[
     ("Log", |a| Unary::from_attrs(UnaryKind::Log, a)),
     ("LogSoftmax", |a| Softmax::from_attrs(SoftmaxKind::LogSoftmax, a)),
     ("MatMul", MatMul::from_attrs),
+    ("Max", |a| Binary::from_attrs(BinaryKind::Max, a)),
     ("MaxPool", |a| Pool::from_attrs(PoolKind::Max, a)),
     ("Mul", |a| Binary::from_attrs(BinaryKind::Mul, a)),
     ("Neg", |a| Unary::from_attrs(UnaryKind::Neg, a)),

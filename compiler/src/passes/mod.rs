@@ -13,12 +13,14 @@ mod half;
 mod log_softmax;
 mod pack;
 mod standardize;
+mod subgrid;
 mod unroll;
 
 pub use commute::pool_before_relu;
 pub use difference::difference_series;
 pub use half::{Halved, compute_fp16};
 pub use pack::{MIN_ELEMENTS as PACK_MIN_ELEMENTS, Packed, pack_fp16};
+pub use subgrid::pool_by_strided_convs;
 pub use standardize::{append_unscaling, prepend_channel_normalization, prepend_standardization};
 pub use unroll::{unroll_recurrent, unroll_recurrent_for_training};
 
@@ -98,14 +100,11 @@ pub fn fix_batch(model: &ModelProto, batch: usize) -> ModelProto {
         if let Some(type_proto::Value::TensorType(t)) = v.r#type.as_mut().and_then(|t| t.value.as_mut()) {
             for d in t.shape.iter_mut().flat_map(|s| s.dim.iter_mut()) {
                 // The batch itself, or a product of it (`N*11`, from flattening stacked batches).
-                let fixed = match &d.value {
-                    Some(dimension::Value::DimParam(p)) => p.split('*').try_fold(1i64, |acc, f| match f.trim() {
-                        f if f == crate::ir::BATCH => Some(acc * batch as i64),
-                        f => f.parse::<i64>().ok().map(|n| acc * n),
-                    }),
+                let times = match &d.value {
+                    Some(dimension::Value::DimParam(p)) => crate::ir::batch_multiple(p),
                     _ => None,
                 };
-                if let Some(n) = fixed.filter(|_| matches!(&d.value, Some(dimension::Value::DimParam(p)) if p.contains(crate::ir::BATCH))) {
+                if let Some(n) = times.and_then(|t| t.checked_mul(batch)).and_then(|n| i64::try_from(n).ok()) {
                     d.value = Some(dimension::Value::DimValue(n));
                 }
             }

@@ -220,6 +220,7 @@ pub fn build(model: &Graph, spec: &TrainSpec) -> Result<TrainingGraphs, TrainErr
     let mut unrolled = model.clone();
     unroll_recurrent_for_training(&mut unrolled)?;
     crate::passes::pool_before_relu(&mut unrolled);
+    crate::passes::pool_by_strided_convs(&mut unrolled)?;
     let mut b = Builder::from_graph(unrolled);
     let masks = masks_for_dropout(&mut b)?;
     let moving = batch_norm::rewrite(&mut b)?;
@@ -325,8 +326,7 @@ fn shard(step: &Graph, data_inputs: &[String], params: &[Slot], states: &[Slot],
     let sample_elements = grad
         .values
         .iter()
-        .filter(|v| v.ty.shape.first() == Some(&Dim::batch()))
-        .map(|v| v.ty.shape[1..].iter().map(|d| d.fixed().unwrap_or(1)).product::<usize>())
+        .filter_map(|v| Some(v.ty.shape.first()?.batch_multiple()? * v.ty.shape[1..].iter().map(|d| d.fixed().unwrap_or(1)).product::<usize>()))
         .sum();
     Ok(ShardedStep { grad, update: cut("update", &update_inputs, &update_outputs)?, grads, sample_elements })
 }

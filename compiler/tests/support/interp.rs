@@ -696,6 +696,7 @@ pub fn eval(op: &str, attributes: &[AttributeProto], ins: &[Option<&Arr>]) -> Ve
         "Mul" => bin(|a, b| a * b),
         "Div" => bin(|a, b| a / b),
         "Pow" => bin(f64::powf),
+        "Max" => bin(f64::max),
         "Greater" => bin(|a, b| (a > b) as u8 as f64),
         "Less" => bin(|a, b| (a < b) as u8 as f64),
         "Equal" => bin(|a, b| (a == b) as u8 as f64),
