@@ -88,20 +88,15 @@ impl GradCx<'_> {
         self.op(Binary { kind }, &[a, b])
     }
 
-    /// Σ of (N, C, spatial…) over every axis but C: a convolution's bias gradient. The spatial sum is a
-    /// MatMul with a column of ones, which engines run far faster than a ReduceSum over several axes.
+    /// Σ of (N, C, spatial…) over every axis but C: a convolution's bias gradient, as one ReduceSum.
+    /// (A spatial MatMul with a column of ones and a sum over the batch, its form before, took 0.8
+    /// against 0.15 ms on tract for a [128, 32, 13, 13] gradient, and 0.51 against 0.33 on ONNX
+    /// Runtime with one thread for [256, 32, 13, 13]: the MatMul packs its whole operand first.)
     pub fn channel_sum(&mut self, g: ValueId) -> Result<ValueId, OpError> {
-        let ty = self.ty(g);
-        let fixed: Option<Vec<usize>> = ty.shape[1..].iter().map(Dim::fixed).collect();
-        let op = self.node.op.op_type();
-        let fixed = fixed.ok_or_else(|| crate::ops::shape_error(op, format!("a bias gradient needs known channels and spatial sizes, got {ty}")))?;
-        let (channels, cells) = (fixed[0], fixed[1..].iter().product::<usize>());
-        let flat = self.ints(&[0, channels as i64, cells as i64]);
-        let flat = self.op(Reshape, &[g, flat])?;
-        let ones = self.b.constant(&format!("{}/grad/ones", self.node.name), Tensor::from_f32(vec![cells, 1], &vec![1.0; cells]));
-        let per_sample = self.op(MatMul, &[flat, ones])?;
-        let axes = self.ints(&[0, 2]);
-        self.op(Reduce { kind: ReduceKind::Sum, axes: None, keepdims: false }, &[per_sample, axes])
+        let rank = self.ty(g).rank() as i64;
+        let axes: Vec<i64> = std::iter::once(0).chain(2..rank).collect();
+        let axes = self.ints(&axes);
+        self.op(Reduce { kind: ReduceKind::Sum, axes: None, keepdims: false }, &[g, axes])
     }
 
     /// Reshapes `g` to `target`'s shape; a symbolic leading dimension is copied from `g`'s own, and
