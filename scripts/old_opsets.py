@@ -41,6 +41,14 @@ CASES = {
             h.make_node("Squeeze", ["t"], ["y"], axes=[1, 3]),
         ],
         [2, 3, 4], 11),
+    # Max of three (chained in input order, as Sum) with a broadcast operand, then of two.
+    "max_of_three_13": model(
+        [
+            h.make_node("Neg", ["x"], ["n"]),
+            h.make_node("Max", ["x", "n", "c"], ["m"]),
+            h.make_node("Max", ["m", "x"], ["y"]),
+        ],
+        [2, 3, 4], 13, [const("c", [0.1, -0.2, 0.3, 0.0], np.float32)]),
     # Softmax over a 3-D input before opset 13: flattened to 2-D at axis 1.
     "softmax_axis1_3d_9": model([h.make_node("Softmax", ["x"], ["y"], axis=1)], [2, 3, 4], 9),
     "log_softmax_last_12": model([h.make_node("LogSoftmax", ["x"], ["y"], axis=2)], [2, 3, 4], 12),

@@ -13,7 +13,7 @@ fn resnet() -> PathBuf {
     support::repo().join("tests/data/light_resnet50.onnx")
 }
 
-/// Models of opsets 9 to 21 (Sum, attribute forms that became inputs and back, Softmax's old 2-D
+/// Models of opsets 9 to 21 (Sum and Max of three, attribute forms that became inputs and back, Softmax's old 2-D
 /// coercion, Split's num_outputs, Gelu, weights built by ConstantOfShape) import, export at opset 17,
 /// and ONNX Runtime computes from the exported file what it computes from the original.
 #[test]
