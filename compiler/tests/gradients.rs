@@ -942,15 +942,16 @@ fn pooling_before_relu_changes_nothing() {
 
 /// Training graphs compute a conv read by a tiling MaxPool as the maximum of strided convs
 /// (`passes::pool_by_strided_convs`): the same values, and a gradient that matches finite
-/// differences, with strides, padding, dilation, groups and sizes the windows do not divide.
+/// differences, with strides, padding, 3x3 pooling and sizes the windows do not divide.
 #[test]
 fn pooling_by_strided_convs_changes_nothing() {
     // (input [N, C, H, W], filters, kernel, strides, pads, dilations, group, pool)
-    let cases: [([usize; 4], usize, usize, usize, usize, usize, usize, usize); 4] = [
+    let cases: [([usize; 4], usize, usize, usize, usize, usize, usize, usize); 5] = [
         ([2, 1, 8, 8], 3, 3, 1, 0, 1, 1, 2),
         ([2, 3, 9, 8], 4, 3, 2, 1, 1, 1, 2),
-        ([1, 2, 11, 10], 2, 2, 1, 0, 2, 2, 3),
-        ([2, 4, 7, 9], 4, 3, 1, 1, 1, 2, 2),
+        ([1, 2, 11, 10], 2, 2, 1, 0, 1, 1, 3),
+        ([2, 4, 7, 9], 3, 3, 1, 1, 1, 1, 2),
+        ([1, 2, 13, 12], 2, 3, 2, 1, 1, 1, 3),
     ];
     for (seed, (shape, filters, k, s, p, d, group, q)) in cases.into_iter().enumerate() {
         let what = format!("conv {shape:?} kernel {k} stride {s} pad {p} dilation {d} group {group}, pool {q}");
@@ -974,8 +975,8 @@ fn pooling_by_strided_convs_changes_nothing() {
     }
 }
 
-/// Where a window's cells tie, MaxPool's gradient goes to its first cell; the strided convs give it
-/// to the first sub-grid, the same cell. A constant image makes every window a tie.
+/// Where a window's cells tie, MaxPool's gradient goes to its first cell; the sub-grids' Max gives
+/// it to the first sub-grid, the same cell. A constant image makes every window a tie.
 #[test]
 fn strided_convs_give_ties_to_the_first_cell() {
     let grads = |rewrite: bool| {
@@ -1005,14 +1006,19 @@ fn strided_convs_give_ties_to_the_first_cell() {
     }
 }
 
-/// A conv reading 8 channels or more keeps its MaxPool: stacking would copy a wide input.
+/// A conv reading 8 channels or more keeps its MaxPool (the larger kernel would multiply a wide
+/// conv's work), and so do dilated and grouped convs, whose kernels do not embed by padding.
 #[test]
-fn wide_convs_keep_their_pooling() {
-    let mut c = Case::new(3);
-    let x = c.batched("x", &[1, 8, 6, 6], Uniform);
-    let w = c.param("w", &[2, 8, 3, 3], Uniform);
-    let z = c.node(Conv { kernel_shape: vec![3, 3], strides: vec![1, 1], dilations: vec![1, 1], pads: vec![0; 4], group: 1 }, &[x, w]);
-    let y = c.node(Pool { kind: PoolKind::Max, kernel_shape: vec![2, 2], strides: vec![2, 2], pads: vec![0; 4], count_include_pad: false }, &[z]);
-    c.b.graph.outputs.push(y);
-    assert_eq!(onyx_compiler::passes::pool_by_strided_convs(&mut c.b.graph).unwrap(), 0);
+fn wide_dilated_and_grouped_convs_keep_their_pooling() {
+    // (channels, dilation, group)
+    for (channels, dilation, group) in [(8, 1, 1), (2, 2, 1), (2, 1, 2)] {
+        let mut c = Case::new(3);
+        let x = c.batched("x", &[1, channels, 8, 8], Uniform);
+        let w = c.param("w", &[2, channels / group, 3, 3], Uniform);
+        let conv = Conv { kernel_shape: vec![3, 3], strides: vec![1, 1], dilations: vec![dilation; 2], pads: vec![0; 4], group };
+        let z = c.node(conv, &[x, w]);
+        let y = c.node(Pool { kind: PoolKind::Max, kernel_shape: vec![2, 2], strides: vec![2, 2], pads: vec![0; 4], count_include_pad: false }, &[z]);
+        c.b.graph.outputs.push(y);
+        assert_eq!(onyx_compiler::passes::pool_by_strided_convs(&mut c.b.graph).unwrap(), 0, "{channels} channels, dilation {dilation}, group {group}");
+    }
 }

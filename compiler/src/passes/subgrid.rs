@@ -1,30 +1,31 @@
 //! A Conv read only by a MaxPool whose windows tile its output (stride = kernel, no padding)
-//! becomes, in training graphs, the maximum of strided Convs: one per cell (a, b) of the window,
-//! each computing the conv's outputs at rows q·i + a and columns q·j + b only. The q² sub-grids are
-//! stacked on the batch axis and computed by one Conv, with the window's size times the stride.
+//! becomes, in training graphs, the maximum of the conv's q² sub-grids: sub-grid (a, b) holds the
+//! outputs at rows q·i + a and columns q·j + b. Each is a conv with q times the stride whose kernel
+//! is the original shifted by (s·a, s·b) inside a larger one, so one Conv with q² times the filters
+//! computes them all from the same input, and a Reshape and Split take them apart.
 //!
 //! The forward values are the same numbers; what changes is the gradient. MaxPool's gradient has
 //! to place each window's gradient back on the full-size grid (element-wise passes over every cell
 //! of the conv's output), and the conv's weight gradient then reads that grid. Here the pooling is
-//! element-wise Max over the sub-grids, whose gradient stays on the pooled size, and the stacked
-//! Conv takes its weight gradient from there. Ties go to the first sub-grid in row-major order,
-//! the first cell of the window, as MaxPool's own gradient gives them. For mnist_cnn's first conv
-//! and pool at batch 32, forward and backward: 7.2–7.7 ms on tract as Conv and MaxPool, 4.8–5.3
-//! as strided Convs; ONNX Runtime (batch 64) 10.3 against 6.1 ms.
+//! element-wise Max over the sub-grids, whose gradient stays on the pooled size, and the shifted
+//! kernels' gradients are sliced back and summed into the kernel's. Ties go to the first sub-grid
+//! in row-major order, the first cell of the window, as MaxPool's own gradient gives them. For
+//! mnist_cnn's first conv and pool at batch 32, forward and backward: 7.2–7.7 ms on tract as Conv
+//! and MaxPool, 3.0 as shifted kernels; ONNX Runtime (batch 64, one thread) 8.7 against 4.7 ms.
 use std::sync::Arc;
 
 use super::PassError;
 use crate::builder::Builder;
-use crate::ir::{Dim, Graph, Node, Tensor};
-use crate::ops::{Attrs, Binary, BinaryKind, Concat, Conv, OpError, Pad, Reshape, Slice, Split, Squeeze, Unsqueeze, shape_error};
+use crate::ir::{Graph, Node, Tensor};
+use crate::ops::{Attrs, Binary, BinaryKind, Concat, Conv, OpError, Pad, Reshape, Split, Squeeze, shape_error};
 
-/// Windows of more cells would stack as many copies of the conv's input.
+/// Windows of more cells would multiply the filters (and the work) as many times.
 const MAX_CELLS: usize = 9;
 
-/// Stacking copies the conv's input once per cell of the window, which pays where the input is thin
-/// (an image model's first conv) and not where it is as wide as the output: rewriting mnist_cnn's
-/// second conv (32 channels) as well made the gradient shard at batch 32 on tract 28.7–37.8 ms
-/// against 21.1–25.9 with the first conv alone, and the whole step on ONNX Runtime 34 against 21.5.
+/// The larger kernel multiplies the conv's work (16/9 for 3x3 kernels and 2x2 pooling), which pays
+/// where the input is thin (an image model's first conv) and not where it is wide: rewriting
+/// mnist_cnn's second conv (32 channels) as well, in the stacked form this pass first had, made the
+/// gradient shard at batch 32 on tract 28.7–37.8 ms against 21.1–25.9 with the first conv alone.
 const MAX_INPUT_CHANNELS: usize = 8;
 
 /// Rewrites every such Conv and MaxPool pair whose conv reads fewer than [`MAX_INPUT_CHANNELS`]
@@ -108,54 +109,53 @@ impl Plan {
                 usize::try_from(Attrs { op: "Conv", list: &attributes }.int("group", 1).ok()?).ok()?
             },
         };
+        // A dilated or grouped kernel does not embed in a larger one by padding.
+        if conv.dilations.iter().any(|&d| d != 1) || conv.group != 1 || conv.kernel_shape.len() != 2 {
+            return None;
+        }
         Some(Plan { pool, conv, cells: [kernel[0], kernel[1]], pooled })
     }
 
-    /// Emits the strided Convs and their maximum for `conv`, into `pool`'s output.
+    /// Emits the conv of shifted kernels and the maximum of its sub-grids, into `pool`'s output.
     fn emit(&self, b: &mut Builder, conv: &Node, pool: &Node) -> Result<(), OpError> {
         let ints = |b: &mut Builder, name: &str, v: &[i64]| b.constant(name, Tensor::from_i64(vec![v.len()], v));
         let name = format!("{}/subgrid", conv.name);
         b.layer = conv.layer.clone();
-        let mut x = conv.inputs[0].ok_or_else(|| shape_error("Conv", "has no input"))?;
+        let (x, w) = match conv.inputs[..] {
+            [Some(x), Some(w), ..] => (x, w),
+            _ => return Err(shape_error("Conv", "has no input or no weights")),
+        };
         let c = &self.conv;
-        if c.pads.iter().any(|&p| p != 0) {
-            let p = |i: usize| c.pads[i] as i64;
-            let pads = ints(b, &format!("{name}/pads"), &[0, 0, p(0), p(1), 0, 0, p(2), p(3)]);
-            x = b.node1(&format!("{name}/Pad"), Arc::new(Pad), &[x, pads])?;
-        }
-        let channels = b.ty(x).shape[1].clone();
-        // The rows one sub-grid's conv reads: `pooled` outputs `stride · cells` apart, and a kernel.
-        let span = |d: usize| c.strides[d] * self.cells[d] * (self.pooled[d] - 1) + c.dilations[d] * (c.kernel_shape[d] - 1) + 1;
-        let axes = ints(b, &format!("{name}/axes"), &[2, 3]);
-        let zero = ints(b, &format!("{name}/axis0"), &[0]);
-        let mut grids = vec![];
+        let cells = self.cells[0] * self.cells[1];
+        // Sub-grid (a, b) reads the input from (s·a, s·b) on: its kernel sits there in one of
+        // s·(q − 1) + k cells a side.
+        let size = |d: usize| c.strides[d] * (self.cells[d] - 1) + c.kernel_shape[d];
+        let mut kernels = vec![];
         for a in 0..self.cells[0] {
             for col in 0..self.cells[1] {
-                let start = [(c.strides[0] * a) as i64, (c.strides[1] * col) as i64];
-                let starts = ints(b, &format!("{name}/starts"), &start);
-                let ends = ints(b, &format!("{name}/ends"), &[start[0] + span(0) as i64, start[1] + span(1) as i64]);
-                let grid = b.node1(&format!("{name}/Slice"), Arc::new(Slice), &[x, starts, ends, axes])?;
-                grids.push(b.node1(&format!("{name}/Unsqueeze"), Arc::new(Unsqueeze), &[grid, zero])?);
+                let (top, left) = ((c.strides[0] * a) as i64, (c.strides[1] * col) as i64);
+                let (bottom, right) = ((size(0) - c.kernel_shape[0]) as i64 - top, (size(1) - c.kernel_shape[1]) as i64 - left);
+                let pads = ints(b, &format!("{name}/shift"), &[0, 0, top, left, 0, 0, bottom, right]);
+                kernels.push(b.node1(&format!("{name}/Pad"), Arc::new(Pad), &[w, pads])?);
             }
         }
-        let stacked = b.node1(&format!("{name}/Concat"), Arc::new(Concat { axis: 0 }), &grids)?;
-        let Dim::Fixed(channels) = channels else { return Err(shape_error("Conv", "the channels must be known")) };
-        let flat = ints(b, &format!("{name}/shape"), &[-1, channels as i64, span(0) as i64, span(1) as i64]);
-        let stacked = b.node1(&format!("{name}/Reshape"), Arc::new(Reshape), &[stacked, flat])?;
-        let strided = Conv { strides: vec![c.strides[0] * self.cells[0], c.strides[1] * self.cells[1]], pads: vec![0; 4], ..c.clone() };
-        let mut inputs = vec![stacked];
-        inputs.extend(conv.inputs[1..].iter().flatten());
-        let out = b.node1(&format!("{name}/Conv"), Arc::new(strided), &inputs)?;
-        let Some(Dim::Fixed(filters)) = b.ty(out).shape.get(1).cloned() else { return Err(shape_error("Conv", "the filters must be known")) };
-        let cells = self.cells[0] * self.cells[1];
-        let unstack = ints(b, &format!("{name}/unstack"), &[cells as i64, -1, filters as i64, self.pooled[0] as i64, self.pooled[1] as i64]);
-        let out = b.node1(&format!("{name}/Reshape"), Arc::new(Reshape), &[out, unstack])?;
+        let kernel = b.node1(&format!("{name}/kernels"), Arc::new(Concat { axis: 0 }), &kernels)?;
+        let mut inputs = vec![x, kernel];
+        if let Some(bias) = conv.inputs.get(2).copied().flatten() {
+            inputs.push(b.node1(&format!("{name}/biases"), Arc::new(Concat { axis: 0 }), &vec![bias; cells])?);
+        }
+        let shifted = Conv { kernel_shape: vec![size(0), size(1)], strides: vec![c.strides[0] * self.cells[0], c.strides[1] * self.cells[1]], ..c.clone() };
+        let out = b.node1(&format!("{name}/Conv"), Arc::new(shifted), &inputs)?;
+        let filters = b.ty(w).shape[0].fixed().ok_or_else(|| shape_error("Conv", "the filters must be known"))?;
+        let apart = ints(b, &format!("{name}/apart"), &[0, cells as i64, filters as i64, self.pooled[0] as i64, self.pooled[1] as i64]);
+        let out = b.node1(&format!("{name}/Reshape"), Arc::new(Reshape), &[out, apart])?;
         let sizes = ints(b, &format!("{name}/sizes"), &vec![1; cells]);
-        let parts = b.node(&format!("{name}/Split"), Arc::new(Split { axis: 0 }), &[Some(out), Some(sizes)])?;
+        let parts = b.node(&format!("{name}/Split"), Arc::new(Split { axis: 1 }), &[Some(out), Some(sizes)])?;
+        let axis = ints(b, &format!("{name}/axis"), &[1]);
         b.layer = pool.layer.clone();
         let mut max = None;
         for (k, part) in parts.into_iter().enumerate() {
-            let part = b.node1(&format!("{name}/Squeeze"), Arc::new(Squeeze), &[part, zero])?;
+            let part = b.node1(&format!("{name}/Squeeze"), Arc::new(Squeeze), &[part, axis])?;
             max = Some(match max {
                 None => part,
                 Some(m) if k + 1 < cells => b.node1(&format!("{}/Max", pool.name), Arc::new(Binary { kind: BinaryKind::Max }), &[m, part])?,
