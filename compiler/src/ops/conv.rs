@@ -65,6 +65,11 @@ pub(crate) fn positive_ints(a: &Attrs, name: &str, rank: usize, default: usize) 
 
 impl Conv {
     pub fn from_attrs(a: &Attrs) -> Result<Arc<dyn Op>, OpError> {
+        Ok(Arc::new(Conv::parse(a)?))
+    }
+
+    /// The typed op from its ONNX attributes, for passes that read a node's settings.
+    pub fn parse(a: &Attrs) -> Result<Conv, OpError> {
         let kernel_shape = positive_ints(a, "kernel_shape", 0, 1)?;
         if kernel_shape.is_empty() {
             // ONNX lets the kernel shape be taken from the weights; onyx writes it always and asks the same.
@@ -76,13 +81,13 @@ impl Conv {
             }
         }
         let rank = kernel_shape.len();
-        Ok(Arc::new(Conv {
+        Ok(Conv {
             strides: positive_ints(a, "strides", rank, 1)?,
             dilations: positive_ints(a, "dilations", rank, 1)?,
             pads: positive_ints(a, "pads", 2 * rank, 0)?,
             group: group(a)?,
             kernel_shape,
-        }))
+        })
     }
 }
 

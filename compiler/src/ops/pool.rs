@@ -30,6 +30,11 @@ pub struct Pool {
 
 impl Pool {
     pub fn from_attrs(kind: PoolKind, a: &Attrs) -> Result<Arc<dyn Op>, OpError> {
+        Ok(Arc::new(Pool::parse(kind, a)?))
+    }
+
+    /// The typed op from its ONNX attributes, for passes that read a node's settings.
+    pub fn parse(kind: PoolKind, a: &Attrs) -> Result<Pool, OpError> {
         let op = a.op;
         let kernel_shape = positive_ints(a, "kernel_shape", 0, 1)?;
         if kernel_shape.is_empty() {
@@ -44,13 +49,13 @@ impl Pool {
             return Err(OpError::Attribute { op: op.into(), name: "ceil_mode".into(), message: "only 0 is supported".into() });
         }
         let rank = kernel_shape.len();
-        Ok(Arc::new(Pool {
+        Ok(Pool {
             kind,
             strides: positive_ints(a, "strides", rank, 1)?,
             pads: positive_ints(a, "pads", 2 * rank, 0)?,
             count_include_pad: a.int("count_include_pad", 0)? != 0,
             kernel_shape,
-        }))
+        })
     }
 }
 

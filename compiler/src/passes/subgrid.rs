@@ -17,7 +17,7 @@ use std::sync::Arc;
 use super::PassError;
 use crate::builder::Builder;
 use crate::ir::{Graph, Node, Tensor};
-use crate::ops::{Attrs, Binary, BinaryKind, Concat, Conv, OpError, Pad, Reshape, Split, Squeeze, shape_error};
+use crate::ops::{Attrs, Binary, BinaryKind, Concat, Conv, OpError, Pad, Pool, PoolKind, Reshape, Split, Squeeze, shape_error};
 
 /// Windows of more cells would multiply the filters (and the work) as many times.
 const MAX_CELLS: usize = 9;
@@ -66,10 +66,10 @@ struct Plan {
     pooled: [usize; 2],
 }
 
-fn attr_ints(node: &Node, name: &str) -> Option<Vec<usize>> {
+/// `node`'s op, typed again from its attributes (nodes hold `Arc<dyn Op>`).
+fn typed<T>(node: &Node, parse: impl FnOnce(&Attrs) -> Result<T, OpError>) -> Option<T> {
     let attributes = node.op.attributes();
-    let a = Attrs { op: node.op.op_type(), list: &attributes };
-    a.ints(name).map(|v| v.into_iter().map(|x| usize::try_from(x).unwrap_or(usize::MAX)).collect())
+    parse(&Attrs { op: node.op.op_type(), list: &attributes }).ok()
 }
 
 impl Plan {
@@ -90,25 +90,16 @@ impl Plan {
         if p.op.op_type() != "MaxPool" || p.outputs.len() != 1 {
             return None;
         }
-        let (kernel, strides) = (attr_ints(p, "kernel_shape")?, attr_ints(p, "strides").unwrap_or(vec![1, 1]));
-        let pads = attr_ints(p, "pads").unwrap_or(vec![0; 4]);
-        if kernel.len() != 2 || kernel != strides || pads.iter().any(|&p| p != 0) || kernel[0] * kernel[1] > MAX_CELLS || kernel[0] * kernel[1] < 2 {
+        let window = typed(p, |a| Pool::parse(PoolKind::Max, a))?;
+        let kernel = &window.kernel_shape;
+        if kernel.len() != 2 || *kernel != window.strides || window.pads.iter().any(|&p| p != 0) || kernel[0] * kernel[1] > MAX_CELLS || kernel[0] * kernel[1] < 2 {
             return None;
         }
         let pooled = [zt.shape[2].fixed()? / kernel[0], zt.shape[3].fixed()? / kernel[1]];
         if pooled.contains(&0) {
             return None;
         }
-        let conv = Conv {
-            kernel_shape: attr_ints(node, "kernel_shape")?,
-            strides: attr_ints(node, "strides").unwrap_or(vec![1, 1]),
-            dilations: attr_ints(node, "dilations").unwrap_or(vec![1, 1]),
-            pads: attr_ints(node, "pads").unwrap_or(vec![0; 4]),
-            group: {
-                let attributes = node.op.attributes();
-                usize::try_from(Attrs { op: "Conv", list: &attributes }.int("group", 1).ok()?).ok()?
-            },
-        };
+        let conv = typed(node, Conv::parse)?;
         // A dilated or grouped kernel does not embed in a larger one by padding.
         if conv.dilations.iter().any(|&d| d != 1) || conv.group != 1 || conv.kernel_shape.len() != 2 {
             return None;
@@ -152,19 +143,16 @@ impl Plan {
         let sizes = ints(b, &format!("{name}/sizes"), &vec![1; cells]);
         let parts = b.node(&format!("{name}/Split"), Arc::new(Split { axis: 1 }), &[Some(out), Some(sizes)])?;
         let axis = ints(b, &format!("{name}/axis"), &[1]);
+        let parts = parts.into_iter().map(|part| b.node1(&format!("{name}/Squeeze"), Arc::new(Squeeze), &[part, axis])).collect::<Result<Vec<_>, _>>()?;
+        // The parts in row-major order of the window, so that Max's ties go to its first cell.
         b.layer = pool.layer.clone();
-        let mut max = None;
-        for (k, part) in parts.into_iter().enumerate() {
-            let part = b.node1(&format!("{name}/Squeeze"), Arc::new(Squeeze), &[part, axis])?;
-            max = Some(match max {
-                None => part,
-                Some(m) if k + 1 < cells => b.node1(&format!("{}/Max", pool.name), Arc::new(Binary { kind: BinaryKind::Max }), &[m, part])?,
-                Some(m) => {
-                    b.node_into(&format!("{}/Max", pool.name), Arc::new(Binary { kind: BinaryKind::Max }), &[m, part], &pool.outputs)?;
-                    part
-                }
-            });
+        let max = |b: &mut Builder, m, part| b.node1(&format!("{}/Max", pool.name), Arc::new(Binary { kind: BinaryKind::Max }), &[m, part]);
+        let (last, rest) = parts.split_last().ok_or_else(|| shape_error("MaxPool", "has no cells"))?;
+        let mut m = rest[0];
+        for &part in &rest[1..] {
+            m = max(b, m, part)?;
         }
+        b.node_into(&format!("{}/Max", pool.name), Arc::new(Binary { kind: BinaryKind::Max }), &[m, *last], &pool.outputs)?;
         b.layer = None;
         Ok(())
     }
