@@ -1022,3 +1022,64 @@ fn wide_dilated_and_grouped_convs_keep_their_pooling() {
         assert_eq!(onyx_compiler::passes::pool_by_strided_convs(&mut c.b.graph).unwrap(), 0, "{channels} channels, dilation {dilation}, group {group}");
     }
 }
+
+/// Training graphs cut a conv read by a pooling that leaves its last rows or columns unread down to
+/// the outputs the windows read (`passes::crop_to_pooled`): the same pooled values, and a gradient
+/// that matches finite differences, with strides, padding (the cut reaching into the end padding or
+/// stopping inside the input), dilation, groups, average pooling and a 1-D conv.
+#[test]
+fn cropping_convs_to_their_pooled_outputs_changes_nothing() {
+    // (input [N, C, spatial...], filters, kernel, strides, pads, dilations, group, pool kind, pool, pool stride)
+    type Case5 = (&'static [usize], usize, usize, usize, usize, usize, usize, PoolKind, usize, usize);
+    let cases: [Case5; 7] = [
+        (&[2, 3, 13, 13], 4, 3, 1, 0, 1, 1, PoolKind::Max, 2, 2),
+        (&[2, 2, 10, 9], 3, 3, 2, 1, 1, 1, PoolKind::Max, 2, 2),
+        (&[1, 2, 12, 11], 2, 3, 1, 2, 1, 1, PoolKind::Max, 2, 2),
+        (&[2, 4, 12, 13], 4, 3, 1, 1, 2, 2, PoolKind::Average, 3, 2),
+        (&[1, 2, 11, 12], 3, 2, 1, 0, 1, 1, PoolKind::Average, 3, 3),
+        (&[2, 3, 15], 2, 3, 1, 1, 1, 1, PoolKind::Max, 2, 2),
+        (&[1, 2, 9, 9], 2, 3, 2, 3, 1, 1, PoolKind::Max, 2, 2),
+    ];
+    for (seed, (shape, filters, k, s, p, d, group, kind, q, qs)) in cases.into_iter().enumerate() {
+        let rank = shape.len() - 2;
+        let what = format!("conv {shape:?} kernel {k} stride {s} pad {p} dilation {d} group {group}, {kind:?} pool {q} stride {qs}");
+        let mut c = Case::new(120 + seed as u64);
+        let x = c.batched("x", shape, Uniform);
+        let w = c.param("w", &[&[filters, shape[1] / group][..], &vec![k; rank]].concat(), Uniform);
+        let bias = c.param("b", &[filters], Uniform);
+        let conv = Conv { kernel_shape: vec![k; rank], strides: vec![s; rank], dilations: vec![d; rank], pads: vec![p; 2 * rank], group };
+        let z = c.node(conv, &[x, w, bias]);
+        let pool = Pool { kind, kernel_shape: vec![q; rank], strides: vec![qs; rank], pads: vec![0; 2 * rank], count_include_pad: false };
+        let y = c.node(pool, &[z]);
+        c.b.graph.outputs.push(y);
+        let before = run_graph(&c.b.graph, &c.feeds)[y.0].clone().unwrap();
+        let full: usize = c.b.graph.value(z).ty.shape.iter().filter_map(|d| d.fixed()).product();
+        assert_eq!(onyx_compiler::passes::crop_to_pooled(&mut c.b.graph).unwrap(), 1, "{what}");
+        let conv = c.b.graph.nodes.iter().find(|n| n.op.op_type() == "Conv").unwrap();
+        let cropped: usize = c.b.graph.value(conv.outputs[0]).ty.shape.iter().filter_map(|d| d.fixed()).product();
+        assert!(cropped < full, "{what}: the conv still makes {cropped} outputs of {full}");
+        let after = run_graph(&c.b.graph, &c.feeds)[y.0].clone().unwrap();
+        assert_eq!(before.shape, after.shape, "{what}");
+        let worst = before.data.iter().zip(&after.data).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+        assert!(worst < 1e-12, "{what}: values differ by {worst}");
+        c.b.graph.outputs.clear();
+        c.check(&format!("cropped conv for {what}"), y);
+    }
+}
+
+/// A conv whose pooling reads every output, or which other nodes read too, is left as it is.
+#[test]
+fn convs_whose_outputs_are_all_read_are_not_cropped() {
+    for (size, extra_reader) in [(12, false), (13, true)] {
+        let mut c = Case::new(4);
+        let x = c.batched("x", &[1, 2, size, size], Uniform);
+        let w = c.param("w", &[2, 2, 3, 3], Uniform);
+        let z = c.node(Conv { kernel_shape: vec![3, 3], strides: vec![1, 1], dilations: vec![1, 1], pads: vec![0; 4], group: 1 }, &[x, w]);
+        let y = c.node(Pool { kind: PoolKind::Max, kernel_shape: vec![2, 2], strides: vec![2, 2], pads: vec![0; 4], count_include_pad: false }, &[z]);
+        c.b.graph.outputs.push(y);
+        if extra_reader {
+            c.b.graph.outputs.push(z);
+        }
+        assert_eq!(onyx_compiler::passes::crop_to_pooled(&mut c.b.graph).unwrap(), 0, "size {size}, read elsewhere: {extra_reader}");
+    }
+}

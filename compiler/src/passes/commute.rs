@@ -14,11 +14,7 @@ pub fn pool_before_relu(graph: &mut Graph) -> usize {
             continue;
         }
         let r = graph.nodes[relu].outputs[0];
-        if graph.outputs.contains(&r) {
-            continue;
-        }
-        let readers: Vec<usize> = (0..graph.nodes.len()).filter(|&n| graph.nodes[n].inputs.contains(&Some(r))).collect();
-        let [pool] = readers[..] else { continue };
+        let Some(pool) = super::pairs::sole_reader(graph, r) else { continue };
         let p = &graph.nodes[pool];
         // MaxPool's second output (Indices) would change meaning; only the plain form is swapped.
         if p.op.op_type() != "MaxPool" || p.outputs.len() != 1 {

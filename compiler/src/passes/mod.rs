@@ -8,15 +8,18 @@ use crate::ir::{Graph, Node, TensorType, ValueId};
 use crate::ops::{Attrs, Recurrent, RecurrentKind};
 
 mod commute;
+mod crop;
 mod difference;
 mod half;
 mod log_softmax;
 mod pack;
+mod pairs;
 mod standardize;
 mod subgrid;
 mod unroll;
 
 pub use commute::pool_before_relu;
+pub use crop::crop_to_pooled;
 pub use difference::difference_series;
 pub use half::{Halved, compute_fp16};
 pub use pack::{MIN_ELEMENTS as PACK_MIN_ELEMENTS, Packed, pack_fp16};

@@ -15,9 +15,10 @@
 use std::sync::Arc;
 
 use super::PassError;
+use super::pairs::{replace_pairs, sole_reader, typed};
 use crate::builder::Builder;
 use crate::ir::{Graph, Node, Tensor};
-use crate::ops::{Attrs, Binary, BinaryKind, Concat, Conv, OpError, Pad, Pool, PoolKind, Reshape, Split, Squeeze, shape_error};
+use crate::ops::{Binary, BinaryKind, Concat, Conv, OpError, Pad, Pool, PoolKind, Reshape, Split, Squeeze, shape_error};
 
 /// Windows of more cells would multiply the filters (and the work) as many times.
 const MAX_CELLS: usize = 9;
@@ -31,29 +32,8 @@ const MAX_INPUT_CHANNELS: usize = 8;
 /// Rewrites every such Conv and MaxPool pair whose conv reads fewer than [`MAX_INPUT_CHANNELS`]
 /// channels; returns how many.
 pub fn pool_by_strided_convs(graph: &mut Graph) -> Result<usize, PassError> {
-    let plans: Vec<(usize, Plan)> = (0..graph.nodes.len()).filter_map(|c| Plan::find(graph, c).map(|p| (c, p))).collect();
-    if plans.is_empty() {
-        return Ok(0);
-    }
-    let count = plans.len();
-    let nodes = std::mem::take(&mut graph.nodes);
-    let mut b = Builder::from_graph(std::mem::take(graph));
-    let mut plans = plans.into_iter().peekable();
-    let mut skip = vec![];
-    for (i, node) in nodes.iter().enumerate() {
-        if skip.contains(&i) {
-            continue;
-        }
-        match plans.next_if(|(c, _)| *c == i) {
-            Some((_, plan)) => {
-                plan.emit(&mut b, node, &nodes[plan.pool]).map_err(|e| PassError::at(&node.name, e.to_string()))?;
-                skip.push(plan.pool);
-            }
-            None => b.graph.nodes.push(node.clone()),
-        }
-    }
-    *graph = b.graph;
-    Ok(count)
+    let plans = (0..graph.nodes.len()).filter_map(|c| Plan::find(graph, c).map(|p| (c, p.pool, p))).collect();
+    replace_pairs(graph, plans, Plan::emit)
 }
 
 /// What one rewrite needs to know.
@@ -66,12 +46,6 @@ struct Plan {
     pooled: [usize; 2],
 }
 
-/// `node`'s op, typed again from its attributes (nodes hold `Arc<dyn Op>`).
-fn typed<T>(node: &Node, parse: impl FnOnce(&Attrs) -> Result<T, OpError>) -> Option<T> {
-    let attributes = node.op.attributes();
-    parse(&Attrs { op: node.op.op_type(), list: &attributes }).ok()
-}
-
 impl Plan {
     fn find(graph: &Graph, c: usize) -> Option<Plan> {
         let node = &graph.nodes[c];
@@ -81,11 +55,10 @@ impl Plan {
         let z = node.outputs[0];
         let x = node.inputs.first().copied().flatten()?;
         let (xt, zt) = (&graph.value(x).ty, &graph.value(z).ty);
-        if xt.rank() != 4 || graph.outputs.contains(&z) || xt.shape[1].fixed()? >= MAX_INPUT_CHANNELS {
+        if xt.rank() != 4 || xt.shape[1].fixed()? >= MAX_INPUT_CHANNELS {
             return None;
         }
-        let readers: Vec<usize> = (0..graph.nodes.len()).filter(|&n| graph.nodes[n].inputs.contains(&Some(z))).collect();
-        let [pool] = readers[..] else { return None };
+        let pool = sole_reader(graph, z)?;
         let p = &graph.nodes[pool];
         if p.op.op_type() != "MaxPool" || p.outputs.len() != 1 {
             return None;
