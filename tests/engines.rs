@@ -83,6 +83,55 @@ fn ten_training_steps_agree_on_tract_and_ort() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+/// On ORT as on tract, a step with enough work is split into shards, one single-threaded session
+/// each: for every model whose batch of 64 is worth two shards, five steps give the same losses as
+/// tract's sharded steps and as ORT's whole step graph (1e-4).
+#[test]
+fn sharded_steps_agree_on_tract_and_ort() {
+    let ort = OrtEngine::new(Some(2), Device::Cpu);
+    ort.check().unwrap_or_else(|e| panic!("{e} (run the tests through scripts/test.sh)"));
+    let mut sharded_models = vec![];
+    for spec_path in support::model_specs() {
+        let stem = spec_path.file_stem().unwrap().to_string_lossy().to_string();
+        let spec = onyx_compiler::Spec::from_file(&spec_path).unwrap();
+        let Some(train) = &spec.train else { continue };
+        let model = onyx_compiler::compile(&spec).unwrap();
+        let graphs = onyx_compiler::train::build(&model.graph, train).unwrap();
+        if Trainer::new(graphs.clone(), &TractEngine).unwrap().shards(64) < 2 {
+            continue;
+        }
+        let session = TractEngine.load(&onyx_compiler::to_onnx(&model.graph)).unwrap();
+        let x = support::random_inputs(session.as_ref(), 64, 3);
+        let y = match graphs.target_type.dtype {
+            DType::I64 => HostTensor::I64(ArrayD::from_shape_vec(IxDyn(&[64]), (0..64).map(|i| i % 10).collect()).unwrap()),
+            _ => {
+                let mut shape = vec![64];
+                shape.extend(graphs.target_type.shape.iter().skip(1).filter_map(|d| d.fixed()));
+                let n: usize = shape.iter().product();
+                HostTensor::F32(ArrayD::from_shape_vec(IxDyn(&shape), (0..n).map(|i| (i % 7) as f32 / 7.0).collect()).unwrap())
+            }
+        };
+        // ORT's step threads default to its intra-op threads (2 here); tract's to the cores.
+        let losses = |engine: &dyn Engine, threads: Option<usize>| -> Vec<f64> {
+            let mut trainer = Trainer::new(graphs.clone(), engine).unwrap();
+            if let Some(n) = threads {
+                trainer.set_threads(n);
+            }
+            assert_eq!(trainer.shards(64), threads.unwrap_or(2), "{stem} on {}", engine.name());
+            let mut rng = rand::SeedableRng::seed_from_u64(5);
+            (0..5).map(|_| trainer.step(&x, &y, train.optimizer.lr as f32, &mut rng).unwrap().0).collect()
+        };
+        let (tract, sharded, whole) = (losses(&TractEngine, Some(2)), losses(&ort, None), losses(&ort, Some(1)));
+        for (what, other) in [("tract's sharded steps", &tract), ("ORT's whole step", &whole)] {
+            let diff = sharded.iter().zip(other).map(|(p, q)| (p - q).abs() / p.abs().max(1.0)).fold(0.0, f64::max);
+            println!("{stem}: ORT's sharded steps and {what} differ by {diff:.1e} at most");
+            assert!(diff <= 1e-4, "{stem}: ORT sharded {sharded:?}, {what} {other:?}");
+        }
+        sharded_models.push(stem);
+    }
+    assert!(sharded_models.iter().any(|m| m == "mnist_cnn"), "models split into shards: {sharded_models:?}");
+}
+
 /// Without the library, `--engine ort` says how to get it and `--engine auto` falls back to tract;
 /// the CPU library refuses `--device cuda` clearly.
 #[test]

@@ -47,9 +47,21 @@ pub trait Engine {
         EngineTensor::Host(t)
     }
 
-    /// Whether the trainer should split a batch across threads, one session per shard (engines that
-    /// run a plan on one core), rather than leave the cores to the engine.
-    fn splits_batches(&self) -> bool {
+    /// Threads a training step uses unless told otherwise. A step with enough work splits its batch
+    /// into that many shards, each run by a `load_shard` session on its own core. tract runs a plan
+    /// on one core, so every core.
+    fn step_threads(&self) -> usize {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    }
+
+    /// A session for one shard of a data-parallel training step, which runs on one core while the
+    /// other shards run on theirs.
+    fn load_shard(&self, model: &ModelProto) -> Result<Box<dyn Session>, RuntimeError> {
+        self.load(model)
+    }
+
+    /// Whether one session may run several shards at once; if not, each shard gets its own.
+    fn shares_sessions(&self) -> bool {
         true
     }
 

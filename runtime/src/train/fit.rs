@@ -75,18 +75,26 @@ pub enum Event<'a> {
 pub(super) struct Plans {
     proto: ModelProto,
     loaded: HashMap<usize, Box<dyn Session>>,
+    /// Whether the sessions run shards of a data-parallel step (`Engine::load_shard`).
+    shard: bool,
 }
 
 impl Plans {
     pub fn new(proto: ModelProto) -> Plans {
-        Plans { proto, loaded: HashMap::new() }
+        Plans { proto, loaded: HashMap::new(), shard: false }
+    }
+
+    /// Plans whose sessions each run one shard of a data-parallel step.
+    pub fn for_shards(proto: ModelProto) -> Plans {
+        Plans { shard: true, ..Plans::new(proto) }
     }
 
     /// The plan for `batch`, loaded on first use.
     pub fn session(&mut self, engine: &dyn Engine, batch: usize) -> Result<&dyn Session, RuntimeError> {
         if !self.loaded.contains_key(&batch) {
             let fixed = onyx_compiler::passes::fix_batch(&self.proto, batch);
-            self.loaded.insert(batch, engine.load(&fixed)?);
+            let session = if self.shard { engine.load_shard(&fixed)? } else { engine.load(&fixed)? };
+            self.loaded.insert(batch, session);
         }
         self.get(batch)
     }
@@ -153,7 +161,7 @@ impl<'e> Trainer<'e> {
         let shards = graphs.sharded.as_ref().map(Shards::new);
         let params = initial(engine, &graphs.params)?;
         let states = initial(engine, &graphs.states)?;
-        let threads = if engine.splits_batches() { std::thread::available_parallelism().map_or(1, |n| n.get()) } else { 1 };
+        let threads = engine.step_threads();
         Ok(Trainer { graphs, engine, steps, evals, shards, threads, params, states, updates: 0, history: vec![], early: EarlyState::default() })
     }
 

@@ -1,7 +1,8 @@
 //! Data-parallel steps: a batch split into shards, each shard's gradients computed on its own thread
 //! by the gradient graph, averaged (weighted by shard size, summed in shard order so that a run is
 //! reproducible), then one optimizer update. tract runs a plan on one core; this is how a step uses
-//! the others.
+//! the others. ONNX Runtime could spread each node over the cores instead, but most of a training
+//! step's nodes are too small to split, so it too runs one single-threaded session per shard.
 use std::collections::HashMap;
 use std::ops::Range;
 
@@ -22,7 +23,10 @@ const MIN_SHARD_ELEMENTS: usize = 1 << 18;
 pub(super) struct Shards {
     grads: Vec<String>,
     sample_elements: usize,
-    grad: Plans,
+    grad_proto: ModelProto,
+    /// The gradient graph's plans: one set that every shard shares, or one set per shard where
+    /// the engine's sessions run one call at a time.
+    grad: Vec<Plans>,
     update_proto: ModelProto,
     update: Option<Box<dyn Session>>,
 }
@@ -53,7 +57,8 @@ impl Shards {
         Shards {
             grads: sharded.grads.clone(),
             sample_elements: sharded.sample_elements,
-            grad: Plans::new(onyx_compiler::to_onnx(&sharded.grad)),
+            grad_proto: onyx_compiler::to_onnx(&sharded.grad),
+            grad: vec![],
             update_proto: onyx_compiler::to_onnx(&sharded.update),
             update: None,
         }
@@ -76,8 +81,12 @@ impl Shards {
         shards: usize,
     ) -> Result<StepOutput, RuntimeError> {
         let ranges = ranges(batch, shards);
-        for r in &ranges {
-            self.grad.session(engine, r.len())?;
+        let sets = if engine.shares_sessions() { 1 } else { shards };
+        while self.grad.len() < sets {
+            self.grad.push(Plans::for_shards(self.grad_proto.clone()));
+        }
+        for (i, r) in ranges.iter().enumerate() {
+            self.grad[i % sets].session(engine, r.len())?;
         }
         let rows: Vec<Vec<EngineTensor>> = ranges
             .iter()
@@ -87,13 +96,13 @@ impl Shards {
             })
             .collect();
         let grad = &self.grad;
-        let run_shard = |(range, rows): (&Range<usize>, &Vec<EngineTensor>)| -> Result<HashMap<String, EngineTensor>, RuntimeError> {
+        let run_shard = |(i, (range, rows)): (usize, (&Range<usize>, &Vec<EngineTensor>))| -> Result<HashMap<String, EngineTensor>, RuntimeError> {
             let mut named = resident.clone();
             named.extend(batched.iter().map(|(n, _)| *n).zip(rows));
-            run_named(grad.get(range.len())?, &named)
+            run_named(grad[i % sets].get(range.len())?, &named)
         };
         let results: Vec<Result<HashMap<String, EngineTensor>, RuntimeError>> = std::thread::scope(|s| {
-            let mut work = ranges.iter().zip(&rows);
+            let mut work = ranges.iter().zip(&rows).enumerate();
             let first = work.next();
             let others: Vec<_> = work.map(|shard| s.spawn(move || run_shard(shard))).collect();
             let first = first.map(run_shard);
@@ -125,7 +134,7 @@ impl Shards {
         let mut named = resident.clone();
         named.extend(self.grads.iter().map(String::as_str).zip(&grads));
         if self.update.is_none() {
-            self.update = Some(engine.load(&self.update_proto)?);
+            self.update = Some(engine.load_shard(&self.update_proto)?);
         }
         let update = self.update.as_deref().ok_or_else(|| RuntimeError::Unsupported("no update plan".into()))?;
         Ok(StepOutput { loss, metric_sums, outputs: run_named(update, &named)? })
