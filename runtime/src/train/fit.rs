@@ -165,9 +165,10 @@ impl<'e> Trainer<'e> {
         Ok(Trainer { graphs, engine, steps, evals, shards, threads, params, states, updates: 0, history: vec![], early: EarlyState::default() })
     }
 
-    /// Threads a step may use (all cores by default). A batch with enough work is split into up to
-    /// this many shards; the result differs from one thread's in the last bits only (the order of
-    /// the sums), and is reproducible for a given count.
+    /// Threads a step may use (by default `Engine::step_threads`: every core on tract, the intra-op
+    /// threads on ORT). A batch with enough work is split into up to this many shards; the result
+    /// differs from one thread's in the last bits only (the order of the sums), and is
+    /// reproducible for a given count.
     pub fn set_threads(&mut self, threads: usize) {
         self.threads = threads.max(1);
     }
