@@ -40,6 +40,27 @@ fn every_model_runs_alike_on_tract_and_ort() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+/// A batch of `rows` seeded inputs for `model` and targets its loss accepts: class indices below the
+/// output's width, 0/1 for binary losses, spread values otherwise.
+fn batch(model: &onyx_compiler::ir::Graph, graphs: &onyx_compiler::train::TrainingGraphs, train: &onyx_compiler::spec::TrainSpec, rows: usize) -> (Vec<HostTensor>, HostTensor) {
+    let session = TractEngine.load(&onyx_compiler::to_onnx(model)).unwrap();
+    let x = support::random_inputs(session.as_ref(), rows, 3);
+    let target = &graphs.target_type;
+    let width = target.shape.get(1).and_then(|d| d.fixed()).unwrap_or(1);
+    let classes = model.value(model.outputs[0]).ty.shape.last().and_then(|d| d.fixed()).unwrap_or(2).max(2) as i64;
+    let y = match target.dtype {
+        DType::I64 => HostTensor::I64(ArrayD::from_shape_vec(IxDyn(&[rows]), (0..rows as i64).map(|i| i % classes).collect()).unwrap()),
+        _ => {
+            let mut shape = vec![rows];
+            shape.extend(target.shape.iter().skip(1).filter_map(|d| d.fixed()));
+            let n: usize = shape.iter().product();
+            let binary = train.loss.as_deref().is_some_and(|l| l.contains("binary"));
+            HostTensor::F32(ArrayD::from_shape_vec(IxDyn(&shape), (0..n).map(|i| if binary { (i % 2) as f32 } else { (i % (width + 3)) as f32 / 3.0 }).collect()).unwrap())
+        }
+    };
+    (x, y)
+}
+
 /// Ten Adam/SGD steps (each spec's own [train]) on the same batches: the losses agree within 1e-4 and
 /// the parameters stay ORT values between steps.
 #[test]
@@ -52,21 +73,7 @@ fn ten_training_steps_agree_on_tract_and_ort() {
         let Some(train) = &spec.train else { continue };
         let model = onyx_compiler::compile(&spec).unwrap();
         let graphs = onyx_compiler::train::build(&model.graph, train).unwrap();
-        let session = TractEngine.load(&onyx_compiler::to_onnx(&model.graph)).unwrap();
-        let x = support::random_inputs(session.as_ref(), 16, 3);
-        let target = &graphs.target_type;
-        let width = target.shape.get(1).and_then(|d| d.fixed()).unwrap_or(1);
-        let classes = model.graph.value(model.graph.outputs[0]).ty.shape.last().and_then(|d| d.fixed()).unwrap_or(2).max(2) as i64;
-        let y = match target.dtype {
-            DType::I64 => HostTensor::I64(ArrayD::from_shape_vec(IxDyn(&[16]), (0..16).map(|i| i % classes).collect()).unwrap()),
-            _ => {
-                let mut shape = vec![16];
-                shape.extend(target.shape.iter().skip(1).filter_map(|d| d.fixed()));
-                let n: usize = shape.iter().product();
-                let binary = train.loss.as_deref().is_some_and(|l| l.contains("binary"));
-                HostTensor::F32(ArrayD::from_shape_vec(IxDyn(&shape), (0..n).map(|i| if binary { (i % 2) as f32 } else { (i % (width + 3)) as f32 / 3.0 }).collect()).unwrap())
-            }
-        };
+        let (x, y) = batch(&model.graph, &graphs, train, 16);
         let losses = |engine: &dyn Engine| -> Vec<f64> {
             let mut trainer = Trainer::new(graphs.clone(), engine).unwrap();
             trainer.set_threads(1);
@@ -100,17 +107,7 @@ fn sharded_steps_agree_on_tract_and_ort() {
         if Trainer::new(graphs.clone(), &TractEngine).unwrap().shards(64) < 2 {
             continue;
         }
-        let session = TractEngine.load(&onyx_compiler::to_onnx(&model.graph)).unwrap();
-        let x = support::random_inputs(session.as_ref(), 64, 3);
-        let y = match graphs.target_type.dtype {
-            DType::I64 => HostTensor::I64(ArrayD::from_shape_vec(IxDyn(&[64]), (0..64).map(|i| i % 10).collect()).unwrap()),
-            _ => {
-                let mut shape = vec![64];
-                shape.extend(graphs.target_type.shape.iter().skip(1).filter_map(|d| d.fixed()));
-                let n: usize = shape.iter().product();
-                HostTensor::F32(ArrayD::from_shape_vec(IxDyn(&shape), (0..n).map(|i| (i % 7) as f32 / 7.0).collect()).unwrap())
-            }
-        };
+        let (x, y) = batch(&model.graph, &graphs, train, 64);
         // ORT's step threads default to its intra-op threads (2 here); tract's to the cores.
         let losses = |engine: &dyn Engine, threads: Option<usize>| -> Vec<f64> {
             let mut trainer = Trainer::new(graphs.clone(), engine).unwrap();
