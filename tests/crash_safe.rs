@@ -34,39 +34,63 @@ fn weights(model: &Path) -> BTreeMap<String, Vec<u8>> {
     graph.values.into_iter().filter_map(|v| v.init.map(|t| (v.name, t.data))).collect()
 }
 
+/// The epoch of the checkpoint beside `model`, if one is there.
+fn checkpoint_epoch(model: &Path) -> Option<usize> {
+    onyx_runtime::train::checkpoint_path(model).exists().then(|| onyx_runtime::train::load_checkpoint(model).expect("the checkpoint loads").epoch)
+}
+
+/// Waits until the checkpoint beside `model` records an epoch past `after`; false if the run
+/// ended first.
+fn wait_for_checkpoint(child: &mut std::process::Child, model: &Path, after: Option<usize>) -> bool {
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            return false;
+        }
+        if checkpoint_epoch(model) > after {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
 #[test]
 fn killed_training_resumes_to_the_same_weights() {
     let straight_dir = tempfile::tempdir().unwrap();
     let straight = straight_dir.path().join("m.onnx");
+    let started = std::time::Instant::now();
     assert!(training(&straight, false).status().unwrap().success());
+    let epoch = started.elapsed() / EPOCHS.parse::<u32>().unwrap();
 
     let dir = tempfile::tempdir().unwrap();
     let model = dir.path().join("m.onnx");
-    let checkpoint = onyx_runtime::train::checkpoint_path(&model);
+    // The first kill falls before the first checkpoint. Each later run is killed at a moment set
+    // by its progress rather than by the clock, so that the kills land inside the run on a machine
+    // of any speed: once it has written a checkpoint of its own, a fraction of an epoch later,
+    // which puts the kill between steps or around the next checkpoint write.
+    let mut child = training(&model, false).spawn().unwrap();
+    std::thread::sleep(epoch / 4);
+    child.kill().unwrap();
+    child.wait().unwrap();
     let mut epochs_seen = vec![];
-    // Kills at moments spread over the run: before the first checkpoint, between steps, and around
-    // the checkpoint writes that end every epoch.
-    for delay_ms in [200u64, 650, 1100, 1550, 2300, 3100] {
-        let mut child = training(&model, checkpoint.exists()).spawn().unwrap();
-        std::thread::sleep(Duration::from_millis(delay_ms));
-        if child.try_wait().unwrap().is_some() {
+    for fraction in [0.0, 0.3, 0.6, 0.95, 1.0, 1.5] {
+        let resumed_from = checkpoint_epoch(&model);
+        let mut child = training(&model, resumed_from.is_some()).spawn().unwrap();
+        if !wait_for_checkpoint(&mut child, &model, resumed_from) {
             break;
         }
+        std::thread::sleep(epoch.mul_f64(fraction));
         child.kill().unwrap();
         child.wait().unwrap();
         // Whatever carries a final name is whole.
         if model.exists() {
             onyx_proto::read_model(&model).expect("the model under its final name decodes");
         }
-        if checkpoint.exists() {
-            let checkpoint = onyx_runtime::train::load_checkpoint(&model).expect("the checkpoint loads");
-            epochs_seen.push(checkpoint.epoch);
-        }
+        epochs_seen.extend(checkpoint_epoch(&model));
     }
     assert!(epochs_seen.len() >= 3 && epochs_seen.windows(2).all(|w| w[0] <= w[1]), "checkpoints after kills: {epochs_seen:?}");
     assert!(epochs_seen.last().is_some_and(|&e| e > 0 && e < EPOCHS.parse::<usize>().unwrap()), "the kills fell inside the run: {epochs_seen:?}");
-    assert!(training(&model, checkpoint.exists()).status().unwrap().success());
-    assert_eq!(weights(&model), weights(&straight), "resumed after {} kills (checkpoints at epochs {epochs_seen:?})", epochs_seen.len());
+    assert!(training(&model, true).status().unwrap().success());
+    assert_eq!(weights(&model), weights(&straight), "resumed after {} kills (checkpoints at epochs {epochs_seen:?})", epochs_seen.len() + 1);
 }
 
 /// A wide MLP (1,1 M parameters; with Adam's two moments a 13 MB checkpoint, a 4.4 MB model) on
