@@ -40,14 +40,20 @@ fn checkpoint_epoch(model: &Path) -> Option<usize> {
 }
 
 /// Waits until the checkpoint beside `model` records an epoch past `after`; false if the run
-/// ended first.
+/// ended first. A run that writes no new checkpoint for a minute fails the test rather than
+/// hanging it.
 fn wait_for_checkpoint(child: &mut std::process::Child, model: &Path, after: Option<usize>) -> bool {
+    let started = std::time::Instant::now();
     loop {
         if child.try_wait().unwrap().is_some() {
             return false;
         }
         if checkpoint_epoch(model) > after {
             return true;
+        }
+        if started.elapsed() > Duration::from_secs(60) {
+            child.kill().unwrap();
+            panic!("no checkpoint past epoch {after:?} within a minute");
         }
         std::thread::sleep(Duration::from_millis(2));
     }
