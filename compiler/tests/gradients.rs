@@ -1024,7 +1024,7 @@ fn wide_dilated_and_grouped_convs_keep_their_pooling() {
 }
 
 /// Training graphs cut a conv read by a pooling that leaves its last rows or columns unread down to
-/// the outputs the windows read (`passes::crop_to_pooled`): the same pooled values, and a gradient
+/// the outputs the windows read (`passes::crop_unread`): the same pooled values, and a gradient
 /// that matches finite differences, with strides, padding (the cut reaching into the end padding or
 /// stopping inside the input), dilation, groups, average pooling and a 1-D conv.
 #[test]
@@ -1054,7 +1054,7 @@ fn cropping_convs_to_their_pooled_outputs_changes_nothing() {
         c.b.graph.outputs.push(y);
         let before = run_graph(&c.b.graph, &c.feeds)[y.0].clone().unwrap();
         let full: usize = c.b.graph.value(z).ty.shape.iter().filter_map(|d| d.fixed()).product();
-        assert_eq!(onyx_compiler::passes::crop_to_pooled(&mut c.b.graph).unwrap(), 1, "{what}");
+        assert_eq!(onyx_compiler::passes::crop_unread(&mut c.b.graph).unwrap(), 1, "{what}");
         let conv = c.b.graph.nodes.iter().find(|n| n.op.op_type() == "Conv").unwrap();
         let cropped: usize = c.b.graph.value(conv.outputs[0]).ty.shape.iter().filter_map(|d| d.fixed()).product();
         assert!(cropped < full, "{what}: the conv still makes {cropped} outputs of {full}");
@@ -1065,6 +1065,56 @@ fn cropping_convs_to_their_pooled_outputs_changes_nothing() {
         c.b.graph.outputs.clear();
         c.check(&format!("cropped conv for {what}"), y);
     }
+}
+
+/// In an image model's chain (conv, Relu, pool, conv, Relu, pool, as mnist_cnn), the rows the last
+/// pool leaves unread go back through every op to the image: each window op makes only what the
+/// next reads, the image is cut, and the sub-grid pass then applies to the cropped first conv. The
+/// same pooled values, and a gradient that matches finite differences.
+#[test]
+fn cropping_follows_what_is_read_back_to_the_image() {
+    let mut c = Case::new(140);
+    let x = c.batched("x", &[2, 1, 12, 12], Uniform);
+    let w1 = c.param("w1", &[3, 1, 3, 3], Uniform);
+    let b1 = c.param("b1", &[3], Uniform);
+    let w2 = c.param("w2", &[2, 3, 3, 3], Uniform);
+    let conv = || Conv { kernel_shape: vec![3, 3], strides: vec![1, 1], dilations: vec![1, 1], pads: vec![0; 4], group: 1 };
+    let pool = || Pool { kind: PoolKind::Max, kernel_shape: vec![2, 2], strides: vec![2, 2], pads: vec![0; 4], count_include_pad: false };
+    // 12 → 10 → 5 → 3 → 1: the last pool reads 2 of 3 rows, so the second conv needs 4 of 5, the
+    // first pool 8 of 10 and the first conv 10 of 12.
+    let z1 = c.node(conv(), &[x, w1, b1]);
+    let r1 = c.node(Unary::new(UnaryKind::Relu), &[z1]);
+    let p1 = c.node(pool(), &[r1]);
+    let z2 = c.node(conv(), &[p1, w2]);
+    let r2 = c.node(Unary::new(UnaryKind::Relu), &[z2]);
+    let y = c.node(pool(), &[r2]);
+    c.b.graph.outputs.push(y);
+    let before = run_graph(&c.b.graph, &c.feeds)[y.0].clone().unwrap();
+    assert_eq!(onyx_compiler::passes::pool_before_relu(&mut c.b.graph), 2);
+    assert_eq!(onyx_compiler::passes::crop_unread(&mut c.b.graph).unwrap(), 3);
+    // Channels and spatial sizes (the batch is a symbol).
+    let sizes: Vec<(&str, Vec<usize>)> = c.b.graph.nodes.iter().map(|n| (n.op.op_type(), c.b.graph.value(n.outputs[0]).ty.shape.iter().filter_map(|d| d.fixed()).collect())).collect();
+    let expected: [(&str, &[usize]); 7] = [
+        ("Slice", &[1, 10, 10]),
+        ("Conv", &[3, 8, 8]),
+        ("MaxPool", &[3, 4, 4]),
+        ("Relu", &[3, 4, 4]),
+        ("Conv", &[2, 2, 2]),
+        ("MaxPool", &[2, 1, 1]),
+        ("Relu", &[2, 1, 1]),
+    ];
+    assert_eq!(sizes.len(), expected.len(), "{sizes:?}");
+    for ((op, shape), (want_op, want_shape)) in sizes.iter().zip(expected) {
+        assert_eq!((*op, &shape[..]), (want_op, want_shape), "{sizes:?}");
+    }
+    // Both convs are thin enough for sub-grids.
+    assert_eq!(onyx_compiler::passes::pool_by_strided_convs(&mut c.b.graph).unwrap(), 2);
+    let after = run_graph(&c.b.graph, &c.feeds)[y.0].clone().unwrap();
+    assert_eq!(before.shape, after.shape);
+    let worst = before.data.iter().zip(&after.data).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+    assert!(worst < 1e-12, "values differ by {worst}");
+    c.b.graph.outputs.clear();
+    c.check("the cropped chain", y);
 }
 
 /// A conv whose pooling reads every output, or which other nodes read too, is left as it is.
@@ -1080,6 +1130,6 @@ fn convs_whose_outputs_are_all_read_are_not_cropped() {
         if extra_reader {
             c.b.graph.outputs.push(z);
         }
-        assert_eq!(onyx_compiler::passes::crop_to_pooled(&mut c.b.graph).unwrap(), 0, "size {size}, read elsewhere: {extra_reader}");
+        assert_eq!(onyx_compiler::passes::crop_unread(&mut c.b.graph).unwrap(), 0, "size {size}, read elsewhere: {extra_reader}");
     }
 }

@@ -19,7 +19,7 @@ mod subgrid;
 mod unroll;
 
 pub use commute::pool_before_relu;
-pub use crop::crop_to_pooled;
+pub use crop::crop_unread;
 pub use difference::difference_series;
 pub use half::{Halved, compute_fp16};
 pub use pack::{MIN_ELEMENTS as PACK_MIN_ELEMENTS, Packed, pack_fp16};

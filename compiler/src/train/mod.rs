@@ -220,8 +220,9 @@ pub fn build(model: &Graph, spec: &TrainSpec) -> Result<TrainingGraphs, TrainErr
     let mut unrolled = model.clone();
     unroll_recurrent_for_training(&mut unrolled)?;
     crate::passes::pool_before_relu(&mut unrolled);
+    // Cropping first, so that the sub-grids are those of the cells read.
+    crate::passes::crop_unread(&mut unrolled)?;
     crate::passes::pool_by_strided_convs(&mut unrolled)?;
-    crate::passes::crop_to_pooled(&mut unrolled)?;
     let mut b = Builder::from_graph(unrolled);
     let masks = masks_for_dropout(&mut b)?;
     let moving = batch_norm::rewrite(&mut b)?;
