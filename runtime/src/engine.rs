@@ -3,6 +3,7 @@
 use std::any::Any;
 use std::sync::Arc;
 
+use ndarray::ArrayViewD;
 use onyx_compiler::ir::DType;
 use onyx_proto::onnx::ModelProto;
 
@@ -71,6 +72,20 @@ pub trait Engine {
             EngineTensor::Host(h) => Ok(h.clone()),
             EngineTensor::Native(_) => Err(RuntimeError::Unsupported(format!("a tensor the {} engine did not make", self.name()))),
         }
+    }
+
+    /// Calls `f` with a float tensor's values, lent without a copy where the engine can (summing
+    /// the shards' gradients reads them once); `None` where `t` holds no floats.
+    fn read_f32(&self, t: &EngineTensor, f: &mut dyn FnMut(ArrayViewD<'_, f32>)) -> Result<Option<()>, RuntimeError> {
+        Ok(read_host_f32(&self.download(t)?, f))
+    }
+}
+
+/// [`Engine::read_f32`] for a host tensor: its own values.
+pub(crate) fn read_host_f32(t: &HostTensor, f: &mut dyn FnMut(ArrayViewD<'_, f32>)) -> Option<()> {
+    match t {
+        HostTensor::F32(a) => Some(f(a.view())),
+        HostTensor::I64(_) => None,
     }
 }
 

@@ -11,7 +11,7 @@ use ort::session::Session as OrtSession;
 use ort::session::builder::GraphOptimizationLevel;
 use ort::value::{DynValue, Tensor};
 
-use crate::engine::{Engine, EngineTensor, Session, check_count, check_input, check_inputs};
+use crate::engine::{Engine, EngineTensor, Session, check_count, check_input, check_inputs, read_host_f32};
 use crate::error::RuntimeError;
 use crate::tensor::{HostTensor, IoInfo, model_io};
 
@@ -120,6 +120,16 @@ impl Engine for OrtEngine {
         match t {
             EngineTensor::Host(h) => Ok(h.clone()),
             EngineTensor::Native(n) => from_ort(n.downcast_ref::<DynValue>().ok_or_else(|| run_error("a tensor another engine made"))?),
+        }
+    }
+
+    fn read_f32(&self, t: &EngineTensor, f: &mut dyn FnMut(ndarray::ArrayViewD<'_, f32>)) -> Result<Option<()>, RuntimeError> {
+        match t {
+            EngineTensor::Host(h) => Ok(read_host_f32(h, f)),
+            EngineTensor::Native(n) => {
+                let v = n.downcast_ref::<DynValue>().ok_or_else(|| run_error("a tensor another engine made"))?;
+                Ok(v.try_extract_array::<f32>().ok().map(f))
+            }
         }
     }
 

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use onyx_proto::onnx::ModelProto;
 use tract_onnx::prelude::*;
 
-use crate::engine::{Engine, EngineTensor, Session, check_count, check_input, check_inputs};
+use crate::engine::{Engine, EngineTensor, Session, check_count, check_input, check_inputs, read_host_f32};
 use crate::error::RuntimeError;
 use crate::tensor::{HostTensor, IoInfo, model_io};
 
@@ -56,6 +56,19 @@ impl Engine for TractEngine {
         match t {
             EngineTensor::Host(h) => Ok(h.clone()),
             EngineTensor::Native(n) => from_tract(n.downcast_ref::<TValue>().ok_or_else(|| run_error("a tensor another engine made"))?),
+        }
+    }
+
+    fn read_f32(&self, t: &EngineTensor, f: &mut dyn FnMut(ndarray::ArrayViewD<'_, f32>)) -> Result<Option<()>, RuntimeError> {
+        match t {
+            EngineTensor::Host(h) => Ok(read_host_f32(h, f)),
+            EngineTensor::Native(n) => {
+                let v = n.downcast_ref::<TValue>().ok_or_else(|| run_error("a tensor another engine made"))?;
+                if v.datum_type() != DatumType::F32 {
+                    return Ok(None);
+                }
+                Ok(Some(f(v.to_plain_array_view::<f32>().map_err(run_error)?)))
+            }
         }
     }
 }
