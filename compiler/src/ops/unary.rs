@@ -29,6 +29,27 @@ pub enum UnaryKind {
     Elu,
 }
 
+impl UnaryKind {
+    /// Every kind, for passes that recognise a unary op by its type (add a new kind here too).
+    pub const ALL: [UnaryKind; 15] = [
+        UnaryKind::Identity,
+        UnaryKind::Relu,
+        UnaryKind::Sigmoid,
+        UnaryKind::Tanh,
+        UnaryKind::Erf,
+        UnaryKind::Neg,
+        UnaryKind::Exp,
+        UnaryKind::Log,
+        UnaryKind::Sqrt,
+        UnaryKind::Abs,
+        UnaryKind::Sign,
+        UnaryKind::Floor,
+        UnaryKind::Cos,
+        UnaryKind::LeakyRelu,
+        UnaryKind::Elu,
+    ];
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Unary {
     pub kind: UnaryKind,

@@ -34,6 +34,7 @@ pub fn crop_unread(graph: &mut Graph) -> Result<usize, PassError> {
             Some(w) => w.emit(&mut b, &node, &read).map_err(|e| PassError::at(&node.name, e.to_string()))?,
             None => false,
         };
+        let first = node.outputs.first().copied();
         if !emitted {
             // Element-wise ops and windows that need no cut follow their input's size; every other
             // op reads its inputs whole, and those kept their sizes.
@@ -41,9 +42,9 @@ pub fn crop_unread(graph: &mut Graph) -> Result<usize, PassError> {
             for (ty, &out) in types.into_iter().zip(&node.outputs) {
                 b.graph.values[out.0].ty = ty;
             }
-            b.graph.nodes.push(node.clone());
+            b.graph.nodes.push(node);
         }
-        if window.is_some() && (emitted || before.as_ref() != node.outputs.first().map(|&o| &b.graph.value(o).ty)) {
+        if window.is_some() && (emitted || before.as_ref() != first.map(|o| &b.graph.value(o).ty)) {
             cropped += 1;
         }
     }
@@ -62,24 +63,7 @@ fn spatial(graph: &Graph, v: ValueId) -> Option<Vec<usize>> {
 
 /// Whether `node` computes each output cell from the same cell of its one input.
 fn is_elementwise(node: &Node) -> bool {
-    let unary = [
-        UnaryKind::Identity,
-        UnaryKind::Relu,
-        UnaryKind::Sigmoid,
-        UnaryKind::Tanh,
-        UnaryKind::Erf,
-        UnaryKind::Neg,
-        UnaryKind::Exp,
-        UnaryKind::Log,
-        UnaryKind::Sqrt,
-        UnaryKind::Abs,
-        UnaryKind::Sign,
-        UnaryKind::Floor,
-        UnaryKind::Cos,
-        UnaryKind::LeakyRelu,
-        UnaryKind::Elu,
-    ];
-    node.inputs.len() == 1 && node.outputs.len() == 1 && unary.iter().any(|&k| Unary::new(k).op_type() == node.op.op_type())
+    node.inputs.len() == 1 && node.outputs.len() == 1 && UnaryKind::ALL.iter().any(|&k| Unary::new(k).op_type() == node.op.op_type())
 }
 
 /// For each map some reader reads only in part, how many leading cells of each spatial axis are
