@@ -100,10 +100,13 @@ impl Shards {
                 batched.iter().map(|(_, t)| engine.upload(t.select_rows(&rows))).collect()
             })
             .collect();
-        if self.workers.as_ref().is_none_or(|w| w.current_num_threads() != shards - 1) {
-            let workers = rayon::ThreadPoolBuilder::new().num_threads(shards - 1).thread_name(|i| format!("onyx-shard-{}", i + 1)).build();
-            self.workers = Some(workers.map_err(|e| RuntimeError::Unsupported(format!("cannot start the training threads: {e}")))?);
-        }
+        let workers = match &mut self.workers {
+            Some(w) if w.current_num_threads() == shards - 1 => w,
+            slot => {
+                let workers = rayon::ThreadPoolBuilder::new().num_threads(shards - 1).thread_name(|i| format!("onyx-shard-{}", i + 1)).build();
+                slot.insert(workers.map_err(|e| RuntimeError::Unsupported(format!("cannot start the training threads: {e}")))?)
+            }
+        };
         let grad = &self.grad;
         // A panic in a shard is reported as an error of that step, as any engine error is.
         let run_shard = |i: usize| -> Result<HashMap<String, EngineTensor>, RuntimeError> {
@@ -115,7 +118,6 @@ impl Shards {
             .unwrap_or_else(|_| Err(RuntimeError::Unsupported("a training thread panicked".into())))
         };
         let mut results: Vec<Option<Result<HashMap<String, EngineTensor>, RuntimeError>>> = (0..ranges.len()).map(|_| None).collect();
-        let workers = self.workers.as_ref().ok_or_else(|| RuntimeError::Unsupported("no training threads".into()))?;
         if let Some((first, others)) = results.split_first_mut() {
             workers.in_place_scope(|s| {
                 for (i, slot) in others.iter_mut().enumerate() {
