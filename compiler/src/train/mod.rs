@@ -20,8 +20,10 @@ use crate::spec::train::TrainSpec;
 mod batch_norm;
 mod loss;
 mod optimizer;
+mod update_parts;
 
 pub use loss::Loss;
+pub use update_parts::UpdatePart;
 use loss::Ops;
 
 #[derive(Debug, thiserror::Error)]
