@@ -39,13 +39,14 @@ pub trait Session: Send + Sync {
     }
 }
 
-pub trait Engine {
+/// `Sync` because a data-parallel step's threads each read and upload through it.
+pub trait Engine: Sync {
     fn name(&self) -> &'static str;
     fn load(&self, model: &ModelProto) -> Result<Box<dyn Session>, RuntimeError>;
 
     /// `t` in the engine's own form.
-    fn upload(&self, t: HostTensor) -> EngineTensor {
-        EngineTensor::Host(t)
+    fn upload(&self, t: HostTensor) -> Result<EngineTensor, RuntimeError> {
+        Ok(EngineTensor::Host(t))
     }
 
     /// Threads a training step uses unless told otherwise. A step with enough work splits its batch

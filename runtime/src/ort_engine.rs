@@ -108,12 +108,13 @@ impl Engine for OrtEngine {
         Ok(Box::new(OrtSessionBox { session: Mutex::new(session), inputs, outputs }))
     }
 
-    fn upload(&self, t: HostTensor) -> EngineTensor {
-        match to_ort(&t) {
-            Ok(v) => EngineTensor::Native(Arc::new(v)),
-            // A tensor ORT cannot take stays on the host; running with it reports why.
-            Err(_) => EngineTensor::Host(t),
-        }
+    /// ORT takes the buffer of an array in standard layout as it is: no copy.
+    fn upload(&self, t: HostTensor) -> Result<EngineTensor, RuntimeError> {
+        let value = match t {
+            HostTensor::F32(a) => Tensor::from_array(a).map_err(run_error)?.into_dyn(),
+            HostTensor::I64(a) => Tensor::from_array(a).map_err(run_error)?.into_dyn(),
+        };
+        Ok(EngineTensor::Native(Arc::new(value)))
     }
 
     fn download(&self, t: &EngineTensor) -> Result<HostTensor, RuntimeError> {

@@ -48,8 +48,8 @@ impl Engine for TractEngine {
         Ok(Box::new(TractSession { plan, inputs, outputs }))
     }
 
-    fn upload(&self, t: HostTensor) -> EngineTensor {
-        EngineTensor::Native(Arc::new(into_tract(t)))
+    fn upload(&self, t: HostTensor) -> Result<EngineTensor, RuntimeError> {
+        Ok(EngineTensor::Native(Arc::new(into_tract(t))))
     }
 
     fn download(&self, t: &EngineTensor) -> Result<HostTensor, RuntimeError> {

@@ -146,7 +146,7 @@ pub struct Trainer<'e> {
 fn initial(engine: &dyn Engine, slots: &[Slot]) -> Result<Vec<EngineTensor>, RuntimeError> {
     slots
         .iter()
-        .map(|s| HostTensor::from_ir(&s.initial).map(|t| engine.upload(t)).ok_or_else(|| RuntimeError::Unsupported(format!("`{}` is not a float32 tensor", s.input))))
+        .map(|s| engine.upload(HostTensor::from_ir(&s.initial).ok_or_else(|| RuntimeError::Unsupported(format!("`{}` is not a float32 tensor", s.input)))?))
         .collect()
 }
 
@@ -193,8 +193,9 @@ impl<'e> Trainer<'e> {
     }
 
     /// Replaces parameter values (warm start), in the order of `graphs().params`.
-    pub fn set_params(&mut self, params: Vec<HostTensor>) {
-        self.params = params.into_iter().map(|t| self.engine.upload(t)).collect();
+    pub fn set_params(&mut self, params: Vec<HostTensor>) -> Result<(), RuntimeError> {
+        self.params = params.into_iter().map(|t| self.engine.upload(t)).collect::<Result<_, _>>()?;
+        Ok(())
     }
 
     /// `model` (the inference graph the training graphs came from) with the trained weights.
@@ -216,9 +217,10 @@ impl<'e> Trainer<'e> {
             slots
                 .iter()
                 .map(|s| {
-                    saved.iter().find(|(n, _)| *n == s.input).map(|(_, t)| engine.upload(t.clone())).ok_or_else(|| {
+                    let saved = saved.iter().find(|(n, _)| *n == s.input).ok_or_else(|| {
                         RuntimeError::Unsupported(format!("the checkpoint has no `{}`: it belongs to another model or optimizer", s.input))
-                    })
+                    })?;
+                    engine.upload(saved.1.clone())
                 })
                 .collect()
         };
@@ -258,7 +260,7 @@ impl<'e> Trainer<'e> {
             })
             .collect();
         let engine = self.engine;
-        let (step_t, lr_t) = (engine.upload(scalar(self.updates as f32)), engine.upload(scalar(lr)));
+        let (step_t, lr_t) = (engine.upload(scalar(self.updates as f32))?, engine.upload(scalar(lr))?);
         let g = &self.graphs;
         // The batch (data, target, dropout masks) comes from the host; the rest stays in the engine.
         let mut batched: Vec<(&str, &HostTensor)> = g.data_inputs.iter().map(String::as_str).zip(x).collect();
@@ -275,7 +277,7 @@ impl<'e> Trainer<'e> {
                 sharded.step(engine, g, &resident, &batched, batch, shards)?
             }
             _ => {
-                let uploaded: Vec<EngineTensor> = batched.iter().map(|(_, t)| engine.upload((*t).clone())).collect();
+                let uploaded: Vec<EngineTensor> = batched.iter().map(|(_, t)| engine.upload((*t).clone())).collect::<Result<_, _>>()?;
                 let mut named = resident;
                 named.extend(batched.iter().map(|(n, _)| *n).zip(&uploaded));
                 let mut outputs = run_named(self.steps.session(engine, batch)?, &named)?;
@@ -297,8 +299,8 @@ impl<'e> Trainer<'e> {
         for start in (0..n).step_by(batch.max(1)) {
             let rows: Vec<usize> = (start..(start + batch).min(n)).collect();
             let engine = self.engine;
-            let xb: Vec<EngineTensor> = x.iter().map(|t| engine.upload(t.select_rows(&rows))).collect();
-            let yb = engine.upload(y.select_rows(&rows));
+            let xb: Vec<EngineTensor> = x.iter().map(|t| engine.upload(t.select_rows(&rows))).collect::<Result<_, _>>()?;
+            let yb = engine.upload(y.select_rows(&rows))?;
             let g = &self.graphs;
             let mut named: HashMap<&str, &EngineTensor> = HashMap::new();
             named.extend(g.data_inputs.iter().map(String::as_str).zip(&xb));
@@ -406,7 +408,7 @@ impl<'e> Trainer<'e> {
                 .graphs
                 .params
                 .iter()
-                .map(|s| weights.iter().find(|(n, _)| *n == s.input).map(|(_, w)| engine.upload(w.clone())).ok_or_else(|| RuntimeError::Unsupported(format!("the best weights lack `{}`", s.input))))
+                .map(|s| engine.upload(weights.iter().find(|(n, _)| *n == s.input).ok_or_else(|| RuntimeError::Unsupported(format!("the best weights lack `{}`", s.input)))?.1.clone()))
                 .collect::<Result<_, _>>()?;
         }
         Ok(self.history.clone())

@@ -1,8 +1,11 @@
 //! Data-parallel steps: a batch split into shards, each shard's gradients computed on its own thread
 //! by the gradient graph, averaged (weighted by shard size, summed in shard order so that a run is
-//! reproducible), then one optimizer update. tract runs a plan on one core; this is how a step uses
-//! the others. ONNX Runtime could spread each node over the cores instead, but most of a training
-//! step's nodes are too small to split, so it too runs one single-threaded session per shard.
+//! reproducible), then one optimizer update, itself cut into parts over the parameters that run on
+//! the same threads, each summing the gradients it reads. tract runs a plan on one core; this is
+//! how a step uses the others. ONNX Runtime could spread each node over the cores instead, but most
+//! of a training step's nodes are too small to split, so it too runs one single-threaded session
+//! per shard (and an update session with two threads of its own slowed mnist_cnn's step from 8 to
+//! 13 ms: its spinning threads took the cores from the next step's shards).
 use std::collections::HashMap;
 use std::ops::Range;
 
@@ -27,12 +30,21 @@ pub(super) struct Shards {
     /// The gradient graph's plans: one set that every shard shares, or one set per shard where
     /// the engine's sessions run one call at a time.
     grad: Vec<Plans>,
-    update_proto: ModelProto,
-    update: Option<Box<dyn Session>>,
+    sharded: ShardedStep,
+    /// The update graph in as many parts as there are shards, each run on its own thread (see
+    /// `ShardedStep::update_parts`), loaded for the shard count of the last step.
+    update: Vec<UpdatePlan>,
+    update_for: usize,
     /// Threads that run every shard but the first (which runs on the caller's), kept from step to
     /// step: starting a thread per shard and step (spawning, starting, joining) cost 0.1–0.5 ms of
     /// a 6–7 ms mnist_cnn step on ONNX Runtime (five criterion runs alternating with this form).
     workers: Option<rayon::ThreadPool>,
+}
+
+/// One part of the update and the gradients it reads (indices into `Shards::grads`).
+struct UpdatePlan {
+    grads: Vec<usize>,
+    session: Box<dyn Session>,
 }
 
 /// What one optimizer step gives back.
@@ -56,6 +68,27 @@ fn ranges(batch: usize, shards: usize) -> Vec<Range<usize>> {
         .collect()
 }
 
+type Named = HashMap<String, EngineTensor>;
+
+/// Runs `job(0..jobs)`, the first on the caller's thread and the others on `workers`; a panic in
+/// any becomes an error of that job, as an engine error is.
+fn on_threads(workers: &rayon::ThreadPool, jobs: usize, job: impl Fn(usize) -> Result<Named, RuntimeError> + Sync) -> Vec<Result<Named, RuntimeError>> {
+    let guarded = |i: usize| {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(i))).unwrap_or_else(|_| Err(RuntimeError::Unsupported("a training thread panicked".into())))
+    };
+    let mut results: Vec<Result<Named, RuntimeError>> = (0..jobs).map(|_| Err(RuntimeError::Unsupported("a training thread did not run".into()))).collect();
+    if let Some((first, others)) = results.split_first_mut() {
+        workers.in_place_scope(|s| {
+            for (i, slot) in others.iter_mut().enumerate() {
+                let guarded = &guarded;
+                s.spawn(move |_| *slot = guarded(i + 1));
+            }
+            *first = guarded(0);
+        });
+    }
+    results
+}
+
 impl Shards {
     pub fn new(sharded: &ShardedStep) -> Shards {
         Shards {
@@ -63,8 +96,9 @@ impl Shards {
             sample_elements: sharded.sample_elements,
             grad_proto: onyx_compiler::to_onnx(&sharded.grad),
             grad: vec![],
-            update_proto: onyx_compiler::to_onnx(&sharded.update),
-            update: None,
+            sharded: sharded.clone(),
+            update: vec![],
+            update_for: 0,
             workers: None,
         }
     }
@@ -72,6 +106,18 @@ impl Shards {
     /// How many shards a batch of `batch` samples is worth on `threads` threads.
     pub fn count(&self, batch: usize, threads: usize) -> usize {
         threads.min(batch * self.sample_elements / MIN_SHARD_ELEMENTS).min(batch).max(1)
+    }
+
+    /// The update in `parts` parts, loaded.
+    fn update_plans(&self, engine: &dyn Engine, parts: usize) -> Result<Vec<UpdatePlan>, RuntimeError> {
+        let parts = self.sharded.update_parts(parts).map_err(|e| RuntimeError::Unsupported(e.to_string()))?;
+        parts
+            .into_iter()
+            .map(|part| {
+                let grads = part.grads.iter().filter_map(|n| self.grads.iter().position(|g| g == n)).collect();
+                Ok(UpdatePlan { grads, session: engine.load_shard(&onyx_compiler::to_onnx(&part.graph))? })
+            })
+            .collect()
     }
 
     /// One step on `shards` shards: `batched` (data, target, masks) is cut into rows, `resident`
@@ -93,13 +139,17 @@ impl Shards {
         for (i, r) in ranges.iter().enumerate() {
             self.grad[i % sets].session(engine, r.len())?;
         }
+        if self.update_for != shards {
+            self.update = self.update_plans(engine, shards)?;
+            self.update_for = shards;
+        }
         let rows: Vec<Vec<EngineTensor>> = ranges
             .iter()
             .map(|r| {
                 let rows: Vec<usize> = r.clone().collect();
-                batched.iter().map(|(_, t)| engine.upload(t.select_rows(&rows))).collect()
+                batched.iter().map(|(_, t)| engine.upload(t.select_rows(&rows))).collect::<Result<_, _>>()
             })
-            .collect();
+            .collect::<Result<_, _>>()?;
         let workers = match &mut self.workers {
             Some(w) if w.current_num_threads() == shards - 1 => w,
             slot => {
@@ -108,52 +158,50 @@ impl Shards {
             }
         };
         let grad = &self.grad;
-        // A panic in a shard is reported as an error of that step, as any engine error is.
-        let run_shard = |i: usize| -> Result<HashMap<String, EngineTensor>, RuntimeError> {
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                let mut named = resident.clone();
-                named.extend(batched.iter().map(|(n, _)| *n).zip(&rows[i]));
-                run_named(grad[i % sets].get(ranges[i].len())?, &named)
-            }))
-            .unwrap_or_else(|_| Err(RuntimeError::Unsupported("a training thread panicked".into())))
-        };
-        let mut results: Vec<Option<Result<HashMap<String, EngineTensor>, RuntimeError>>> = (0..ranges.len()).map(|_| None).collect();
-        if let Some((first, others)) = results.split_first_mut() {
-            workers.in_place_scope(|s| {
-                for (i, slot) in others.iter_mut().enumerate() {
-                    let run_shard = &run_shard;
-                    s.spawn(move |_| *slot = Some(run_shard(i + 1)));
-                }
-                *first = Some(run_shard(0));
-            });
-        }
+        let results = on_threads(workers, shards, |i| {
+            let mut named = resident.clone();
+            named.extend(batched.iter().map(|(n, _)| *n).zip(&rows[i]));
+            run_named(grad[i % sets].get(ranges[i].len())?, &named)
+        });
+        let mut results: Vec<Named> = results.into_iter().collect::<Result<_, _>>()?;
+        let weights: Vec<f64> = ranges.iter().map(|r| r.len() as f64 / batch as f64).collect();
         let (mut loss, mut metric_sums) = (0.0, vec![0.0; graphs.metric_sums.len()]);
-        let mut grads: Vec<Option<ArrayD<f32>>> = vec![None; self.grads.len()];
-        for (range, out) in ranges.iter().zip(results) {
-            let mut out = out.ok_or_else(|| RuntimeError::Unsupported("a shard did not run".into()))??;
-            let weight = range.len() as f64 / batch as f64;
-            loss += weight * scalar_of(engine, &mut out, onyx_compiler::train::LOSS)?;
+        for (out, weight) in results.iter_mut().zip(&weights) {
+            loss += weight * scalar_of(engine, out, onyx_compiler::train::LOSS)?;
             for (sum, m) in metric_sums.iter_mut().zip(&graphs.metric_sums) {
-                *sum += scalar_of(engine, &mut out, &format!("metric/{m}"))?;
-            }
-            let weight = weight as f32;
-            for (acc, name) in grads.iter_mut().zip(&self.grads) {
-                let mut add = |g: ndarray::ArrayViewD<'_, f32>| match acc {
-                    Some(acc) => acc.scaled_add(weight, &g),
-                    None => *acc = Some(g.mapv(|v| v * weight)),
-                };
-                engine.read_f32(&take(&mut out, name)?, &mut add)?.ok_or_else(|| RuntimeError::Unsupported(format!("`{name}` is not a float gradient")))?;
+                *sum += scalar_of(engine, out, &format!("metric/{m}"))?;
             }
         }
-        let grads: Vec<EngineTensor> = grads.into_iter().map(|g| engine.upload(HostTensor::F32(g.unwrap_or_default()))).collect();
-        let mut named = resident.clone();
-        named.extend(self.grads.iter().map(String::as_str).zip(&grads));
-        if self.update.is_none() {
-            self.update = Some(engine.load_shard(&self.update_proto)?);
+        // Each part of the update sums the gradients it reads, on its own thread.
+        let (names, update) = (&self.grads, &self.update);
+        let parts = on_threads(workers, update.len(), |p| {
+            let part = &update[p];
+            let sums = part.grads.iter().map(|&g| engine.upload(HostTensor::F32(weighted_sum(engine, &results, &names[g], &weights)?))).collect::<Result<Vec<_>, _>>()?;
+            let mut named = resident.clone();
+            named.extend(part.grads.iter().map(|&g| names[g].as_str()).zip(&sums));
+            run_named(part.session.as_ref(), &named)
+        });
+        let mut outputs = HashMap::new();
+        for part in parts {
+            outputs.extend(part?);
         }
-        let update = self.update.as_deref().ok_or_else(|| RuntimeError::Unsupported("no update plan".into()))?;
-        Ok(StepOutput { loss, metric_sums, outputs: run_named(update, &named)? })
+        Ok(StepOutput { loss, metric_sums, outputs })
     }
+}
+
+/// `Σ weightᵢ · results[i][name]`, summed in shard order so that a run is reproducible.
+fn weighted_sum(engine: &dyn Engine, results: &[Named], name: &str, weights: &[f64]) -> Result<ArrayD<f32>, RuntimeError> {
+    let mut acc: Option<ArrayD<f32>> = None;
+    for (out, &weight) in results.iter().zip(weights) {
+        let weight = weight as f32;
+        let mut add = |g: ndarray::ArrayViewD<'_, f32>| match &mut acc {
+            Some(acc) => acc.scaled_add(weight, &g),
+            None => acc = Some(g.mapv(|v| v * weight)),
+        };
+        let t = out.get(name).ok_or_else(|| RuntimeError::Unsupported(format!("the training graph has no output `{name}`")))?;
+        engine.read_f32(t, &mut add)?.ok_or_else(|| RuntimeError::Unsupported(format!("`{name}` is not a float gradient")))?;
+    }
+    acc.ok_or_else(|| RuntimeError::Unsupported("a step without shards".into()))
 }
 
 pub(super) fn take<T>(out: &mut HashMap<String, T>, name: &str) -> Result<T, RuntimeError> {
