@@ -408,7 +408,10 @@ impl<'e> Trainer<'e> {
                 .graphs
                 .params
                 .iter()
-                .map(|s| engine.upload(weights.iter().find(|(n, _)| *n == s.input).ok_or_else(|| RuntimeError::Unsupported(format!("the best weights lack `{}`", s.input)))?.1.clone()))
+                .map(|s| {
+                    let (_, w) = weights.iter().find(|(n, _)| *n == s.input).ok_or_else(|| RuntimeError::Unsupported(format!("the best weights lack `{}`", s.input)))?;
+                    engine.upload(w.clone())
+                })
                 .collect::<Result<_, _>>()?;
         }
         Ok(self.history.clone())

@@ -74,7 +74,8 @@ type Named = HashMap<String, EngineTensor>;
 /// any becomes an error of that job, as an engine error is.
 fn on_threads(workers: &rayon::ThreadPool, jobs: usize, job: impl Fn(usize) -> Result<Named, RuntimeError> + Sync) -> Vec<Result<Named, RuntimeError>> {
     let guarded = |i: usize| {
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(i))).unwrap_or_else(|_| Err(RuntimeError::Unsupported("a training thread panicked".into())))
+        let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(i)));
+        run.unwrap_or_else(|_| Err(RuntimeError::Unsupported("a training thread panicked".into())))
     };
     let mut results: Vec<Result<Named, RuntimeError>> = (0..jobs).map(|_| Err(RuntimeError::Unsupported("a training thread did not run".into()))).collect();
     if let Some((first, others)) = results.split_first_mut() {
@@ -176,7 +177,11 @@ impl Shards {
         let (names, update) = (&self.grads, &self.update);
         let parts = on_threads(workers, update.len(), |p| {
             let part = &update[p];
-            let sums = part.grads.iter().map(|&g| engine.upload(HostTensor::F32(weighted_sum(engine, &results, &names[g], &weights)?))).collect::<Result<Vec<_>, _>>()?;
+            let sums = part
+                .grads
+                .iter()
+                .map(|&g| engine.upload(HostTensor::F32(weighted_sum(engine, &results, &names[g], &weights)?)))
+                .collect::<Result<Vec<_>, _>>()?;
             let mut named = resident.clone();
             named.extend(part.grads.iter().map(|&g| names[g].as_str()).zip(&sums));
             run_named(part.session.as_ref(), &named)
