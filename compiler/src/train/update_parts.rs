@@ -36,12 +36,13 @@ impl ShardedStep {
             }
         }
         let shared: HashSet<ValueId> = [STEP, LR].iter().filter_map(|n| g.find_value(n)).collect();
-        // Per output, the nodes it needs and the unshared inputs it reads.
-        let reach: Vec<(HashSet<usize>, HashSet<ValueId>)> = g.outputs.iter().map(|&o| needs(g, &producer, o, &shared)).collect();
-        // Outputs that read a common input belong together (a parameter and its state).
+        // Per output, the nodes it needs and the inputs it reads.
+        let reach: Vec<(HashSet<usize>, HashSet<ValueId>)> = g.outputs.iter().map(|&o| needs(g, &producer, o)).collect();
+        // Outputs that read a common input other than `step` and `lr` belong together (a parameter
+        // and its state).
         let mut group: Vec<usize> = (0..g.outputs.len()).collect();
         for a in 0..reach.len() {
-            for b in (0..a).filter(|&b| !reach[a].1.is_disjoint(&reach[b].1)) {
+            for b in (0..a).filter(|&b| reach[a].1.iter().any(|v| !shared.contains(v) && reach[b].1.contains(v))) {
                 let (from, to) = (group[a], group[b]);
                 group.iter_mut().filter(|k| **k == from).for_each(|k| *k = to);
             }
@@ -67,7 +68,7 @@ impl ShardedStep {
             .enumerate()
             .map(|(i, (_, mut outputs))| {
                 outputs.sort_unstable();
-                let read: HashSet<ValueId> = outputs.iter().flat_map(|&k| needs(g, &producer, g.outputs[k], &HashSet::new()).1).collect();
+                let read: HashSet<ValueId> = outputs.iter().flat_map(|&k| reach[k].1.iter().copied()).collect();
                 let inputs: Vec<ValueId> = g.inputs.iter().copied().filter(|v| read.contains(v)).collect();
                 let outputs: Vec<ValueId> = outputs.iter().map(|&k| g.outputs[k]).collect();
                 let graph = g.extract(&format!("{}_part{i}", g.name), &inputs, &outputs).map_err(TrainError::Unsupported)?;
@@ -78,8 +79,8 @@ impl ShardedStep {
     }
 }
 
-/// The nodes `output` is computed by and the graph inputs it reads (those in `skip` left out).
-fn needs(g: &Graph, producer: &[Option<usize>], output: ValueId, skip: &HashSet<ValueId>) -> (HashSet<usize>, HashSet<ValueId>) {
+/// The nodes `output` is computed by and the graph inputs it reads.
+fn needs(g: &Graph, producer: &[Option<usize>], output: ValueId) -> (HashSet<usize>, HashSet<ValueId>) {
     let (mut nodes, mut inputs, mut stack) = (HashSet::new(), HashSet::new(), vec![output]);
     let mut seen = HashSet::new();
     while let Some(v) = stack.pop() {
@@ -91,7 +92,7 @@ fn needs(g: &Graph, producer: &[Option<usize>], output: ValueId, skip: &HashSet<
                 nodes.insert(i);
                 stack.extend(g.nodes[i].inputs.iter().flatten());
             }
-            None if g.inputs.contains(&v) && !skip.contains(&v) => {
+            None if g.inputs.contains(&v) => {
                 inputs.insert(v);
             }
             None => {}

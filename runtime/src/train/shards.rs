@@ -24,13 +24,11 @@ use crate::tensor::HostTensor;
 const MIN_SHARD_ELEMENTS: usize = 1 << 18;
 
 pub(super) struct Shards {
-    grads: Vec<String>,
-    sample_elements: usize,
+    sharded: ShardedStep,
     grad_proto: ModelProto,
     /// The gradient graph's plans: one set that every shard shares, or one set per shard where
     /// the engine's sessions run one call at a time.
     grad: Vec<Plans>,
-    sharded: ShardedStep,
     /// The update graph in as many parts as there are shards, each run on its own thread (see
     /// `ShardedStep::update_parts`), loaded for the shard count of the last step.
     update: Vec<UpdatePlan>,
@@ -41,9 +39,9 @@ pub(super) struct Shards {
     workers: Option<rayon::ThreadPool>,
 }
 
-/// One part of the update and the gradients it reads (indices into `Shards::grads`).
+/// One part of the update and the gradients it reads.
 struct UpdatePlan {
-    grads: Vec<usize>,
+    grads: Vec<String>,
     session: Box<dyn Session>,
 }
 
@@ -93,11 +91,9 @@ fn on_threads(workers: &rayon::ThreadPool, jobs: usize, job: impl Fn(usize) -> R
 impl Shards {
     pub fn new(sharded: &ShardedStep) -> Shards {
         Shards {
-            grads: sharded.grads.clone(),
-            sample_elements: sharded.sample_elements,
+            sharded: sharded.clone(),
             grad_proto: onyx_compiler::to_onnx(&sharded.grad),
             grad: vec![],
-            sharded: sharded.clone(),
             update: vec![],
             update_for: 0,
             workers: None,
@@ -106,7 +102,7 @@ impl Shards {
 
     /// How many shards a batch of `batch` samples is worth on `threads` threads.
     pub fn count(&self, batch: usize, threads: usize) -> usize {
-        threads.min(batch * self.sample_elements / MIN_SHARD_ELEMENTS).min(batch).max(1)
+        threads.min(batch * self.sharded.sample_elements / MIN_SHARD_ELEMENTS).min(batch).max(1)
     }
 
     /// The update in `parts` parts, loaded.
@@ -114,10 +110,7 @@ impl Shards {
         let parts = self.sharded.update_parts(parts).map_err(|e| RuntimeError::Unsupported(e.to_string()))?;
         parts
             .into_iter()
-            .map(|part| {
-                let grads = part.grads.iter().filter_map(|n| self.grads.iter().position(|g| g == n)).collect();
-                Ok(UpdatePlan { grads, session: engine.load_shard(&onyx_compiler::to_onnx(&part.graph))? })
-            })
+            .map(|part| Ok(UpdatePlan { session: engine.load_shard(&onyx_compiler::to_onnx(&part.graph))?, grads: part.grads }))
             .collect()
     }
 
@@ -174,16 +167,16 @@ impl Shards {
             }
         }
         // Each part of the update sums the gradients it reads, on its own thread.
-        let (names, update) = (&self.grads, &self.update);
+        let update = &self.update;
         let parts = on_threads(workers, update.len(), |p| {
             let part = &update[p];
             let sums = part
                 .grads
                 .iter()
-                .map(|&g| engine.upload(HostTensor::F32(weighted_sum(engine, &results, &names[g], &weights)?)))
+                .map(|name| engine.upload(HostTensor::F32(weighted_sum(engine, &results, name, &weights)?)))
                 .collect::<Result<Vec<_>, _>>()?;
             let mut named = resident.clone();
-            named.extend(part.grads.iter().map(|&g| names[g].as_str()).zip(&sums));
+            named.extend(part.grads.iter().map(String::as_str).zip(&sums));
             run_named(part.session.as_ref(), &named)
         });
         let mut outputs = HashMap::new();
