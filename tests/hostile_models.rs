@@ -78,12 +78,22 @@ fn hostile_models_are_refused_with_a_reason_and_little_memory() {
     // A cycle: a reads b, which b's node computes from a.
     let cycle = write(d, "cycle.onnx", &model(vec![node("Add", &["x", "b"], "a"), node("Relu", &["a"], "b"), node("Relu", &["b"], "y")], vec![]));
     refused("import", &cycle, &[], &["`b`", "not defined"]);
-    refused("predict", &cycle, &predict, &["cannot load"]);
+    refused("predict", &cycle, &predict, &["cannot be run", "cycle", "`a` (Add)"]);
 
     // Opsets and IR versions out of range.
     let mut m = model(vec![node("Relu", &["x"], "y")], vec![]);
     m.opset_import[0].version = Some(99);
-    refused("import", &write(d, "opset99.onnx", &m), &[], &["opset 99", "9 to 21"]);
+    let opset99 = write(d, "opset99.onnx", &m);
+    refused("import", &opset99, &[], &["opset 99", "9 to 21"]);
+    // Every command that runs a model refuses it, on every engine; inspect describes it with a warning.
+    for engine in ["tract", "ort", "auto"] {
+        refused("predict", &opset99, &[&predict[..], &["--engine", engine]].concat(), &["cannot be run", "opset 99"]);
+    }
+    refused("deploy", &opset99, &["-o", d.join("app").to_str().unwrap()], &["opset 99"]);
+    for (model, warning) in [(&opset99, "warning:    the model imports opset 99"), (&cycle, "warning:    the graph has a cycle")] {
+        let (ok, stdout, stderr) = support::run_onyx(&["inspect", model.to_str().unwrap()]);
+        assert!(ok && stdout.contains(warning), "{stdout}{stderr}");
+    }
     m.opset_import[0].version = Some(3);
     refused("import", &write(d, "opset3.onnx", &m), &[], &["opset 3"]);
     let mut m = model(vec![node("Relu", &["x"], "y")], vec![]);

@@ -1133,3 +1133,208 @@ fn convs_whose_outputs_are_all_read_are_not_cropped() {
         assert_eq!(onyx_compiler::passes::crop_unread(&mut c.b.graph).unwrap(), 0, "size {size}, read elsewhere: {extra_reader}");
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// The ops imported models bring: element-wise ops of opset 17, normalizations, repetition.
+
+#[test]
+fn every_further_element_wise_op() {
+    use onyx_compiler::ops::DropoutWithMask;
+    let kinds = [
+        (Unary::new(UnaryKind::Ceil), "fraction"),
+        (Unary::new(UnaryKind::Round), "fraction"),
+        (Unary::new(UnaryKind::Reciprocal), "away"),
+        (Unary::new(UnaryKind::Sin), "wide"),
+        (Unary::new(UnaryKind::Tan), "uniform"),
+        (Unary::new(UnaryKind::Asin), "inside"),
+        (Unary::new(UnaryKind::Acos), "inside"),
+        (Unary::new(UnaryKind::Atan), "wide"),
+        (Unary::new(UnaryKind::Sinh), "wide"),
+        (Unary::new(UnaryKind::Cosh), "wide"),
+        (Unary::new(UnaryKind::Asinh), "wide"),
+        (Unary::new(UnaryKind::Acosh), "above one"),
+        (Unary::new(UnaryKind::Atanh), "inside"),
+        (Unary::new(UnaryKind::Softplus), "wide"),
+        (Unary::new(UnaryKind::Softsign), "away"),
+        (Unary::new(UnaryKind::Celu), "away"),
+        (Unary::with_alpha(UnaryKind::Celu, 0.7), "away"),
+        (Unary::new(UnaryKind::Selu), "away"),
+        (Unary::with_params(UnaryKind::Selu, 1.5, 0.9), "away"),
+        (Unary::with_alpha(UnaryKind::ThresholdedRelu, 0.1), "away"),
+        (Unary::new(UnaryKind::HardSigmoid), "wide"),
+        (Unary::with_params(UnaryKind::HardSigmoid, 0.5, 0.4), "wide"),
+        (Unary::new(UnaryKind::HardSwish), "very wide"),
+        (Unary::with_params(UnaryKind::Shrink, 0.2, 0.1), "away"),
+    ];
+    for (seed, (op, values)) in kinds.into_iter().enumerate() {
+        let mut c = Case::new(seed as u64);
+        let v = match values {
+            "away" => c.rng.away(12),
+            "inside" => c.rng.between(12, -0.8, 0.8),
+            "above one" => c.rng.between(12, 1.2, 3.0),
+            "wide" => c.rng.uniform(12).into_iter().map(|v| 2.5 * v).collect(),
+            "very wide" => c.rng.uniform(12).into_iter().map(|v| 4.5 * v).collect(),
+            "fraction" => c.rng.between(12, -2.0, 2.0).into_iter().map(|v: f64| v.floor() + 0.1 + 0.3 * (v - v.floor())).collect(),
+            _ => c.rng.uniform(12),
+        };
+        let x = c.batched("x", &[3, 4], Values(v));
+        let what = format!("{op:?}");
+        let y = c.node(op, &[x]);
+        c.check(&what, y);
+    }
+    // Dropout with its mask: the identity on its first output.
+    let mut c = Case::new(98);
+    let x = c.input("x", &[3, 4], Uniform);
+    let y = c.node(DropoutWithMask, &[x]);
+    c.check("Dropout with mask", y);
+}
+
+#[test]
+fn min_prelu_and_mod() {
+    for (seed, (sa, sb)) in [(vec![3, 4], vec![3, 4]), (vec![3, 4], vec![4]), (vec![2, 3, 4], vec![3, 1]), (vec![3, 4], vec![])].into_iter().enumerate() {
+        let mut c = Case::new(seed as u64);
+        let (na, nb) = (sa.iter().product(), sb.iter().product());
+        let (va, vb) = (c.rng.uniform(na), c.rng.uniform(nb));
+        let a = c.input("a", &sa, Values(va));
+        let b = c.param("b", &sb, Values(vb));
+        let y = c.node(Binary { kind: BinaryKind::Min }, &[a, b]);
+        c.check(&format!("Min {sa:?} and {sb:?}"), y);
+
+        let mut c = Case::new(seed as u64 + 10);
+        let va = c.rng.away(na);
+        // A slope of x's rank would meet the symbolic batch.
+        let x = if sb.len() < sa.len() { c.batched("x", &sa, Values(va)) } else { c.input("x", &sa, Values(va)) };
+        let slope = c.param("slope", &sb, Uniform);
+        let y = c.node(Binary { kind: BinaryKind::PRelu }, &[x, slope]);
+        c.check(&format!("PRelu {sa:?} slope {sb:?}"), y);
+
+        let mut c = Case::new(seed as u64 + 20);
+        let va: Vec<f64> = c.rng.uniform(na).into_iter().map(|v| 3.0 * v).collect();
+        let vb: Vec<f64> = c.rng.between(nb, 0.7, 1.3).into_iter().map(|v| if c.rng.next() < 0.0 { -v } else { v }).collect();
+        let a = c.input("a", &sa, Values(va));
+        let b = c.param("b", &sb, Values(vb));
+        let y = c.node(onyx_compiler::ops::Mod { fmod: true }, &[a, b]);
+        c.check(&format!("Mod (fmod) {sa:?} and {sb:?}"), y);
+    }
+}
+
+#[test]
+fn further_reductions() {
+    for kind in [ReduceKind::Prod, ReduceKind::L1, ReduceKind::L2, ReduceKind::SumSquare, ReduceKind::LogSum, ReduceKind::LogSumExp] {
+        for keepdims in [true, false] {
+            for axes in [vec![1], vec![-1, 1], vec![]] {
+                let mut c = Case::new(axes.len() as u64 + 3 * keepdims as u64);
+                let fill = match kind {
+                    ReduceKind::LogSum => Between(0.3, 1.5),
+                    ReduceKind::L1 | ReduceKind::Prod | ReduceKind::L2 => Away,
+                    _ => Uniform,
+                };
+                let x = if axes.is_empty() { c.input("x", &[2, 3, 4], fill) } else { c.batched("x", &[2, 3, 4], fill) };
+                let y = c.node(Reduce { kind, axes: (!axes.is_empty()).then(|| axes.clone()), keepdims }, &[x]);
+                c.check(&format!("Reduce{kind:?} axes {axes:?} keepdims={keepdims}"), y);
+            }
+        }
+    }
+}
+
+#[test]
+fn lrn_across_channels() {
+    use onyx_compiler::ops::Lrn;
+    for (seed, (shape, size)) in [(vec![2, 5, 2, 3], 3), (vec![2, 6, 3], 4), (vec![1, 3, 2, 2], 5), (vec![2, 4, 2, 2], 1)].into_iter().enumerate() {
+        let mut c = Case::new(seed as u64);
+        let x = c.batched("x", &shape, Uniform);
+        // A large alpha, so that the neighbours' term is not lost next to the bias.
+        let y = c.node(Lrn { size, alpha: 0.8, beta: 0.75, bias: 1.5 }, &[x]);
+        c.check(&format!("LRN {shape:?} size {size}"), y);
+    }
+}
+
+#[test]
+fn layer_and_instance_normalization() {
+    use onyx_compiler::ops::{InstanceNormalization, LayerNormalization};
+    for (seed, (axis, scale_shape, bias)) in [(-1, vec![4], true), (1, vec![3, 4], true), (-2, vec![1, 4], false), (2, vec![4], true)].into_iter().enumerate() {
+        let mut c = Case::new(seed as u64);
+        let x = c.batched("x", &[2, 3, 4], Uniform);
+        let scale = c.param("scale", &scale_shape, Away);
+        let mut inputs = vec![x, scale];
+        if bias {
+            inputs.push(c.param("bias", &scale_shape, Uniform));
+        }
+        let y = c.node(LayerNormalization { axis, epsilon: 1e-3, statistics: false }, &inputs);
+        c.check(&format!("LayerNormalization axis {axis} scale {scale_shape:?} bias {bias}"), y);
+    }
+    for (seed, shape) in [vec![2, 3, 2, 2], vec![2, 3, 5]].into_iter().enumerate() {
+        let mut c = Case::new(seed as u64);
+        let x = c.batched("x", &shape, Uniform);
+        let scale = c.param("scale", &[3], Away);
+        let bias = c.param("bias", &[3], Uniform);
+        let y = c.node(InstanceNormalization { epsilon: 1e-3 }, &[x, scale, bias]);
+        c.check(&format!("InstanceNormalization {shape:?}"), y);
+    }
+}
+
+#[test]
+fn expand_tile_and_cumsum() {
+    use onyx_compiler::ops::{CumSum, Expand, Tile};
+    for (seed, (from, to)) in [(vec![3, 1], vec![2, 3, 4]), (vec![4], vec![3, 4]), (vec![2, 1, 4], vec![2, 3, 1])].into_iter().enumerate() {
+        let mut c = Case::new(seed as u64);
+        let x = c.input("x", &from, Uniform);
+        let shape = c.ints(&to.iter().map(|&d| d as i64).collect::<Vec<_>>());
+        let y = c.node(Expand, &[x, shape]);
+        c.check(&format!("Expand {from:?} to {to:?}"), y);
+    }
+    for (seed, (batched, shape, repeats)) in [(false, vec![2, 3], vec![2, 1]), (true, vec![2, 3], vec![1, 3]), (true, vec![2, 3, 2], vec![2, 2, 1]), (false, vec![3], vec![1])].into_iter().enumerate() {
+        let mut c = Case::new(seed as u64);
+        let x = if batched { c.batched("x", &shape, Uniform) } else { c.input("x", &shape, Uniform) };
+        let r = c.ints(&repeats);
+        let y = c.node(Tile, &[x, r]);
+        c.check(&format!("Tile {shape:?} by {repeats:?}{}", if batched { " with a symbolic batch" } else { "" }), y);
+    }
+    for (seed, (axis, exclusive, reverse)) in [(1, false, false), (1, true, false), (-1, false, true), (0, true, true)].into_iter().enumerate() {
+        let mut c = Case::new(seed as u64);
+        let x = c.input("x", &[3, 4], Uniform);
+        let a = c.b.constant("axis", Tensor::from_i64(vec![], &[axis]));
+        let y = c.node(CumSum { exclusive, reverse }, &[x, a]);
+        c.check(&format!("CumSum axis {axis} exclusive {exclusive} reverse {reverse}"), y);
+    }
+}
+
+#[test]
+fn global_max_pool() {
+    use onyx_compiler::ops::GlobalMaxPool;
+    for (seed, shape) in [vec![2, 3, 2, 2], vec![2, 3, 5]].into_iter().enumerate() {
+        let mut c = Case::new(seed as u64);
+        let n = shape.iter().product();
+        let v = c.rng.distinct(n);
+        let x = c.batched("x", &shape, Values(v));
+        let y = c.node(GlobalMaxPool, &[x]);
+        c.check(&format!("GlobalMaxPool {shape:?}"), y);
+    }
+    // Ties: the first largest cell takes it all.
+    let mut c = Case::new(5);
+    let x = c.input("x", &[1, 1, 2, 2], Values(vec![0.5, 0.9, 0.9, 0.1]));
+    let y = c.node(GlobalMaxPool, &[x]);
+    let loss = c.node(Reduce { kind: ReduceKind::Sum, axes: None, keepdims: false }, &[y]);
+    let g = backward(&mut c.b, loss, &[x]).unwrap();
+    let env = run_graph(&c.b.graph, &c.feeds);
+    assert_eq!(env[g[0].0].as_ref().unwrap().data, vec![0.0, 1.0, 0.0, 0.0]);
+}
+
+#[test]
+fn boolean_and_integer_results_take_no_gradient() {
+    use onyx_compiler::ops::{Compare, CompareKind};
+    // ReduceMin has no rule, like ReduceMax.
+    let mut c = Case::new(1);
+    let x = c.input("x", &[3, 4], Uniform);
+    let m = c.node(Reduce { kind: ReduceKind::Min, axes: Some(vec![1]), keepdims: false }, &[x]);
+    let loss = c.loss(m);
+    assert!(matches!(backward(&mut c.b, loss, &[x]), Err(AutodiffError::NoGradient { op, .. }) if op == "ReduceMin"));
+    // A comparison's boolean result passes nothing back: x reaches the loss only through it.
+    let mut c = Case::new(2);
+    let x = c.input("x", &[3, 4], Uniform);
+    let zero = c.b.constant("zero", Tensor::scalar_f32(0.0));
+    let ge = c.node(Compare { kind: CompareKind::GreaterOrEqual }, &[x, zero]);
+    let f = c.node(Cast { to: DType::F32 }, &[ge]);
+    let loss = c.loss(f);
+    assert!(matches!(backward(&mut c.b, loss, &[x]), Err(AutodiffError::Unreachable(name)) if name == "x"));
+}

@@ -27,6 +27,9 @@ pub enum ProtoError {
         limit: u64,
     },
 
+    #[error("the model cannot be run: {problem}")]
+    NotRunnable { problem: String },
+
     #[error("subgraphs nest more than {limit} levels deep")]
     TooDeep { limit: u32 },
 

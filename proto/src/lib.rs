@@ -10,6 +10,7 @@ pub mod io;
 mod limits;
 pub mod onnx;
 mod tensor;
+pub mod validate;
 mod walk;
 
 pub use error::ProtoError;

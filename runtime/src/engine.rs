@@ -84,10 +84,7 @@ pub trait Engine: Sync {
 
 /// [`Engine::read_f32`] for a host tensor: its own values.
 pub(crate) fn read_host_f32(t: &HostTensor, f: &mut dyn FnMut(ArrayViewD<'_, f32>)) -> Option<()> {
-    match t {
-        HostTensor::F32(a) => Some(f(a.view())),
-        HostTensor::I64(_) => None,
-    }
+    t.as_f32().map(|a| f(a.view()))
 }
 
 /// Checks that `inputs` match what the session declares: count, element type and known dimensions.

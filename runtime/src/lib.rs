@@ -2,6 +2,7 @@
 pub mod data;
 pub mod engine;
 pub mod error;
+pub mod fallback;
 pub mod memory;
 #[cfg(feature = "ort")]
 pub mod ort_engine;
@@ -9,10 +10,12 @@ pub mod plot;
 pub mod solve;
 pub mod tensor;
 pub mod tract_engine;
+mod tract_rewrite;
 pub mod train;
 
 pub use engine::{Engine, EngineTensor, Session};
 pub use error::RuntimeError;
+pub use fallback::FallbackEngine;
 pub use tensor::{HostTensor, IoInfo, model_io};
 pub use tract_engine::TractEngine;
 #[cfg(feature = "ort")]

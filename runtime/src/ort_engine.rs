@@ -13,7 +13,7 @@ use ort::value::{DynValue, Tensor};
 
 use crate::engine::{Engine, EngineTensor, Session, check_count, check_input, check_inputs, read_host_f32};
 use crate::error::RuntimeError;
-use crate::tensor::{HostTensor, IoInfo, model_io};
+use crate::tensor::{Element, HostTensor, IoInfo, model_io};
 
 /// Where a session runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -93,6 +93,7 @@ impl Engine for OrtEngine {
     }
 
     fn load(&self, model: &ModelProto) -> Result<Box<dyn Session>, RuntimeError> {
+        onyx_proto::validate::check_runnable(model)?;
         self.check()?;
         let env = environment()?;
         let bytes = onyx_proto::encode_model(model);
@@ -110,10 +111,7 @@ impl Engine for OrtEngine {
 
     /// ORT takes the buffer of an array in standard layout as it is: no copy.
     fn upload(&self, t: HostTensor) -> Result<EngineTensor, RuntimeError> {
-        let value = match t {
-            HostTensor::F32(a) => Tensor::from_array(a).map_err(run_error)?.into_dyn(),
-            HostTensor::I64(a) => Tensor::from_array(a).map_err(run_error)?.into_dyn(),
-        };
+        let value = crate::each_host_tensor!(t, a => Tensor::from_array(a).map_err(run_error)?.into_dyn());
         Ok(EngineTensor::Native(Arc::new(value)))
     }
 
@@ -157,30 +155,29 @@ impl Engine for OrtEngine {
 
 /// An ORT tensor holding a copy of `t` (ORT takes a contiguous buffer of its own).
 fn to_ort(t: &HostTensor) -> Result<DynValue, RuntimeError> {
-    Ok(match t {
-        HostTensor::F32(a) => Tensor::from_array(a.as_standard_layout().into_owned()).map_err(run_error)?.into_dyn(),
-        HostTensor::I64(a) => Tensor::from_array(a.as_standard_layout().into_owned()).map_err(run_error)?.into_dyn(),
-    })
+    Ok(crate::each_host_tensor!(t, a => Tensor::from_array(a.as_standard_layout().into_owned()).map_err(run_error)?.into_dyn()))
 }
 
 fn from_ort(v: &DynValue) -> Result<HostTensor, RuntimeError> {
-    if let Ok(a) = v.try_extract_array::<f32>() {
-        return Ok(HostTensor::F32(a.to_owned()));
-    }
-    if let Ok(a) = v.try_extract_array::<i64>() {
-        return Ok(HostTensor::I64(a.to_owned()));
-    }
-    // Other element types are shown as floats, as the tract engine shows them.
-    if let Ok(a) = v.try_extract_array::<bool>() {
-        return Ok(HostTensor::F32(a.mapv(|b| b as u8 as f32)));
-    }
-    if let Ok(a) = v.try_extract_array::<i32>() {
-        return Ok(HostTensor::F32(a.mapv(|x| x as f32)));
-    }
-    if let Ok(a) = v.try_extract_array::<f64>() {
-        return Ok(HostTensor::F32(a.mapv(|x| x as f32)));
-    }
-    Err(run_error(format!("an output of type {:?} onyx does not read", v.dtype())))
+    use ort::value::TensorElementType as E;
+    use onyx_compiler::ir::DType;
+    let dtype = match v.dtype().tensor_type() {
+        Some(E::Float32) => DType::F32,
+        Some(E::Float64) => DType::F64,
+        Some(E::Float16) => DType::F16,
+        Some(E::Bfloat16) => DType::BF16,
+        Some(E::Int8) => DType::I8,
+        Some(E::Int16) => DType::I16,
+        Some(E::Int32) => DType::I32,
+        Some(E::Int64) => DType::I64,
+        Some(E::Uint8) => DType::U8,
+        Some(E::Uint16) => DType::U16,
+        Some(E::Uint32) => DType::U32,
+        Some(E::Uint64) => DType::U64,
+        Some(E::Bool) => DType::Bool,
+        _ => return Err(run_error(format!("an output of type {:?}, which onyx does not read", v.dtype()))),
+    };
+    crate::with_element!(dtype, T => Ok(T::wrap(v.try_extract_array::<T>().map_err(run_error)?.to_owned())))
 }
 
 impl OrtSessionBox {

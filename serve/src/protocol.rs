@@ -8,6 +8,7 @@ use std::fmt;
 
 use ndarray::{ArrayD, IxDyn};
 use onyx_compiler::ir::DType;
+use onyx_runtime::data::convert;
 use onyx_runtime::{HostTensor, IoInfo, engine::check_input};
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
@@ -33,16 +34,7 @@ fn bad(message: impl Into<String>) -> RequestError {
 
 /// The protocol's name for an element type.
 pub fn datatype(dtype: DType) -> &'static str {
-    match dtype {
-        DType::F32 => "FP32",
-        DType::F16 => "FP16",
-        DType::F64 => "FP64",
-        DType::I64 => "INT64",
-        DType::I32 => "INT32",
-        DType::I8 => "INT8",
-        DType::U8 => "UINT8",
-        DType::Bool => "BOOL",
-    }
+    onyx_runtime::tensor::kserve_datatype(dtype)
 }
 
 /// A tensor's shape as metadata gives it: -1 where any size goes.
@@ -137,7 +129,9 @@ pub fn decode_request(json: &[u8], binary: &[u8], inputs: &[IoInfo], outputs: &[
             RequestError::TooLarge(format!("input `{}`: shape {:?} is over the server's limit of {max_elements} elements", input.name, input.shape))
         })?;
         check_input(info, info.dtype, &shape).map_err(|e| bad(e.to_string()))?;
-        if let Some(&first) = shape.first() {
+        // Inputs whose first dimension is symbolic share the batch; a fixed one (an RNN's state,
+        // [layers, batch, units]) is not a batch.
+        if let Some(&first) = shape.first().filter(|_| info.shape.first().is_some_and(|d| d.fixed().is_none())) {
             match &batch {
                 Some((n, other)) if *n != first => return Err(at(format!("batch of {first} where `{other}` has {n}"))),
                 _ => batch = Some((first, input.name.clone())),
@@ -183,14 +177,12 @@ fn from_flat(dtype: DType, shape: &[usize], elements: usize, flat: Flat) -> Resu
         return Err(format!("shape {shape:?} holds {elements} values, `data` has {}", flat.len()));
     }
     let ix = IxDyn(shape);
-    let tensor = match (dtype, flat) {
-        (DType::F32, Flat::Ints(v)) => HostTensor::F32(ArrayD::from_shape_vec(ix, v.into_iter().map(|x| x as f32).collect()).map_err(|e| e.to_string())?),
-        (DType::F32, Flat::Floats(v)) => HostTensor::F32(ArrayD::from_shape_vec(ix, v.into_iter().map(|x| x as f32).collect()).map_err(|e| e.to_string())?),
-        (DType::I64, Flat::Ints(v)) => HostTensor::I64(ArrayD::from_shape_vec(ix, v).map_err(|e| e.to_string())?),
-        (DType::I64, Flat::Floats(_)) => return Err("INT64 data holds a number that is not an integer".into()),
-        (other, _) => return Err(format!("{} inputs are not served", datatype(other))),
+    let read = match flat {
+        Flat::Ints(v) => HostTensor::I64(ArrayD::from_shape_vec(ix, v).map_err(|e| e.to_string())?),
+        Flat::Floats(v) => HostTensor::F64(ArrayD::from_shape_vec(ix, v).map_err(|e| e.to_string())?),
     };
-    Ok(tensor)
+    // Numbers fit the input's type as a file's would: integers anywhere they fit, whole numbers only for integer inputs.
+    convert(read, dtype).map(|(t, _)| t).map_err(|e| format!("{} data: {e}", datatype(dtype)))
 }
 
 fn from_bytes(dtype: DType, shape: &[usize], elements: usize, bytes: &[u8]) -> Result<HostTensor, String> {
@@ -198,15 +190,7 @@ fn from_bytes(dtype: DType, shape: &[usize], elements: usize, bytes: &[u8]) -> R
     if bytes.len() != elements * width {
         return Err(format!("shape {shape:?} of {} takes {} bytes, binary_data_size gives {}", datatype(dtype), elements * width, bytes.len()));
     }
-    let ix = IxDyn(shape);
-    let tensor = match dtype {
-        DType::F32 => HostTensor::F32(ArrayD::from_shape_vec(ix, bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()).map_err(|e| e.to_string())?),
-        DType::I64 => HostTensor::I64(
-            ArrayD::from_shape_vec(ix, bytes.chunks_exact(8).map(|c| i64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]])).collect()).map_err(|e| e.to_string())?,
-        ),
-        other => return Err(format!("{} inputs are not served", datatype(other))),
-    };
-    Ok(tensor)
+    HostTensor::from_le_bytes(dtype, shape, bytes)
 }
 
 #[derive(Serialize)]
@@ -243,19 +227,13 @@ pub fn encode_response(model: &str, request: &Decoded, infos: &[IoInfo], results
         let (info, t) = (&infos[i], results.get(i).ok_or_else(|| format!("the model gave {} outputs, not {}", results.len(), infos.len()))?);
         let (data, parameters) = if as_binary {
             let before = binary.len();
-            match t {
-                HostTensor::F32(a) => a.iter().for_each(|v| binary.extend_from_slice(&v.to_le_bytes())),
-                HostTensor::I64(a) => a.iter().for_each(|v| binary.extend_from_slice(&v.to_le_bytes())),
-            }
+            binary.extend_from_slice(&t.to_le_bytes());
             let mut p = Map::new();
             p.insert("binary_data_size".into(), Value::from(binary.len() - before));
             (None, Some(p))
         } else {
-            let values: Vec<Value> = match t {
-                // JSON has no NaN or infinity; they go as null, as Triton sends them.
-                HostTensor::F32(a) => a.iter().map(|&v| serde_json::Number::from_f64(v as f64).map_or(Value::Null, Value::Number)).collect(),
-                HostTensor::I64(a) => a.iter().map(|&v| Value::from(v)).collect(),
-            };
+            // JSON has no NaN or infinity; they go as null, as Triton sends them.
+            let values = onyx_runtime::data::json_values(t);
             (Some(Value::Array(values)), None)
         };
         outputs.push(ResponseOutput { name: &info.name, datatype: datatype(t.dtype()), shape: t.shape(), parameters, data });

@@ -27,6 +27,11 @@ fn triton_type(dtype: DType) -> &'static str {
         DType::I8 => "TYPE_INT8",
         DType::U8 => "TYPE_UINT8",
         DType::Bool => "TYPE_BOOL",
+        DType::U16 => "TYPE_UINT16",
+        DType::I16 => "TYPE_INT16",
+        DType::U32 => "TYPE_UINT32",
+        DType::U64 => "TYPE_UINT64",
+        DType::BF16 => "TYPE_BF16",
     }
 }
 

@@ -9,7 +9,7 @@ pub enum Choice {
     Tract,
     /// ONNX Runtime, loaded from ORT_DYLIB_PATH.
     Ort,
-    /// ONNX Runtime when its library loads, else tract.
+    /// ONNX Runtime when its library loads, else tract; a model the first refuses runs on the other.
     Auto,
 }
 
@@ -52,6 +52,13 @@ impl EngineArgs {
         };
         let engine = OrtEngine::new(self.engine_threads.map(|n| n as usize), device);
         match (engine.check(), self.engine) {
+            // Each model tract can load where ONNX Runtime cannot runs there instead, and the
+            // other way round.
+            (Ok(()), Choice::Auto) => Ok(Box::new(onyx_runtime::FallbackEngine {
+                first: Box::new(engine),
+                second: Box::new(TractEngine),
+                note: Box::new(|why| eprintln!("note: {why}")),
+            })),
             (Ok(()), _) => Ok(Box::new(engine)),
             (Err(e), Choice::Auto) if device == Device::Cpu => {
                 eprintln!("note: {e}; running on tract");

@@ -35,5 +35,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     for (k, v) in &i.metadata {
         let _ = writeln!(out, "metadata:   {k} = {v}");
     }
+    // Described all the same, but no command will run it.
+    for problem in onyx_proto::validate::problems(&proto) {
+        let _ = writeln!(out, "warning:    {problem}");
+    }
     super::print(&out)
 }

@@ -52,7 +52,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let proto = onyx_proto::read_model(&args.model).with_context(|| format!("reading {}", args.model.display()))?;
     let session = args.engine.engine()?.load(&proto)?;
     let Some(input) = &args.input else { return forecast(&args, session.as_ref()) };
-    let inputs = data::read_inputs(input, session.inputs())?;
+    let read = data::read_inputs_noted(input, session.inputs())?;
+    for note in &read.notes {
+        eprintln!("note: {note}");
+    }
+    let inputs = read.tensors;
     let outputs = session.run(&inputs)?;
     match &args.output {
         Some(path) => {

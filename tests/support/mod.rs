@@ -56,6 +56,7 @@ pub fn write_npz(path: &Path, names: &[String], tensors: &[onyx_runtime::HostTen
         match t {
             onyx_runtime::HostTensor::F32(a) => npz.add_array(name.as_str(), a).unwrap(),
             onyx_runtime::HostTensor::I64(a) => npz.add_array(name.as_str(), a).unwrap(),
+            other => panic!("write_npz takes float32 and int64, not {}", other.dtype()),
         }
     }
     npz.finish().unwrap();

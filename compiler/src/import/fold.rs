@@ -53,6 +53,37 @@ pub fn fold(n: &NodeProto, inputs: &[Option<(&TensorType, Option<&Tensor>)>]) ->
             let weight = fill.dtype.is_float();
             folded(Tensor { dtype: fill.dtype, data: fill.data.repeat(len), dims }, weight)
         }
+        // Range of known bounds (an exporter's position ids or arange): its length is known only then.
+        "Range" => {
+            let scalar = |i: usize| input(i).and_then(|(_, v)| v).filter(|t| t.len() == 1);
+            let (Some(start), Some(limit), Some(delta)) = (scalar(0), scalar(1), scalar(2)) else { return Ok(None) };
+            if let (Some(s), Some(l), Some(d)) = (start.as_i64(), limit.as_i64(), delta.as_i64()) {
+                let (s, l, d) = (s[0], l[0], d[0]);
+                if d == 0 {
+                    return Err("delta is 0".into());
+                }
+                let len = ((l as f64 - s as f64) / d as f64).ceil().max(0.0) as usize;
+                if len > crate::ir::MAX_ELEMENTS {
+                    return Err(format!("{len} elements are too many"));
+                }
+                let values: Vec<i64> = (0..len as i64).map(|i| s + i * d).collect();
+                return folded(Tensor::from_i64(vec![len], &values), false);
+            }
+            if let (Some(s), Some(l), Some(d)) = (start.as_f32(), limit.as_f32(), delta.as_f32()) {
+                let (s, l, d) = (s[0], l[0], d[0]);
+                let len = ((l - s) / d).ceil();
+                if !len.is_finite() {
+                    return Err(format!("start {s}, limit {l} and delta {d} give no length"));
+                }
+                let len = len.max(0.0) as usize;
+                if len > crate::ir::MAX_ELEMENTS {
+                    return Err(format!("{len} elements are too many"));
+                }
+                let values: Vec<f32> = (0..len).map(|i| s + i as f32 * d).collect();
+                return folded(Tensor::from_f32(vec![len], &values), false);
+            }
+            Ok(None)
+        }
         "Identity" => Ok(input(0).and_then(|(_, v)| v).map(|v| Folded { value: v.clone(), weight: false })),
         "Shape" => {
             let Some((ty, _)) = input(0) else { return Ok(None) };

@@ -76,6 +76,8 @@ pub fn import(model: &ModelProto) -> Result<Graph, ImportError> {
     taken.extend(g.input.iter().filter_map(|v| v.name.clone()));
     taken.extend(g.node.iter().flat_map(|n| n.output.iter().cloned()));
     let mut by_name: HashMap<String, ValueId> = HashMap::new();
+    // Every name something reads: an optional output nothing reads may be left off.
+    let read: HashSet<String> = g.node.iter().flat_map(|n| n.input.iter().cloned()).chain(g.output.iter().filter_map(|v| v.name.clone())).collect();
 
     for t in &g.initializer {
         let name = t.name.clone().unwrap_or_default();
@@ -98,7 +100,7 @@ pub fn import(model: &ModelProto) -> Result<Graph, ImportError> {
     }
 
     let version = check_opset(model)?;
-    let mut reader = Reader { graph: &mut graph, by_name: &mut by_name, taken: &mut taken, constants: &constants };
+    let mut reader = Reader { graph: &mut graph, by_name: &mut by_name, taken: &mut taken, constants: &constants, read: &read };
     for (index, n) in g.node.iter().enumerate() {
         let op_type = n.op_type.clone().unwrap_or_default();
         let name = n.name.clone().unwrap_or_default();
@@ -183,6 +185,8 @@ pub fn read_type(vi: &ValueInfoProto) -> Result<TensorType, String> {
         .iter()
         .enumerate()
         .map(|(i, d)| match &d.value {
+            // Paddle and older exporters write -1 for a size known only at run time.
+            Some(dimension::Value::DimValue(-1)) => Ok(Dim::Sym(format!("{name}_dim{i}"))),
             Some(dimension::Value::DimValue(n)) => {
                 usize::try_from(*n).map(Dim::Fixed).map_err(|_| format!("dimension {i} is negative ({n})"))
             }
@@ -220,8 +224,11 @@ pub(crate) fn read_tensor(t: &TensorProto) -> Result<Tensor, String> {
             DType::F64 => t.double_data.iter().flat_map(|v| v.to_le_bytes()).collect(),
             DType::I64 => t.int64_data.iter().flat_map(|v| v.to_le_bytes()).collect(),
             DType::I32 => t.int32_data.iter().flat_map(|v| v.to_le_bytes()).collect(),
-            // ONNX keeps these in int32_data, one element (float16: its bits) per entry.
-            DType::F16 => t.int32_data.iter().flat_map(|&v| (v as u16).to_le_bytes()).collect(),
+            // ONNX keeps these in int32_data, one element (float16 and bfloat16: its bits) per entry.
+            DType::F16 | DType::BF16 | DType::U16 => t.int32_data.iter().flat_map(|&v| (v as u16).to_le_bytes()).collect(),
+            DType::I16 => t.int32_data.iter().flat_map(|&v| (v as i16).to_le_bytes()).collect(),
+            DType::U32 => t.uint64_data.iter().flat_map(|&v| (v as u32).to_le_bytes()).collect(),
+            DType::U64 => t.uint64_data.iter().flat_map(|v| v.to_le_bytes()).collect(),
             DType::U8 | DType::Bool => t.int32_data.iter().map(|&v| v as u8).collect(),
             DType::I8 => t.int32_data.iter().map(|&v| v as i8 as u8).collect(),
         },
@@ -243,6 +250,8 @@ struct Reader<'a> {
     taken: &'a mut HashSet<String>,
     /// Float initializers the file lists as constants rather than weights.
     constants: &'a HashSet<String>,
+    /// The names nodes and graph outputs read.
+    read: &'a HashSet<String>,
 }
 
 impl upgrade::Known for Reader<'_> {
@@ -286,18 +295,26 @@ impl Reader<'_> {
             define(self.graph, self.by_name, value, label)?;
             return Ok(());
         }
-        let op = ops::from_onnx(&op_type, &n.attribute).map_err(|e| match e {
+        let mut op = ops::from_onnx(&op_type, &n.attribute).map_err(|e| match e {
             OpError::Unsupported { op } => ImportError::UnsupportedOp { node: label(), op, opset: version },
             source => ImportError::Op { node: label(), source },
         })?;
-        let types = self.graph.infer(op.as_ref(), &inputs).map_err(|source| ImportError::Op { node: label(), source })?;
+        let mut types = self.graph.infer(op.as_ref(), &inputs).map_err(|source| ImportError::Op { node: label(), source })?;
         // Optional outputs may be left off the end, or skipped with an empty name in the middle. Values
         // exist for the listed ones; a skipped one in the middle gets a name of its own (ONNX allows
-        // naming an output nobody reads).
+        // naming an output nobody reads). Optional outputs the op gives only when asked (Dropout's
+        // mask) are asked for when something reads them, and left off when nothing does.
+        let read = |o: &String| !o.is_empty() && self.read.contains(o);
         let listed = n.output.iter().rposition(|o| !o.is_empty()).map_or(0, |p| p + 1);
-        if listed > types.len() {
+        let needed = n.output.iter().rposition(read).map_or(0, |p| p + 1).max(types.len().min(listed));
+        if let Some(more) = (needed > types.len()).then(|| op.with_outputs(needed)).flatten() {
+            types = self.graph.infer(more.as_ref(), &inputs).map_err(|source| ImportError::Op { node: label(), source })?;
+            op = more;
+        }
+        if needed > types.len() {
             return Err(ImportError::TooManyOutputs { node: label(), listed, produced: types.len() });
         }
+        let listed = listed.min(types.len());
         let mut outputs = Vec::with_capacity(listed);
         for (i, ty) in types.into_iter().take(listed).enumerate() {
             let out_name = match n.output[i].as_str() {

@@ -77,25 +77,43 @@ pub fn upgrade(n: &NodeProto, version: i64, known: &mut dyn Known) -> Result<Upg
     let op = n.op_type.as_deref().unwrap_or_default();
     let mut up = Upgraded::default();
     match op {
-        // Sum is variadic Add, which broadcasts the same way; onyx's Max takes two inputs. Both
-        // become a chain, in input order (Max's gradient gives ties to the first).
-        "Sum" | "Max" => {
-            let pair = if op == "Sum" { "Add" } else { "Max" };
+        // Sum is variadic Add, which broadcasts the same way; onyx's Max and Min take two inputs. All
+        // become a chain, in input order (Max's and Min's gradients give ties to the first); Mean is
+        // the Sum divided by the count.
+        "Sum" | "Max" | "Min" | "Mean" => {
+            let pair = match op {
+                "Sum" | "Mean" => "Add",
+                other => other,
+            };
             let [first, rest @ ..] = n.input.as_slice() else { return Err(format!("{op} has no inputs")) };
             let out = n.output.first().ok_or_else(|| format!("{op} has no output"))?;
-            if rest.len() == 1 && op == "Max" {
+            if rest.len() == 1 && matches!(op, "Max" | "Min") {
                 up.nodes.push(n.clone());
                 return Ok(up);
             }
+            // Mean's sum goes to a value of its own, then is divided into the output.
+            let total = if op == "Mean" { known.fresh(&format!("{}/total", label(n))) } else { out.clone() };
             if rest.is_empty() {
-                up.nodes.push(node("Identity", &label(n), &[first], &[out], vec![]));
+                up.nodes.push(node("Identity", &label(n), &[first], &[&total], vec![]));
             }
             let mut acc = first.clone();
             for (i, x) in rest.iter().enumerate() {
-                let next = if i + 1 == rest.len() { out.clone() } else { known.fresh(&format!("{}/sum{i}", label(n))) };
+                let next = if i + 1 == rest.len() { total.clone() } else { known.fresh(&format!("{}/sum{i}", label(n))) };
                 up.nodes.push(node(pair, &format!("{}/{}{i}", label(n), pair.to_lowercase()), &[&acc, x], &[&next], vec![]));
                 acc = next;
             }
+            if op == "Mean" {
+                let count = up.constant(known, n, "count", Tensor::scalar_f32(n.input.len() as f32));
+                up.nodes.push(node("Div", &format!("{}/mean", label(n)), &[&total, &count], &[out], vec![]));
+            }
+            Ok(up)
+        }
+        // CastLike (opset 15) is a Cast to the element type of its second input.
+        "CastLike" => {
+            let [x, like] = n.input.as_slice() else { return Err("takes an input and a tensor of the target type".into()) };
+            let to = known.ty(like).ok_or_else(|| format!("the type of `{like}` is unknown"))?.dtype;
+            let out = n.output.first().ok_or("has no output")?;
+            up.nodes.push(node("Cast", &label(n), &[x], &[out], vec![attrs::int("to", to.onnx_code() as i64)]));
             Ok(up)
         }
         // Attributes that became inputs in opset 13 (Squeeze, Unsqueeze, ReduceSum, Split) or 10/11

@@ -3,7 +3,7 @@ use std::sync::Arc;
 
 use onyx_proto::onnx::AttributeProto;
 
-use super::{Attrs, Cast, Compare, CompareKind, Fact, Op, OpError, UnaryKind, required, shape_error};
+use super::{Attrs, Cast, Compare, CompareKind, Fact, Op, OpError, UnaryKind, Where, attrs, required, shape_error};
 use crate::autodiff::GradCx;
 use crate::ir::{DType, Dim, TensorType, ValueId};
 
@@ -19,6 +19,10 @@ pub enum BinaryKind {
     /// gradient goes to `a` where the two are equal, so a chain of them gives ties to the first
     /// input, as MaxPool's gradient does.
     Max,
+    /// The smaller of the two, ties to `a` as Max's.
+    Min,
+    /// `x` where positive, `slope·x` elsewhere (ONNX's PRelu: `b` is the slope, broadcast to `a`).
+    PRelu,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -58,6 +62,8 @@ impl Op for Binary {
             BinaryKind::Div => "Div",
             BinaryKind::Pow => "Pow",
             BinaryKind::Max => "Max",
+            BinaryKind::Min => "Min",
+            BinaryKind::PRelu => "PRelu",
         }
     }
 
@@ -76,6 +82,7 @@ impl Op for Binary {
 
     fn gradient(&self, cx: &mut GradCx, output_grads: &[Option<ValueId>]) -> Result<Vec<Option<ValueId>>, OpError> {
         use BinaryKind::{Div, Mul, Sub};
+        let zero = |cx: &mut GradCx| cx.scalar(0.0);
         let Some(g) = output_grads.first().copied().flatten() else { return Ok(vec![None, None]) };
         let (a, b) = (cx.x(0)?, cx.x(1)?);
         let (ga, gb) = match self.kind {
@@ -108,8 +115,68 @@ impl Op for Binary {
                 let gb = cx.binary(Mul, g, b_wins)?;
                 (cx.binary(Sub, g, gb)?, gb)
             }
+            BinaryKind::Min => {
+                let b_wins = cx.op(Compare { kind: CompareKind::Greater }, &[a, b])?;
+                let b_wins = cx.op(Cast { to: DType::F32 }, &[b_wins])?;
+                let gb = cx.binary(Mul, g, b_wins)?;
+                (cx.binary(Sub, g, gb)?, gb)
+            }
+            BinaryKind::PRelu => {
+                // dy/dx is 1 or the slope; dy/dslope is 0 or x.
+                let z = zero(cx);
+                let positive = cx.op(Compare { kind: CompareKind::Greater }, &[a, z])?;
+                let scaled = cx.binary(Mul, g, b)?;
+                let ga = cx.op(Where, &[positive, g, scaled])?;
+                let gx = cx.binary(Mul, g, a)?;
+                (ga, cx.op(Where, &[positive, z, gx])?)
+            }
         };
         let (ta, tb) = (cx.ty(a), cx.ty(b));
         Ok(vec![Some(cx.unbroadcast(ga, &ta)?), Some(cx.unbroadcast(gb, &tb)?)])
+    }
+}
+
+/// Mod: the remainder of `a / b`. Integer tensors take either sign convention (`fmod = 0`: the
+/// divisor's sign, as Python; `fmod = 1`: the dividend's, as C); float tensors need `fmod = 1`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Mod {
+    pub fmod: bool,
+}
+
+impl Mod {
+    pub fn from_attrs(a: &Attrs) -> Result<Arc<dyn Op>, OpError> {
+        Ok(Arc::new(Mod { fmod: a.int("fmod", 0)? != 0 }))
+    }
+}
+
+impl Op for Mod {
+    fn op_type(&self) -> &'static str {
+        "Mod"
+    }
+
+    fn infer(&self, inputs: &[Option<Fact>]) -> Result<Vec<TensorType>, OpError> {
+        let types = Binary { kind: BinaryKind::Add }.infer(inputs).map_err(|e| match e {
+            OpError::Shape { message, .. } => shape_error("Mod", message),
+            e => e,
+        })?;
+        if types[0].dtype.is_float() && !self.fmod {
+            return Err(OpError::Attribute { op: "Mod".into(), name: "fmod".into(), message: "must be 1 for float tensors".into() });
+        }
+        Ok(types)
+    }
+
+    fn attributes(&self) -> Vec<AttributeProto> {
+        vec![attrs::int("fmod", self.fmod as i64)]
+    }
+
+    /// y = a − b·q with q = trunc(a/b), constant between jumps: dy/da = 1 and dy/db = −q = (y − a)/b.
+    fn gradient(&self, cx: &mut GradCx, output_grads: &[Option<ValueId>]) -> Result<Vec<Option<ValueId>>, OpError> {
+        let Some(g) = output_grads.first().copied().flatten() else { return Ok(vec![None, None]) };
+        let (a, b) = (cx.x(0)?, cx.x(1)?);
+        let diff = cx.binary(BinaryKind::Sub, cx.y(0), a)?;
+        let q = cx.binary(BinaryKind::Div, diff, b)?;
+        let gb = cx.binary(BinaryKind::Mul, g, q)?;
+        let (ta, tb) = (cx.ty(a), cx.ty(b));
+        Ok(vec![Some(cx.unbroadcast(g, &ta)?), Some(cx.unbroadcast(gb, &tb)?)])
     }
 }

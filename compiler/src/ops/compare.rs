@@ -1,4 +1,5 @@
-//! Element-wise comparisons with NumPy broadcasting; the result is boolean.
+//! Element-wise comparisons, and the logical ops of booleans, with NumPy broadcasting; the result is
+//! boolean. None has a gradient.
 use std::sync::Arc;
 
 use onyx_proto::onnx::AttributeProto;
@@ -12,6 +13,18 @@ pub enum CompareKind {
     Greater,
     Less,
     Equal,
+    GreaterOrEqual,
+    LessOrEqual,
+    /// Logical ops: both inputs boolean.
+    And,
+    Or,
+    Xor,
+}
+
+impl CompareKind {
+    fn logical(self) -> bool {
+        matches!(self, CompareKind::And | CompareKind::Or | CompareKind::Xor)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -31,6 +44,11 @@ impl Op for Compare {
             CompareKind::Greater => "Greater",
             CompareKind::Less => "Less",
             CompareKind::Equal => "Equal",
+            CompareKind::GreaterOrEqual => "GreaterOrEqual",
+            CompareKind::LessOrEqual => "LessOrEqual",
+            CompareKind::And => "And",
+            CompareKind::Or => "Or",
+            CompareKind::Xor => "Xor",
         }
     }
 
@@ -39,6 +57,9 @@ impl Op for Compare {
         let (a, b) = (required(op, inputs, 0)?.ty, required(op, inputs, 1)?.ty);
         if a.dtype != b.dtype {
             return Err(shape_error(op, format!("element types differ: {} and {}", a.dtype, b.dtype)));
+        }
+        if self.kind.logical() && a.dtype != DType::Bool {
+            return Err(shape_error(op, format!("takes bool tensors, got {}", a.dtype)));
         }
         Ok(vec![TensorType::new(DType::Bool, broadcast(op, &a.shape, &b.shape)?)])
     }

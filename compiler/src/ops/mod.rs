@@ -20,9 +20,13 @@ mod compare;
 mod concat;
 mod conv;
 mod conv_transpose;
+mod cumsum;
 mod dropout;
+mod expand;
 mod gather;
 mod gemm;
+mod lrn;
+mod norm;
 mod pad;
 mod pool;
 mod reduce;
@@ -34,33 +38,39 @@ mod shape_op;
 mod slice;
 mod softmax;
 mod split;
+mod topk;
 mod unary;
 
 pub use argmax::ArgMax;
 pub use attrs::Attrs;
 pub use batch_norm::BatchNormalization;
-pub use binary::{Binary, BinaryKind, broadcast};
+pub use binary::{Binary, BinaryKind, Mod, broadcast};
 pub use cast::Cast;
 pub use clip::Clip;
 pub use compare::{Compare, CompareKind};
 pub use concat::Concat;
 pub use conv::Conv;
 pub use conv_transpose::ConvTranspose;
-pub use dropout::Dropout;
+pub use cumsum::CumSum;
+pub use dropout::{Dropout, DropoutWithMask};
+pub use expand::{Expand, Tile};
 pub use gather::Gather;
 pub use gemm::{Gemm, MatMul};
+pub use lrn::Lrn;
+pub use norm::{InstanceNormalization, LayerNormalization};
 pub use pad::Pad;
-pub use pool::{GlobalAveragePool, Pool, PoolKind};
+pub use pool::{GlobalAveragePool, GlobalMaxPool, Pool, PoolKind};
 pub use reduce::{Reduce, ReduceKind};
 pub use reshape::{Flatten, Reshape, Squeeze, Transpose, Unsqueeze};
 pub use resize::Resize;
 pub use select::Where;
-pub use shape_op::Shape;
+pub use shape_op::{Shape, Size};
 pub use split::Split;
 pub use rnn::{Direction, Recurrent, RecurrentKind};
 pub use slice::{Slice, slice_len};
 pub use softmax::{Softmax, SoftmaxKind};
-pub use unary::{Unary, UnaryKind};
+pub use topk::TopK;
+pub use unary::{IsInf, Unary, UnaryKind};
 
 /// What the shape rule of an op sees of one input: its type, and its value when it is a constant.
 #[derive(Clone, Copy, Debug)]
@@ -103,6 +113,12 @@ pub trait Op: Debug + Send + Sync {
     fn gradient(&self, _cx: &mut GradCx, _output_grads: &[Option<ValueId>]) -> Result<Vec<Option<ValueId>>, OpError> {
         Err(OpError::NoGradient { op: self.op_type().to_string() })
     }
+
+    /// The op for a node that names `count` outputs where this one gives fewer: ops whose optional
+    /// outputs exist only when asked for (Dropout's mask). `None`: it has no more.
+    fn with_outputs(&self, _count: usize) -> Option<Arc<dyn Op>> {
+        None
+    }
 }
 
 type FromAttrs = fn(&Attrs) -> Result<Arc<dyn Op>, OpError>;
@@ -110,62 +126,110 @@ type FromAttrs = fn(&Attrs) -> Result<Arc<dyn Op>, OpError>;
 /// Every op the IR knows, keyed by its ONNX name (default domain, opset 17 semantics).
 pub static REGISTRY: &[(&str, FromAttrs)] = &[
     ("Abs", |a| Unary::from_attrs(UnaryKind::Abs, a)),
+    ("Acos", |a| Unary::from_attrs(UnaryKind::Acos, a)),
+    ("Acosh", |a| Unary::from_attrs(UnaryKind::Acosh, a)),
     ("Add", |a| Binary::from_attrs(BinaryKind::Add, a)),
+    ("And", |a| Compare::from_attrs(CompareKind::And, a)),
     ("ArgMax", ArgMax::from_attrs),
+    ("Asin", |a| Unary::from_attrs(UnaryKind::Asin, a)),
+    ("Asinh", |a| Unary::from_attrs(UnaryKind::Asinh, a)),
+    ("Atan", |a| Unary::from_attrs(UnaryKind::Atan, a)),
+    ("Atanh", |a| Unary::from_attrs(UnaryKind::Atanh, a)),
     ("AveragePool", |a| Pool::from_attrs(PoolKind::Average, a)),
     ("BatchNormalization", BatchNormalization::from_attrs),
     ("Cast", Cast::from_attrs),
+    ("Ceil", |a| Unary::from_attrs(UnaryKind::Ceil, a)),
+    ("Celu", |a| Unary::from_attrs(UnaryKind::Celu, a)),
     ("Clip", Clip::from_attrs),
     ("Concat", Concat::from_attrs),
     ("Conv", Conv::from_attrs),
     ("ConvTranspose", ConvTranspose::from_attrs),
     ("Cos", |a| Unary::from_attrs(UnaryKind::Cos, a)),
+    ("Cosh", |a| Unary::from_attrs(UnaryKind::Cosh, a)),
+    ("CumSum", CumSum::from_attrs),
     ("Div", |a| Binary::from_attrs(BinaryKind::Div, a)),
     ("Dropout", Dropout::from_attrs),
     ("Elu", |a| Unary::from_attrs(UnaryKind::Elu, a)),
     ("Equal", |a| Compare::from_attrs(CompareKind::Equal, a)),
     ("Erf", |a| Unary::from_attrs(UnaryKind::Erf, a)),
     ("Exp", |a| Unary::from_attrs(UnaryKind::Exp, a)),
+    ("Expand", Expand::from_attrs),
     ("Flatten", Flatten::from_attrs),
     ("Floor", |a| Unary::from_attrs(UnaryKind::Floor, a)),
     ("GRU", |a| Recurrent::from_attrs(RecurrentKind::Gru, a)),
     ("Gather", Gather::from_attrs),
     ("Gemm", Gemm::from_attrs),
     ("GlobalAveragePool", GlobalAveragePool::from_attrs),
+    ("GlobalMaxPool", GlobalMaxPool::from_attrs),
     ("Greater", |a| Compare::from_attrs(CompareKind::Greater, a)),
+    ("GreaterOrEqual", |a| Compare::from_attrs(CompareKind::GreaterOrEqual, a)),
+    ("HardSigmoid", |a| Unary::from_attrs(UnaryKind::HardSigmoid, a)),
+    ("HardSwish", |a| Unary::from_attrs(UnaryKind::HardSwish, a)),
     ("Identity", |a| Unary::from_attrs(UnaryKind::Identity, a)),
+    ("InstanceNormalization", InstanceNormalization::from_attrs),
+    ("IsInf", IsInf::from_attrs),
+    ("IsNaN", |a| Unary::from_attrs(UnaryKind::IsNaN, a)),
+    ("LRN", Lrn::from_attrs),
     ("LSTM", |a| Recurrent::from_attrs(RecurrentKind::Lstm, a)),
+    ("LayerNormalization", LayerNormalization::from_attrs),
     ("LeakyRelu", |a| Unary::from_attrs(UnaryKind::LeakyRelu, a)),
     ("Less", |a| Compare::from_attrs(CompareKind::Less, a)),
+    ("LessOrEqual", |a| Compare::from_attrs(CompareKind::LessOrEqual, a)),
     ("Log", |a| Unary::from_attrs(UnaryKind::Log, a)),
     ("LogSoftmax", |a| Softmax::from_attrs(SoftmaxKind::LogSoftmax, a)),
     ("MatMul", MatMul::from_attrs),
     ("Max", |a| Binary::from_attrs(BinaryKind::Max, a)),
     ("MaxPool", |a| Pool::from_attrs(PoolKind::Max, a)),
+    ("Min", |a| Binary::from_attrs(BinaryKind::Min, a)),
+    ("Mod", Mod::from_attrs),
     ("Mul", |a| Binary::from_attrs(BinaryKind::Mul, a)),
     ("Neg", |a| Unary::from_attrs(UnaryKind::Neg, a)),
+    ("Not", |a| Unary::from_attrs(UnaryKind::Not, a)),
+    ("Or", |a| Compare::from_attrs(CompareKind::Or, a)),
+    ("PRelu", |a| Binary::from_attrs(BinaryKind::PRelu, a)),
     ("Pad", Pad::from_attrs),
     ("Pow", |a| Binary::from_attrs(BinaryKind::Pow, a)),
     ("RNN", |a| Recurrent::from_attrs(RecurrentKind::Rnn, a)),
+    ("Reciprocal", |a| Unary::from_attrs(UnaryKind::Reciprocal, a)),
+    ("ReduceL1", |a| Reduce::from_attrs(ReduceKind::L1, a)),
+    ("ReduceL2", |a| Reduce::from_attrs(ReduceKind::L2, a)),
+    ("ReduceLogSum", |a| Reduce::from_attrs(ReduceKind::LogSum, a)),
+    ("ReduceLogSumExp", |a| Reduce::from_attrs(ReduceKind::LogSumExp, a)),
     ("ReduceMax", |a| Reduce::from_attrs(ReduceKind::Max, a)),
     ("ReduceMean", |a| Reduce::from_attrs(ReduceKind::Mean, a)),
+    ("ReduceMin", |a| Reduce::from_attrs(ReduceKind::Min, a)),
+    ("ReduceProd", |a| Reduce::from_attrs(ReduceKind::Prod, a)),
     ("ReduceSum", |a| Reduce::from_attrs(ReduceKind::Sum, a)),
+    ("ReduceSumSquare", |a| Reduce::from_attrs(ReduceKind::SumSquare, a)),
     ("Relu", |a| Unary::from_attrs(UnaryKind::Relu, a)),
     ("Reshape", Reshape::from_attrs),
     ("Resize", Resize::from_attrs),
+    ("Round", |a| Unary::from_attrs(UnaryKind::Round, a)),
+    ("Selu", |a| Unary::from_attrs(UnaryKind::Selu, a)),
     ("Shape", Shape::from_attrs),
+    ("Shrink", |a| Unary::from_attrs(UnaryKind::Shrink, a)),
     ("Sigmoid", |a| Unary::from_attrs(UnaryKind::Sigmoid, a)),
     ("Sign", |a| Unary::from_attrs(UnaryKind::Sign, a)),
+    ("Sin", |a| Unary::from_attrs(UnaryKind::Sin, a)),
+    ("Sinh", |a| Unary::from_attrs(UnaryKind::Sinh, a)),
+    ("Size", Size::from_attrs),
     ("Slice", Slice::from_attrs),
     ("Softmax", |a| Softmax::from_attrs(SoftmaxKind::Softmax, a)),
+    ("Softplus", |a| Unary::from_attrs(UnaryKind::Softplus, a)),
+    ("Softsign", |a| Unary::from_attrs(UnaryKind::Softsign, a)),
     ("Split", Split::from_attrs),
     ("Sqrt", |a| Unary::from_attrs(UnaryKind::Sqrt, a)),
     ("Squeeze", Squeeze::from_attrs),
     ("Sub", |a| Binary::from_attrs(BinaryKind::Sub, a)),
+    ("Tan", |a| Unary::from_attrs(UnaryKind::Tan, a)),
     ("Tanh", |a| Unary::from_attrs(UnaryKind::Tanh, a)),
+    ("ThresholdedRelu", |a| Unary::from_attrs(UnaryKind::ThresholdedRelu, a)),
+    ("Tile", Tile::from_attrs),
+    ("TopK", TopK::from_attrs),
     ("Transpose", Transpose::from_attrs),
     ("Unsqueeze", Unsqueeze::from_attrs),
     ("Where", Where::from_attrs),
+    ("Xor", |a| Compare::from_attrs(CompareKind::Xor, a)),
 ];
 
 /// Builds the op for an ONNX node from its type and attributes.

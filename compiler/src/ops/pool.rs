@@ -300,3 +300,54 @@ impl Op for GlobalAveragePool {
         Ok(vec![Some(cx.binary(BinaryKind::Div, spread, count)?)])
     }
 }
+
+/// GlobalMaxPool: the largest value of each whole map.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GlobalMaxPool;
+
+impl GlobalMaxPool {
+    pub fn from_attrs(_: &Attrs) -> Result<Arc<dyn Op>, OpError> {
+        Ok(Arc::new(GlobalMaxPool))
+    }
+}
+
+impl Op for GlobalMaxPool {
+    fn op_type(&self) -> &'static str {
+        "GlobalMaxPool"
+    }
+
+    fn infer(&self, inputs: &[Option<Fact>]) -> Result<Vec<TensorType>, OpError> {
+        let x = required("GlobalMaxPool", inputs, 0)?.ty;
+        if x.rank() < 3 {
+            return Err(shape_error("GlobalMaxPool", format!("needs (N, C, spatial...), got {x}")));
+        }
+        let mut shape = x.shape[..2].to_vec();
+        shape.extend(std::iter::repeat_n(Dim::Fixed(1), x.rank() - 2));
+        Ok(vec![TensorType::new(x.dtype, shape)])
+    }
+
+    fn attributes(&self) -> Vec<AttributeProto> {
+        vec![]
+    }
+
+    /// dY goes to the first largest cell of each map (as MaxPool's ties): the maps flattened, the
+    /// winner found with ArgMax and matched against the cell numbers.
+    fn gradient(&self, cx: &mut GradCx, output_grads: &[Option<ValueId>]) -> Result<Vec<Option<ValueId>>, OpError> {
+        let Some(g) = output_grads.first().copied().flatten() else { return Ok(vec![None]) };
+        let x = cx.x(0)?;
+        let tx = cx.ty(x);
+        let cells: usize = spatial_dims("GlobalMaxPool", &tx)?.iter().product();
+        let channels = tx.shape[1].fixed().ok_or_else(|| shape_error("GlobalMaxPool", format!("its gradient needs the channels of {tx}")))?;
+        let by_map = cx.ints(&[0, channels as i64, cells as i64]);
+        let flat = cx.op(Reshape, &[x, by_map])?;
+        let winner = cx.op(ArgMax { axis: 2, keepdims: true }, &[flat])?;
+        let numbers: Vec<i64> = (0..cells as i64).collect();
+        let numbers = cx.b.constant(&format!("{}/grad/cells", cx.node.name), Tensor::from_i64(vec![cells], &numbers));
+        let hit = cx.op(Compare { kind: CompareKind::Equal }, &[winner, numbers])?;
+        let hit = cx.op(Cast { to: DType::F32 }, &[hit])?;
+        let per_map = cx.ints(&[0, channels as i64, 1]);
+        let g = cx.op(Reshape, &[g, per_map])?;
+        let gx = cx.binary(BinaryKind::Mul, hit, g)?;
+        Ok(vec![Some(cx.reshape_to(gx, &tx)?)])
+    }
+}

@@ -1,10 +1,10 @@
-//! Reductions over axes. Opset 17 gives ReduceSum its axes as a constant int64 input and ReduceMean
-//! and ReduceMax theirs as an attribute; no axes means every axis.
+//! Reductions over axes. Opset 17 gives ReduceSum its axes as a constant int64 input and the others
+//! theirs as an attribute; no axes means every axis.
 use std::sync::Arc;
 
 use onyx_proto::onnx::AttributeProto;
 
-use super::{Attrs, BinaryKind, Fact, Op, OpError, Unsqueeze, attrs, normalize_axis, required, shape_error};
+use super::{Attrs, BinaryKind, Fact, Op, OpError, UnaryKind, Unsqueeze, attrs, normalize_axis, required, shape_error};
 use crate::autodiff::GradCx;
 use crate::ir::{DType, Dim, Tensor, TensorType, ValueId};
 
@@ -13,12 +13,24 @@ pub enum ReduceKind {
     Sum,
     Mean,
     Max,
+    Min,
+    Prod,
+    /// Σ|x|
+    L1,
+    /// √Σx²
+    L2,
+    /// ln Σx
+    LogSum,
+    /// ln Σeˣ
+    LogSumExp,
+    /// Σx²
+    SumSquare,
 }
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Reduce {
     pub kind: ReduceKind,
-    /// For Mean and Max (attribute form); Sum reads its axes from its second input.
+    /// For every kind but Sum (attribute form); Sum reads its axes from its second input.
     pub axes: Option<Vec<i64>>,
     pub keepdims: bool,
 }
@@ -62,6 +74,13 @@ impl Op for Reduce {
             ReduceKind::Sum => "ReduceSum",
             ReduceKind::Mean => "ReduceMean",
             ReduceKind::Max => "ReduceMax",
+            ReduceKind::Min => "ReduceMin",
+            ReduceKind::Prod => "ReduceProd",
+            ReduceKind::L1 => "ReduceL1",
+            ReduceKind::L2 => "ReduceL2",
+            ReduceKind::LogSum => "ReduceLogSum",
+            ReduceKind::LogSumExp => "ReduceLogSumExp",
+            ReduceKind::SumSquare => "ReduceSumSquare",
         }
     }
 
@@ -94,26 +113,66 @@ impl Op for Reduce {
         let x = cx.x(0)?;
         let tx = cx.ty(x);
         let axes = self.resolve_axes(&tx, cx.x_opt(1).map(|_| cx.x_const(1)))?;
-        let kept = if self.keepdims {
-            g
-        } else {
-            // Put the reduced axes back as 1s so that the gradient broadcasts over them.
+        // Spread an output-shaped value over x's shape, which may have a symbolic batch: v + 0·x
+        // broadcasts without a Shape op (with the reduced axes put back as 1s first).
+        let keep = |cx: &mut GradCx, v: ValueId| -> Result<ValueId, OpError> {
+            if self.keepdims {
+                return Ok(v);
+            }
             let axes = cx.ints(&axes.iter().map(|&a| a as i64).collect::<Vec<_>>());
-            cx.op(Unsqueeze, &[g, axes])?
+            cx.op(Unsqueeze, &[v, axes])
         };
-        // Spread over x's shape, which may have a symbolic batch: g + 0·x broadcasts without a Shape op.
+        let kept = keep(cx, g)?;
         let zero = cx.scalar(0.0);
         let zeros = cx.binary(BinaryKind::Mul, x, zero)?;
-        let spread = cx.binary(BinaryKind::Add, zeros, kept)?;
+        let gs = cx.binary(BinaryKind::Add, zeros, kept)?;
+        let spread = |cx: &mut GradCx, v: ValueId| -> Result<ValueId, OpError> {
+            let kept = keep(cx, v)?;
+            cx.binary(BinaryKind::Add, zeros, kept)
+        };
+        use BinaryKind::{Div, Mul, Sub};
         let gx = match self.kind {
-            ReduceKind::Sum => spread,
+            ReduceKind::Sum => gs,
             ReduceKind::Mean => {
                 let count = axes.iter().map(|&a| tx.shape[a].fixed()).product::<Option<usize>>();
                 let count = count.ok_or_else(|| shape_error("ReduceMean", "its gradient needs the reduced axes' sizes"))?;
                 let scale = cx.scalar(1.0 / count as f32);
-                cx.binary(BinaryKind::Mul, spread, scale)?
+                cx.binary(Mul, gs, scale)?
             }
-            ReduceKind::Max => return Err(OpError::NoGradient { op: "ReduceMax".into() }),
+            ReduceKind::Max | ReduceKind::Min => return Err(OpError::NoGradient { op: self.op_type().into() }),
+            // ∂Πx/∂xᵢ = Πx / xᵢ (for x without zeros).
+            ReduceKind::Prod => {
+                let y = spread(cx, cx.y(0))?;
+                let ratio = cx.binary(Div, y, x)?;
+                cx.binary(Mul, gs, ratio)?
+            }
+            ReduceKind::L1 => {
+                let sign = cx.unary(UnaryKind::Sign, x)?;
+                cx.binary(Mul, gs, sign)?
+            }
+            ReduceKind::L2 => {
+                let y = spread(cx, cx.y(0))?;
+                let ratio = cx.binary(Div, x, y)?;
+                cx.binary(Mul, gs, ratio)?
+            }
+            ReduceKind::SumSquare => {
+                let two = cx.scalar(2.0);
+                let twice = cx.binary(Mul, x, two)?;
+                cx.binary(Mul, gs, twice)?
+            }
+            // 1 / Σx = e^(−y)
+            ReduceKind::LogSum => {
+                let y = spread(cx, cx.y(0))?;
+                let sum = cx.unary(UnaryKind::Exp, y)?;
+                cx.binary(Div, gs, sum)?
+            }
+            // softmax: e^(x − y)
+            ReduceKind::LogSumExp => {
+                let y = spread(cx, cx.y(0))?;
+                let d = cx.binary(Sub, x, y)?;
+                let share = cx.unary(UnaryKind::Exp, d)?;
+                cx.binary(Mul, gs, share)?
+            }
         };
         Ok(vec![Some(gx), None])
     }

@@ -42,7 +42,7 @@ impl Flatten {
     }
 }
 
-fn merge(dims: &[Dim]) -> Dim {
+pub(crate) fn merge(dims: &[Dim]) -> Dim {
     let (n, syms) = split_product(dims);
     product(n, &syms)
 }

@@ -88,7 +88,11 @@ fn decode(dtype: DType, raw: &[u8]) -> Vec<f64> {
         DType::I32 => raw.chunks_exact(4).map(|c| i32::from_le_bytes(c.try_into().unwrap()) as f64).collect(),
         DType::I8 => raw.iter().map(|&b| b as i8 as f64).collect(),
         DType::U8 | DType::Bool => raw.iter().map(|&b| b as f64).collect(),
-        DType::F16 => panic!("the test interpreter does not read float16"),
+        DType::I16 => raw.chunks_exact(2).map(|c| i16::from_le_bytes(c.try_into().unwrap()) as f64).collect(),
+        DType::U16 => raw.chunks_exact(2).map(|c| u16::from_le_bytes(c.try_into().unwrap()) as f64).collect(),
+        DType::U32 => raw.chunks_exact(4).map(|c| u32::from_le_bytes(c.try_into().unwrap()) as f64).collect(),
+        DType::U64 => raw.chunks_exact(8).map(|c| u64::from_le_bytes(c.try_into().unwrap()) as f64).collect(),
+        other => panic!("the test interpreter does not read {other:?}"),
     }
 }
 
@@ -641,7 +645,9 @@ pub fn eval(op: &str, attributes: &[AttributeProto], ins: &[Option<&Arr>]) -> Ve
     let bin = |f: fn(f64, f64) -> f64| elementwise(input(0), input(1), f);
     let rank = || x().shape.len();
     let out = match op {
-        "Identity" | "Dropout" => x().clone(),
+        "Identity" => x().clone(),
+        // Inference: the identity, and a mask of all true.
+        "Dropout" => return vec![x().clone(), x().map(|_| 1.0)],
         "Relu" => x().map(|v| v.max(0.0)),
         "LeakyRelu" => {
             let alpha = at.float("alpha", 0.01);
@@ -661,7 +667,50 @@ pub fn eval(op: &str, attributes: &[AttributeProto], ins: &[Option<&Arr>]) -> Ve
         "Abs" => x().map(f64::abs),
         "Sign" => x().map(|v| if v > 0.0 { 1.0 } else if v < 0.0 { -1.0 } else { 0.0 }),
         "Floor" => x().map(f64::floor),
+        "Ceil" => x().map(f64::ceil),
+        // Halves to even.
+        "Round" => x().map(|v| if (v - v.trunc()).abs() == 0.5 { 2.0 * (v / 2.0).round() } else { v.round() }),
+        "Reciprocal" => x().map(|v| 1.0 / v),
         "Cos" => x().map(f64::cos),
+        "Sin" => x().map(f64::sin),
+        "Tan" => x().map(f64::tan),
+        "Asin" => x().map(f64::asin),
+        "Acos" => x().map(f64::acos),
+        "Atan" => x().map(f64::atan),
+        "Sinh" => x().map(f64::sinh),
+        "Cosh" => x().map(f64::cosh),
+        "Asinh" => x().map(f64::asinh),
+        "Acosh" => x().map(f64::acosh),
+        "Atanh" => x().map(f64::atanh),
+        "Softplus" => x().map(|v| v.exp().ln_1p()),
+        "Softsign" => x().map(|v| v / (1.0 + v.abs())),
+        "Celu" => {
+            let alpha = at.float("alpha", 1.0);
+            x().map(|v| v.max(0.0) + (alpha * ((v / alpha).exp() - 1.0)).min(0.0))
+        }
+        "Selu" => {
+            let (alpha, gamma) = (at.float("alpha", 1.673_263_2), at.float("gamma", 1.050_701));
+            x().map(|v| if v > 0.0 { gamma * v } else { gamma * alpha * (v.exp() - 1.0) })
+        }
+        "ThresholdedRelu" => {
+            let alpha = at.float("alpha", 1.0);
+            x().map(|v| if v > alpha { v } else { 0.0 })
+        }
+        "HardSigmoid" => {
+            let (alpha, beta) = (at.float("alpha", 0.2), at.float("beta", 0.5));
+            x().map(|v| (alpha * v + beta).clamp(0.0, 1.0))
+        }
+        "HardSwish" => x().map(|v| v * (v / 6.0 + 0.5).clamp(0.0, 1.0)),
+        "Shrink" => {
+            let (lambd, bias) = (at.float("lambd", 0.5), at.float("bias", 0.0));
+            x().map(|v| if v < -lambd { v + bias } else if v > lambd { v - bias } else { 0.0 })
+        }
+        "Not" => x().map(|v| (v == 0.0) as u8 as f64),
+        "IsNaN" => x().map(|v| v.is_nan() as u8 as f64),
+        "IsInf" => {
+            let (neg, pos) = (at.int("detect_negative", 1) != 0, at.int("detect_positive", 1) != 0);
+            x().map(|v| ((v == f64::INFINITY && pos) || (v == f64::NEG_INFINITY && neg)) as u8 as f64)
+        }
         // Nearest upscaling by whole factors (the case whose gradient onyx has): cell j reads ⌊j/k⌋.
         "Resize" => {
             let scales = input(2);
@@ -697,9 +746,97 @@ pub fn eval(op: &str, attributes: &[AttributeProto], ins: &[Option<&Arr>]) -> Ve
         "Div" => bin(|a, b| a / b),
         "Pow" => bin(f64::powf),
         "Max" => bin(f64::max),
+        "Min" => bin(f64::min),
+        "PRelu" => bin(|x, slope| if x < 0.0 { slope * x } else { x }),
+        "Mod" if at.int("fmod", 0) != 0 => bin(|a, b| a % b),
+        "Mod" => bin(|a, b| a - b * (a / b).floor()),
         "Greater" => bin(|a, b| (a > b) as u8 as f64),
         "Less" => bin(|a, b| (a < b) as u8 as f64),
         "Equal" => bin(|a, b| (a == b) as u8 as f64),
+        "GreaterOrEqual" => bin(|a, b| (a >= b) as u8 as f64),
+        "LessOrEqual" => bin(|a, b| (a <= b) as u8 as f64),
+        "And" => bin(|a, b| (a != 0.0 && b != 0.0) as u8 as f64),
+        "Or" => bin(|a, b| (a != 0.0 || b != 0.0) as u8 as f64),
+        "Xor" => bin(|a, b| ((a != 0.0) != (b != 0.0)) as u8 as f64),
+        "Expand" => {
+            let shape: Vec<usize> = input(1).ints().iter().map(|&d| d as usize).collect();
+            broadcast_map(&[x(), &Arr::filled(shape, 0.0)], |v| v[0])
+        }
+        "Tile" => {
+            let repeats: Vec<usize> = input(1).ints().iter().map(|&r| r as usize).collect();
+            let shape: Vec<usize> = x().shape.iter().zip(&repeats).map(|(d, r)| d * r).collect();
+            let data = (0..shape.iter().product())
+                .map(|k| {
+                    let idx: Vec<usize> = Arr::unravel(&shape, k).iter().zip(&x().shape).map(|(i, d)| i % d).collect();
+                    x().at(&idx)
+                })
+                .collect();
+            Arr::new(shape, data)
+        }
+        "CumSum" => {
+            let axis = axis_of(input(1).ints()[0], rank());
+            let (exclusive, reverse) = (at.int("exclusive", 0) != 0, at.int("reverse", 0) != 0);
+            let (outer, len, inner) = split(&x().shape, axis);
+            let mut out = vec![0.0; x().len()];
+            for o in 0..outer {
+                for i in 0..inner {
+                    let mut sum = 0.0;
+                    for step in 0..len {
+                        let j = if reverse { len - 1 - step } else { step };
+                        let k = (o * len + j) * inner + i;
+                        if exclusive {
+                            out[k] = sum;
+                            sum += x().data[k];
+                        } else {
+                            sum += x().data[k];
+                            out[k] = sum;
+                        }
+                    }
+                }
+            }
+            Arr::new(x().shape.clone(), out)
+        }
+        "LRN" => {
+            let size = at.int("size", 0) as usize;
+            let (alpha, beta, bias) = (at.float("alpha", 1e-4), at.float("beta", 0.75), at.float("bias", 1.0));
+            let (below, above) = ((size - 1) / 2, size - 1 - (size - 1) / 2);
+            let (outer, c, inner) = split(&x().shape, 1);
+            let mut out = vec![0.0; x().len()];
+            for o in 0..outer {
+                for ch in 0..c {
+                    for i in 0..inner {
+                        let sum: f64 = (ch.saturating_sub(below)..=(ch + above).min(c - 1)).map(|j| x().data[(o * c + j) * inner + i].powi(2)).sum();
+                        let k = (o * c + ch) * inner + i;
+                        out[k] = x().data[k] / (bias + alpha / size as f64 * sum).powf(beta);
+                    }
+                }
+            }
+            Arr::new(x().shape.clone(), out)
+        }
+        "LayerNormalization" | "InstanceNormalization" => {
+            let layer = op == "LayerNormalization";
+            let first = if layer { axis_of(at.int("axis", -1), rank()) } else { 2 };
+            let eps = at.float("epsilon", 1e-5);
+            let axes: Vec<usize> = (first..rank()).collect();
+            let count = axes.iter().map(|&a| x().shape[a]).product::<usize>() as f64;
+            let mean = reduce(x(), &axes, true, 0.0, |a, b| a + b).map(|v| v / count);
+            let centered = elementwise(x(), &mean, |a, b| a - b);
+            let var = reduce(&centered.map(|v| v * v), &axes, true, 0.0, |a, b| a + b).map(|v| v / count);
+            let normalized = elementwise(&centered, &var, |c, v| c / (v + eps).sqrt());
+            let (scale, bias) = if layer {
+                (input(1).clone(), opt(2).cloned().unwrap_or_else(|| Arr::scalar(0.0)))
+            } else {
+                let per_channel = |a: &Arr| a.reshaped(std::iter::once(a.len()).chain(std::iter::repeat_n(1, rank() - 2)).collect());
+                (per_channel(input(1)), per_channel(input(2)))
+            };
+            let y = elementwise(&elementwise(&normalized, &scale, |a, b| a * b), &bias, |a, b| a + b);
+            if layer {
+                return vec![y, mean, var.map(|v| 1.0 / (v + eps).sqrt())];
+            }
+            y
+        }
+        "GlobalMaxPool" => reduce(x(), &(2..rank()).collect::<Vec<_>>(), true, f64::NEG_INFINITY, f64::max),
+        "Size" => Arr::scalar(x().len() as f64),
         "Where" => broadcast_map(&[input(0), input(1), input(2)], |v| if v[0] != 0.0 { v[1] } else { v[2] }),
         "Cast" => cast(x(), at.int("to", 0)),
         "MatMul" => matmul(x(), input(1)),
@@ -777,20 +914,51 @@ pub fn eval(op: &str, attributes: &[AttributeProto], ins: &[Option<&Arr>]) -> Ve
             let xs: Vec<&Arr> = ins.iter().map(|i| i.expect("Concat input")).collect();
             concat(&xs, axis_of(at.int("axis", 0), xs[0].shape.len()))
         }
-        "ReduceSum" | "ReduceMean" | "ReduceMax" => {
+        _ if op.starts_with("Reduce") => {
             assert_eq!(at.int("noop_with_empty_axes", 0), 0);
             let axes = if op == "ReduceSum" { opt(1).map(Arr::ints) } else { at.ints("axes") };
             let axes: Vec<usize> = axes.unwrap_or_default().iter().map(|&a| axis_of(a, rank())).collect();
             let keepdims = at.int("keepdims", 1) != 0;
+            let sum = |x: &Arr| reduce(x, &axes, keepdims, 0.0, |a, b| a + b);
             match op {
-                "ReduceSum" => reduce(x(), &axes, keepdims, 0.0, |a, b| a + b),
+                "ReduceSum" => sum(x()),
                 "ReduceMax" => reduce(x(), &axes, keepdims, f64::NEG_INFINITY, f64::max),
-                _ => {
-                    let sum = reduce(x(), &axes, keepdims, 0.0, |a, b| a + b);
-                    let count = (x().len() / sum.len().max(1)) as f64;
-                    sum.map(|v| v / count)
+                "ReduceMin" => reduce(x(), &axes, keepdims, f64::INFINITY, f64::min),
+                "ReduceProd" => reduce(x(), &axes, keepdims, 1.0, |a, b| a * b),
+                "ReduceL1" => sum(&x().map(f64::abs)),
+                "ReduceL2" => sum(&x().map(|v| v * v)).map(f64::sqrt),
+                "ReduceSumSquare" => sum(&x().map(|v| v * v)),
+                "ReduceLogSum" => sum(x()).map(f64::ln),
+                "ReduceLogSumExp" => sum(&x().map(f64::exp)).map(f64::ln),
+                "ReduceMean" => {
+                    let total = sum(x());
+                    let count = (x().len() / total.len().max(1)) as f64;
+                    total.map(|v| v / count)
+                }
+                other => panic!("the test interpreter does not know {other}"),
+            }
+        }
+        "TopK" => {
+            let axis = axis_of(at.int("axis", -1), rank());
+            let k = input(1).ints()[0] as usize;
+            let largest = at.int("largest", 1) != 0;
+            let (outer, len, inner) = split(&x().shape, axis);
+            let mut shape = x().shape.clone();
+            shape[axis] = k;
+            let (mut values, mut indices) = (vec![0.0; outer * k * inner], vec![0.0; outer * k * inner]);
+            for o in 0..outer {
+                for i in 0..inner {
+                    let v = |j: usize| x().data[(o * len + j) * inner + i];
+                    let mut order: Vec<usize> = (0..len).collect();
+                    // Stable: equal values keep the lower index first.
+                    order.sort_by(|&a, &b| if largest { v(b).total_cmp(&v(a)) } else { v(a).total_cmp(&v(b)) });
+                    for (r, &j) in order.iter().take(k).enumerate() {
+                        values[(o * k + r) * inner + i] = v(j);
+                        indices[(o * k + r) * inner + i] = j as f64;
+                    }
                 }
             }
+            return vec![Arr::new(shape.clone(), values), Arr::new(shape, indices)];
         }
         "Conv" => conv(x(), input(1), opt(2), &at),
         "ConvTranspose" => conv_transpose(x(), input(1), opt(2), &at),

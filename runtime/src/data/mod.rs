@@ -11,8 +11,8 @@ mod write;
 
 pub use images::{ImageFolder, read_image_folder};
 pub use labelled::read_labelled;
-pub use read::read_inputs;
+pub use read::{ReadInputs, convert, read_inputs, read_inputs_noted};
 pub use scale::{feature_stats, overall_stats, standardize};
 pub use series::{changes, read_series, windows, windows_ending};
 pub use table::{Table, read_table};
-pub use write::{OutputFormat, encode_outputs, write_outputs};
+pub use write::{OutputFormat, encode_outputs, json_values, write_outputs};

@@ -6,7 +6,7 @@ use onyx_compiler::ir::DType;
 use super::npy::{self, Npz};
 
 use crate::error::RuntimeError;
-use crate::tensor::{HostTensor, IoInfo};
+use crate::tensor::{Element, HostTensor, IoInfo};
 
 fn data_error(path: &Path, message: impl Into<String>) -> RuntimeError {
     RuntimeError::Data { path: path.to_path_buf(), message: message.into() }
@@ -17,72 +17,115 @@ fn batch_shape(path: &Path, info: &IoInfo, rows: usize) -> Result<Vec<usize>, Ru
     info.batch_shape(rows).ok_or_else(|| data_error(path, format!("input {} has unknown dimensions", info.describe())))
 }
 
+/// Inputs read from a file, and what was done to fit them to the model (one line each).
+pub struct ReadInputs {
+    pub tensors: Vec<HostTensor>,
+    /// Conversions a user should know of, e.g. float64 values cast to the model's float32.
+    pub notes: Vec<String>,
+}
+
 /// Reads one tensor per model input from `path`, by extension: `.csv` (one sample a row, the
 /// sample's values flattened; single-input models), `.npy` (single input) or `.npz` (arrays named
-/// after the inputs, or one array for a single input).
+/// after the inputs, or one array for a single input). Arrays of another element type are converted
+/// to the input's where no value changes (integers of any width, float64 to float32 is rounded).
 pub fn read_inputs(path: &Path, inputs: &[IoInfo]) -> Result<Vec<HostTensor>, RuntimeError> {
+    read_inputs_noted(path, inputs).map(|r| r.tensors)
+}
+
+/// [`read_inputs`], with its notes.
+pub fn read_inputs_noted(path: &Path, inputs: &[IoInfo]) -> Result<ReadInputs, RuntimeError> {
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
     let single = || match inputs {
         [one] => Ok(one),
         _ => Err(data_error(path, format!("the model has {} inputs; give them as named arrays in an .npz file", inputs.len()))),
     };
-    match ext.as_str() {
-        "csv" => Ok(vec![read_csv(path, single()?)?]),
+    let mut notes = vec![];
+    let tensors = match ext.as_str() {
+        "csv" => vec![read_csv(path, single()?)?],
         "npy" => {
             let info = single()?;
-            let t = read_npy(path, info.dtype).map_err(|m| data_error(path, m))?;
-            Ok(vec![fit_samples(path, info, t)?])
+            let t = npy::read_npy_tensor(path).map_err(|m| data_error(path, m))?;
+            let (t, note) = convert(t, info.dtype).map_err(|m| data_error(path, m))?;
+            notes.extend(note.map(|n| format!("{}: {n}", path.display())));
+            vec![fit_samples(path, info, t)?]
         }
         "npz" => {
             let mut npz = Npz::open(path).map_err(|m| data_error(path, m))?;
             let names = npz.names();
-            inputs
-                .iter()
-                .map(|info| {
-                    let wanted = [info.name.clone(), format!("{}.npy", info.name)];
-                    let name = names
-                        .iter()
-                        .find(|n| wanted.contains(n))
-                        .or(if inputs.len() == 1 && names.len() == 1 { names.first() } else { None })
-                        .ok_or_else(|| data_error(path, format!("no array named `{}` (found: {})", info.name, names.join(", "))))?;
-                    let t = read_array(&mut npz, name, info.dtype).map_err(|m| data_error(path, m))?;
-                    fit_samples(path, info, t)
-                })
-                .collect()
+            let mut out = vec![];
+            for info in inputs {
+                let wanted = [info.name.clone(), format!("{}.npy", info.name)];
+                let name = names
+                    .iter()
+                    .find(|n| wanted.contains(n))
+                    .or(if inputs.len() == 1 && names.len() == 1 { names.first() } else { None })
+                    .ok_or_else(|| data_error(path, format!("no array named `{}` (found: {})", info.name, names.join(", "))))?;
+                let t = npz.tensor(name).map_err(|m| data_error(path, format!("array `{name}`: {m}")))?;
+                let (t, note) = convert(t, info.dtype).map_err(|m| data_error(path, format!("array `{name}`: {m}")))?;
+                notes.extend(note.map(|n| format!("{}: array `{name}`: {n}", path.display())));
+                out.push(fit_samples(path, info, t)?);
+            }
+            out
         }
-        other => Err(data_error(path, format!("unknown input format `.{other}`; use .csv, .npy or .npz"))),
-    }
+        other => return Err(data_error(path, format!("unknown input format `.{other}`; use .csv, .npy or .npz"))),
+    };
+    Ok(ReadInputs { tensors, notes })
 }
 
-/// Array `name` of an NPZ, as int64 for integer inputs and float32 otherwise.
+/// Array `name` of an NPZ as `dtype` (see [`convert`]).
 pub(super) fn read_array(npz: &mut Npz, name: &str, dtype: DType) -> Result<HostTensor, String> {
-    match dtype {
-        DType::I64 => npz.by_name::<i64>(name).map(HostTensor::I64),
-        _ => npz.by_name::<f32>(name).map(HostTensor::F32),
-    }
-    .map_err(|e| format!("array `{name}`: {e} (expected {dtype})"))
+    let t = npz.tensor(name).map_err(|e| format!("array `{name}`: {e}"))?;
+    convert(t, dtype).map(|(t, _)| t).map_err(|e| format!("array `{name}`: {e}"))
 }
 
-fn read_npy(path: &Path, dtype: DType) -> Result<HostTensor, String> {
-    match dtype {
-        DType::I64 => npy::read_npy::<i64>(path).map(HostTensor::I64).map_err(|e| format!("{e} (expected int64 values)")),
-        _ => npy::read_npy::<f32>(path).map(HostTensor::F32).map_err(|e| format!("{e} (expected float32 values)")),
+/// `t` as `dtype`, with a note when it became floats of another type. Any integers feed any integer type when
+/// every value fits; integers and floats feed floats (as Keras casts them); floats feed integers
+/// only when every value is a whole number; bools take 0 and 1.
+pub fn convert(t: HostTensor, dtype: DType) -> Result<(HostTensor, Option<String>), String> {
+    let from = t.dtype();
+    if from == dtype {
+        return Ok((t, None));
     }
+    if dtype.is_float() {
+        let note = Some(format!("{from} values cast to the model's {dtype}"));
+        return Ok((t.cast(dtype), note));
+    }
+    let (lo, hi) = integer_range(dtype);
+    let values = t.to_f64_vec();
+    for (i, &v) in values.iter().enumerate() {
+        let whole = v.is_finite() && v.fract() == 0.0;
+        // Integers are checked exactly (through i128), floats through their value.
+        let value: Option<i128> = if from.is_float() { whole.then_some(v as i128) } else { Some(integer_at(&t, i)) };
+        match value {
+            Some(n) if (lo..=hi).contains(&n) => {}
+            _ => {
+                let shown = if from.is_float() { v.to_string() } else { integer_at(&t, i).to_string() };
+                return Err(format!("{from} value {shown} at flat index {i} does not fit the model's {dtype}"));
+            }
+        }
+    }
+    Ok((t.cast(dtype), None))
 }
 
-/// Reshapes (n, flattened) data to the input's (n, per-sample...) shape when the counts agree.
+/// The integer at flat index `i` of an integer or bool tensor, exactly.
+fn integer_at(t: &HostTensor, i: usize) -> i128 {
+    crate::each_host_tensor!(t, a => a.iter().nth(i).map_or(0, |v| crate::tensor::Element::to_i128(*v)))
+}
+
+/// Shapes samples for `info`: an array of the input's rank is taken as it is (its known dimensions
+/// checked later, its unknown ones fixed by it); an (n, flattened) one is reshaped when the
+/// per-sample dimensions are known and the counts agree.
 pub(super) fn fit_samples(path: &Path, info: &IoInfo, t: HostTensor) -> Result<HostTensor, RuntimeError> {
     let rows = t.shape().first().copied().unwrap_or(0);
+    if t.shape().len() == info.shape.len() && t.shape().iter().zip(&info.shape).all(|(&n, d)| d.fixed().is_none_or(|f| f == n)) {
+        return Ok(t);
+    }
     let shape = batch_shape(path, info, rows)?;
     let total: usize = t.shape().iter().product();
     if rows == 0 || total != shape.iter().product::<usize>() {
         return Err(data_error(path, format!("an array of shape {:?} does not hold samples of {}", t.shape(), info.describe())));
     }
-    let reshape_error = |e: ndarray::ShapeError| data_error(path, e.to_string());
-    Ok(match t {
-        HostTensor::F32(a) => HostTensor::F32(a.as_standard_layout().into_owned().into_shape_with_order(IxDyn(&shape)).map_err(reshape_error)?),
-        HostTensor::I64(a) => HostTensor::I64(a.as_standard_layout().into_owned().into_shape_with_order(IxDyn(&shape)).map_err(reshape_error)?),
-    })
+    t.reshaped(&shape).map_err(|e| data_error(path, e.to_string()))
 }
 
 /// One sample a row. A first row that does not parse as numbers is a header.
@@ -92,7 +135,8 @@ fn read_csv(path: &Path, info: &IoInfo) -> Result<HostTensor, RuntimeError> {
         .flexible(true)
         .from_path(path)
         .map_err(|e| data_error(path, e.to_string()))?;
-    let per_sample: usize = batch_shape(path, info, 1)?.iter().product();
+    // A 2-D input of unknown width takes the rows' width.
+    let mut per_sample: Option<usize> = if info.shape.len() == 2 && info.shape[1].fixed().is_none() { None } else { Some(batch_shape(path, info, 1)?.iter().product()) };
     let mut header: Option<Vec<String>> = None;
     let (mut floats, mut ints, mut rows) = (vec![], vec![], 0usize);
     for (i, record) in reader.records().enumerate() {
@@ -102,17 +146,25 @@ fn read_csv(path: &Path, info: &IoInfo) -> Result<HostTensor, RuntimeError> {
             header = Some(record.iter().map(str::to_string).collect());
             continue;
         }
-        if record.len() != per_sample {
-            return Err(data_error(path, format!("line {line}: {} values, but each sample of {} has {per_sample}", record.len(), info.describe())));
+        let width = *per_sample.get_or_insert(record.len());
+        if record.len() != width {
+            return Err(data_error(path, format!("line {line}: {} values, but each sample of {} has {width}", record.len(), info.describe())));
         }
         for (c, field) in record.iter().enumerate() {
             let column = header.as_ref().and_then(|h| h.get(c)).map_or_else(|| (c + 1).to_string(), |h| format!("{} `{h}`", c + 1));
             let cell = |message: String| RuntimeError::DataCell { path: path.to_path_buf(), row: line, column: column.clone(), message };
             let field = field.trim();
             match info.dtype {
-                DType::I64 => ints.push(field.parse::<i64>().map_err(|_| cell(format!("`{field}` is not an integer")))?),
+                d if !d.is_float() => {
+                    let v = field.parse::<i128>().map_err(|_| cell(format!("`{field}` is not an integer")))?;
+                    if !fits(v, d) {
+                        return Err(cell(format!("{v} does not fit the model's {d}")));
+                    }
+                    ints.push(v);
+                }
                 _ => {
-                    let v = field.parse::<f32>().map_err(|_| cell(format!("`{field}` is not a number")))?;
+                    // Parsed at full precision: a float64 input keeps every digit.
+                    let v = field.parse::<f64>().map_err(|_| cell(format!("`{field}` is not a number")))?;
                     if !v.is_finite() {
                         return Err(cell(format!("`{field}` is not finite")));
                     }
@@ -125,10 +177,34 @@ fn read_csv(path: &Path, info: &IoInfo) -> Result<HostTensor, RuntimeError> {
     if rows == 0 {
         return Err(data_error(path, "no data rows"));
     }
-    let shape = batch_shape(path, info, rows)?;
+    let shape = match per_sample {
+        Some(width) if info.shape.len() == 2 => vec![rows, width],
+        _ => batch_shape(path, info, rows)?,
+    };
     let shape_error = |e: ndarray::ShapeError| data_error(path, e.to_string());
-    Ok(match info.dtype {
-        DType::I64 => HostTensor::I64(ArrayD::from_shape_vec(IxDyn(&shape), ints).map_err(shape_error)?),
-        _ => HostTensor::F32(ArrayD::from_shape_vec(IxDyn(&shape), floats).map_err(shape_error)?),
+    crate::with_element!(info.dtype, T => {
+        let values: Vec<T> = if info.dtype.is_float() { floats.into_iter().map(T::from_f64).collect() } else { ints.into_iter().map(T::from_i128).collect() };
+        Ok(T::wrap(ArrayD::from_shape_vec(IxDyn(&shape), values).map_err(shape_error)?))
     })
+}
+
+/// Whether the integer `v` is a value of `dtype` (an integer type or bool).
+fn fits(v: i128, dtype: DType) -> bool {
+    let (lo, hi) = integer_range(dtype);
+    (lo..=hi).contains(&v)
+}
+
+/// The values an integer type (or bool) holds.
+fn integer_range(dtype: DType) -> (i128, i128) {
+    match dtype {
+        DType::Bool => (0, 1),
+        DType::I8 => (i8::MIN.into(), i8::MAX.into()),
+        DType::I16 => (i16::MIN.into(), i16::MAX.into()),
+        DType::I32 => (i32::MIN.into(), i32::MAX.into()),
+        DType::I64 => (i64::MIN.into(), i64::MAX.into()),
+        DType::U8 => (0, u8::MAX.into()),
+        DType::U16 => (0, u16::MAX.into()),
+        DType::U32 => (0, u32::MAX.into()),
+        _ => (0, u64::MAX.into()),
+    }
 }

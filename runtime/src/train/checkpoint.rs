@@ -87,6 +87,7 @@ pub fn save(model: &Path, c: &Checkpoint) -> Result<(), RuntimeError> {
                 let added = match t {
                     HostTensor::F32(a) => npz.add_array(key.as_str(), a),
                     HostTensor::I64(a) => npz.add_array(key.as_str(), a),
+                    other => return Err(RuntimeError::Unsupported(format!("a training tensor of {}, where training keeps float32 and int64", other.dtype()))),
                 };
                 added.map_err(|e| data_error(&path, e.to_string()))?;
             }
