@@ -50,8 +50,12 @@ pub struct Args {
     #[arg(long)]
     lr: Option<f64>,
     /// Override [train] validation_split (the last fraction of the rows, as Keras takes it).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "validation_data")]
     validation_split: Option<f64>,
+    /// Validate on this file or folder instead of a split of --data (Keras' validation_data), read
+    /// as --data is read; every row of --data then trains.
+    #[arg(long, value_name = "PATH")]
+    validation_data: Option<PathBuf>,
     /// The seed for shuffling and dropout; the spec's seed by default.
     #[arg(long)]
     seed: Option<u64>,
@@ -203,33 +207,54 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let [input] = graph.inputs.as_slice() else { bail!("onyx train feeds one model input; this model has {}", graph.inputs.len()) };
     let v = graph.value(*input);
     let info = onyx_runtime::IoInfo { name: v.name.clone(), dtype: v.ty.dtype, shape: v.ty.shape.clone() };
-    let mut classes = None;
-    let (x, y) = match args.window {
-        Some(window) => series_windows(&args, &info, &graphs.target_type, window as usize)?,
-        None if args.data.is_dir() => {
-            // As image_dataset_from_directory, the files are shuffled (seeded) before the validation
-            // split, so that it holds every class.
-            let folder = read_image_folder(&args.data, &info)?.shuffled(args.seed.unwrap_or(seed));
-            if !args.quiet {
-                eprintln!("{} images of {} classes: {}", folder.y.shape()[0], folder.classes.len(), folder.classes.iter().enumerate().map(|(i, c)| format!("{i} = {c}")).collect::<Vec<_>>().join(", "));
+    let read = |path: &Path, known: Option<&[String]>| -> anyhow::Result<(HostTensor, HostTensor, Option<Vec<String>>)> {
+        Ok(match args.window {
+            Some(window) => {
+                let (x, y) = series_windows(&args, path, &info, &graphs.target_type, window as usize)?;
+                (x, y, None)
             }
-            classes = Some(folder.classes);
-            (folder.x, folder.y)
-        }
-        None => read_labelled(&args.data, &info, &graphs.target_type, args.target.as_deref())?,
+            None if path.is_dir() => {
+                // As image_dataset_from_directory, the files are shuffled (seeded) before the validation
+                // split, so that it holds every class.
+                let folder = read_image_folder(path, &info)?.shuffled(args.seed.unwrap_or(seed));
+                let folder = match known {
+                    Some(classes) => folder.labelled_as(classes).map_err(|m| anyhow!("{}: {m}", path.display()))?,
+                    None => folder,
+                };
+                if !args.quiet {
+                    eprintln!("{}: {} images of {} classes: {}", path.display(), folder.y.shape()[0], folder.classes.len(), folder.classes.iter().enumerate().map(|(i, c)| format!("{i} = {c}")).collect::<Vec<_>>().join(", "));
+                }
+                (folder.x, folder.y, Some(folder.classes))
+            }
+            None => {
+                let (x, y) = read_labelled(path, &info, &graphs.target_type, args.target.as_deref())?;
+                (x, y, None)
+            }
+        })
     };
+    let (x, y, classes) = read(&args.data, None)?;
     // The exported model takes raw windows; its forecasts are checked on them.
     let raw = (x, y);
     let (x, y) = if args.difference { changes(&raw.0, &raw.1) } else { raw.clone() };
 
-    // Keras' validation_split: the last fraction of the rows, before any shuffling.
+    // Keras' validation_data, else its validation_split: the last fraction of the rows, before any shuffling.
     let n = y.shape()[0];
-    let n_val = (n as f64 * train.validation_split).floor() as usize;
-    let train_rows: Vec<usize> = (0..n - n_val).collect();
-    let val_rows: Vec<usize> = (n - n_val..n).collect();
-    let (mut xt, mut yt) = (vec![x.select_rows(&train_rows)], y.select_rows(&train_rows));
-    let (mut xv, mut yv) = (vec![x.select_rows(&val_rows)], y.select_rows(&val_rows));
-    let raw_validation = (raw.0.select_rows(&val_rows), raw.1.select_rows(&val_rows));
+    let (n_val, (xt, yt), (xv, yv), raw_validation) = match &args.validation_data {
+        Some(path) => {
+            let (vx, vy, _) = read(path, classes.as_deref())?;
+            let raw_validation = (vx, vy);
+            let validation = if args.difference { changes(&raw_validation.0, &raw_validation.1) } else { raw_validation.clone() };
+            (validation.1.shape()[0], (x, y), validation, raw_validation)
+        }
+        None => {
+            let n_val = (n as f64 * train.validation_split).floor() as usize;
+            let train_rows: Vec<usize> = (0..n - n_val).collect();
+            let val_rows: Vec<usize> = (n - n_val..n).collect();
+            let raw_validation = (raw.0.select_rows(&val_rows), raw.1.select_rows(&val_rows));
+            (n_val, (x.select_rows(&train_rows), y.select_rows(&train_rows)), (x.select_rows(&val_rows), y.select_rows(&val_rows)), raw_validation)
+        }
+    };
+    let (mut xt, mut yt, mut xv, mut yv) = (vec![xt], yt, vec![xv], yv);
     let scaling = (args.standardize || train.standardize).then(|| Scaling::fit(&xt[0], args.window.is_some().then_some(&yt)));
     if let Some(s) = &scaling {
         xt = vec![standardize(&xt[0], &s.mean, &s.scale)];
@@ -402,7 +427,7 @@ impl Scaling {
 }
 
 /// The sliding windows of `--window` over the `--target` column, checked against the model.
-fn series_windows(args: &Args, input: &onyx_runtime::IoInfo, target: &onyx_compiler::ir::TensorType, window: usize) -> anyhow::Result<(HostTensor, HostTensor)> {
+fn series_windows(args: &Args, path: &Path, input: &onyx_runtime::IoInfo, target: &onyx_compiler::ir::TensorType, window: usize) -> anyhow::Result<(HostTensor, HostTensor)> {
     let steps = input.shape.get(1).and_then(|d| d.fixed());
     let reads = window.checked_sub(usize::from(args.difference)).filter(|&s| s > 0).ok_or_else(|| anyhow!("--difference needs --window 2 or more"))?;
     if input.shape.len() != 3 || steps != Some(reads) || input.shape[2].fixed() != Some(1) {
@@ -411,8 +436,8 @@ fn series_windows(args: &Args, input: &onyx_runtime::IoInfo, target: &onyx_compi
     if target.dtype != onyx_compiler::ir::DType::F32 || target.shape.get(1).and_then(|d| d.fixed()) != Some(1) {
         bail!("--window forecasts one value; the model's output is {target}");
     }
-    let (_, series) = read_series(&args.data, args.target.as_deref())?;
-    windows(&series, window, args.horizon as usize).map_err(|m| anyhow!("{}: {m}", args.data.display()))
+    let (_, series) = read_series(path, args.target.as_deref())?;
+    windows(&series, window, args.horizon as usize).map_err(|m| anyhow!("{}: {m}", path.display()))
 }
 
 /// Forecast errors on the validation windows in the data's units: the trained model's RMSE against

@@ -25,6 +25,22 @@ pub struct ImageFolder {
 }
 
 impl ImageFolder {
+    /// The same images labelled by `classes` (another folder's, in its order), for validation
+    /// images that must mean what the training images mean. A class folder `classes` lacks is an
+    /// error naming it.
+    pub fn labelled_as(self, classes: &[String]) -> Result<ImageFolder, String> {
+        let index: Vec<i64> = self
+            .classes
+            .iter()
+            .map(|c| classes.iter().position(|k| k == c).map(|i| i as i64).ok_or_else(|| format!("class folder `{c}` is not one of the training classes ({})", classes.join(", "))))
+            .collect::<Result<_, _>>()?;
+        let y = match &self.y {
+            HostTensor::I64(a) => HostTensor::I64(a.mapv(|l| index[l as usize])),
+            other => other.clone(),
+        };
+        Ok(ImageFolder { x: self.x, y, classes: classes.to_vec() })
+    }
+
     /// The images in an order drawn from `seed`.
     pub fn shuffled(self, seed: u64) -> ImageFolder {
         use rand::SeedableRng;
