@@ -1,4 +1,5 @@
 //! onyx-runtime: engines that run ONNX models (tract today), and the data paths around them.
+pub mod classes;
 pub mod data;
 pub mod engine;
 pub mod error;

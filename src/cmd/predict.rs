@@ -14,7 +14,9 @@ pub struct Args {
     engine: super::engine::EngineArgs,
     /// The model (.onnx).
     model: PathBuf,
-    /// Inputs: .csv (one sample a row), .npy, or .npz (arrays named after the inputs).
+    /// Inputs: .csv (one sample a row), .npy, .npz (arrays named after the inputs), or a folder of
+    /// PNG/JPEG images (flat, or in class folders) for an image model: one row per file, its top
+    /// classes and their probabilities.
     #[arg(short, long, required_unless_present = "series", conflicts_with = "series")]
     input: Option<PathBuf>,
     /// Forecast a series instead: a CSV read as `onyx train --window` reads it, its last window (the
@@ -40,6 +42,9 @@ pub struct Args {
     /// Format for stdout when no --output is given.
     #[arg(long, value_enum, default_value = "csv")]
     format: StdoutFormat,
+    /// With a folder of images: how many classes each row names, most probable first.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    top: u32,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -52,6 +57,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let proto = onyx_proto::read_model(&args.model).with_context(|| format!("reading {}", args.model.display()))?;
     let session = args.engine.engine()?.load(&proto)?;
     let Some(input) = &args.input else { return forecast(&args, session.as_ref()) };
+    if input.is_dir() {
+        return classify_images(&args, input, &proto, session.as_ref());
+    }
     let read = data::read_inputs_noted(input, session.inputs())?;
     for note in &read.notes {
         eprintln!("note: {note}");
@@ -111,4 +119,46 @@ fn forecast(args: &Args, session: &dyn Session) -> anyhow::Result<()> {
         eprintln!("wrote {}", png.display());
     }
     Ok(())
+}
+
+/// `onyx predict --input DIR`: one CSV row per image file, its `--top` classes (by name where the
+/// model keeps them) and their probabilities. Images are read a batch at a time.
+fn classify_images(args: &Args, dir: &std::path::Path, proto: &onyx_proto::onnx::ModelProto, session: &dyn Session) -> anyhow::Result<()> {
+    const BATCH: usize = 64;
+    let files = data::image_files(dir)?;
+    let [info] = session.inputs() else { bail!("a folder of images feeds a model of one input; this one takes {}", session.inputs().len()) };
+    let names = onyx_runtime::classes::class_names(proto);
+    let top = args.top as usize;
+    let mut header = vec!["path".to_string()];
+    for k in 1..=top {
+        let suffix = if top == 1 { String::new() } else { format!("_{k}") };
+        header.extend([format!("class{suffix}"), format!("probability{suffix}")]);
+    }
+    let mut text = header.join(",") + "\n";
+    for chunk in files.chunks(BATCH) {
+        let x = data::read_images(chunk, info)?;
+        let y = session.run(&[x])?.remove(0);
+        let width = y.shape().iter().skip(1).product::<usize>().max(1);
+        for (file, row) in chunk.iter().zip(y.to_f64_vec().chunks(width)) {
+            let mut cells = vec![csv_field(&file.display().to_string())];
+            for (class, p) in onyx_runtime::classes::top_k(row, top) {
+                cells.push(csv_field(&names.as_ref().and_then(|n| n.get(class).cloned()).unwrap_or_else(|| class.to_string())));
+                cells.push(format!("{}", p as f32));
+            }
+            text += &(cells.join(",") + "\n");
+        }
+    }
+    match &args.output {
+        Some(path) => {
+            onyx_proto::atomic_write(path, text.as_bytes())?;
+            eprintln!("wrote {} predictions to {}", files.len(), path.display());
+            Ok(())
+        }
+        None => super::print(&text),
+    }
+}
+
+/// A CSV field, quoted where it holds a comma, a quote or a line break.
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }
 }

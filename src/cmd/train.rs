@@ -378,8 +378,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let mut trained = trainer.trained_model(&graph)?;
     // The class each output index stands for, when the data named them.
     if let Some(classes) = &classes {
-        trained.metadata.retain(|(k, _)| k != "onyx.classes");
-        trained.metadata.push(("onyx.classes".into(), serde_json::to_string(classes)?));
+        trained.metadata.retain(|(k, _)| k != onyx_runtime::classes::CLASSES_KEY);
+        trained.metadata.push((onyx_runtime::classes::CLASSES_KEY.into(), serde_json::to_string(classes)?));
     }
     let written = export(trained, &info.name, scaling.as_ref(), args.difference, args.pack.is_some(), &output)?;
     if args.window.is_some() && n_val > 0 {

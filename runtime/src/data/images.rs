@@ -60,49 +60,81 @@ fn entries(dir: &Path) -> Result<Vec<PathBuf>, RuntimeError> {
     Ok(out)
 }
 
+/// The (channels, height, width) of an image input of shape (N, C, H, W) with C of 1 or 3.
+fn image_shape(dir: &Path, input: &IoInfo) -> Result<(usize, usize, usize), RuntimeError> {
+    let dims: Option<Vec<usize>> = input.shape.iter().skip(1).map(|d| d.fixed()).collect();
+    match dims.as_deref() {
+        Some(&[c @ (1 | 3), h, w]) => Ok((c, h, w)),
+        _ => Err(data_error(dir, format!("a folder of images feeds an input of shape (N, 1 or 3, H, W); the model's is {}", input.describe()))),
+    }
+}
+
+fn is_image(p: &Path) -> bool {
+    p.is_file() && p.extension().and_then(|e| e.to_str()).is_some_and(|e| EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+}
+
+/// The PNG and JPEG files of `dir` and of its sub-folders (one level, as class folders hold them),
+/// sorted by path.
+pub fn image_files(dir: &Path) -> Result<Vec<PathBuf>, RuntimeError> {
+    let mut files = vec![];
+    for entry in entries(dir)? {
+        if entry.is_dir() {
+            files.extend(entries(&entry)?.into_iter().filter(|p| is_image(p)));
+        } else if is_image(&entry) {
+            files.push(entry);
+        }
+    }
+    files.sort();
+    if files.is_empty() {
+        return Err(data_error(dir, "holds no PNG or JPEG images (nor class folders of them)"));
+    }
+    Ok(files)
+}
+
+/// `files` decoded, resized to the input (bilinear) and laid out channels first as raw 0–255
+/// values, for a model input of shape (N, 1 or 3, H, W). An image that does not decode is an error
+/// naming it.
+pub fn read_images(files: &[PathBuf], input: &IoInfo) -> Result<HostTensor, RuntimeError> {
+    let (channels, height, width) = image_shape(files.first().map_or(Path::new("."), |f| f.as_path()), input)?;
+    let plane = height * width;
+    let mut pixels = vec![0f32; files.len() * channels * plane];
+    for (file, sample) in files.iter().zip(pixels.chunks_exact_mut(channels * plane)) {
+        let img = image::open(file).map_err(|e| data_error(file, format!("cannot read the image: {e}")))?;
+        let img = img.resize_exact(width as u32, height as u32, FilterType::Triangle);
+        if channels == 1 {
+            for (i, p) in img.to_luma8().pixels().enumerate() {
+                sample[i] = p.0[0] as f32;
+            }
+        } else {
+            for (i, p) in img.to_rgb8().pixels().enumerate() {
+                for c in 0..3 {
+                    sample[c * plane + i] = p.0[c] as f32;
+                }
+            }
+        }
+    }
+    let x = ArrayD::from_shape_vec(IxDyn(&[files.len(), channels, height, width]), pixels).map_err(|e| RuntimeError::Unsupported(e.to_string()))?;
+    Ok(HostTensor::F32(x))
+}
+
 /// Reads `dir` for a model input of shape (N, C, H, W) with C of 1 or 3.
 pub fn read_image_folder(dir: &Path, input: &IoInfo) -> Result<ImageFolder, RuntimeError> {
-    let dims: Option<Vec<usize>> = input.shape.iter().skip(1).map(|d| d.fixed()).collect();
-    let (channels, height, width) = match dims.as_deref() {
-        Some(&[c @ (1 | 3), h, w]) => (c, h, w),
-        _ => return Err(data_error(dir, format!("a folder of images feeds an input of shape (N, 1 or 3, H, W); the model's is {}", input.describe()))),
-    };
+    image_shape(dir, input)?;
     let classes: Vec<PathBuf> = entries(dir)?.into_iter().filter(|p| p.is_dir()).collect();
     if classes.is_empty() {
         return Err(data_error(dir, "holds no class sub-folders (one folder of images per class)"));
     }
-    let mut pixels: Vec<f32> = vec![];
+    let mut files: Vec<PathBuf> = vec![];
     let mut labels: Vec<i64> = vec![];
     for (label, class) in classes.iter().enumerate() {
-        let files: Vec<PathBuf> = entries(class)?
-            .into_iter()
-            .filter(|p| p.extension().and_then(|e| e.to_str()).is_some_and(|e| EXTENSIONS.contains(&e.to_ascii_lowercase().as_str())))
-            .collect();
-        if files.is_empty() {
+        let found: Vec<PathBuf> = entries(class)?.into_iter().filter(|p| is_image(p)).collect();
+        if found.is_empty() {
             return Err(data_error(class, "holds no PNG or JPEG images"));
         }
-        for file in files {
-            let img = image::open(&file).map_err(|e| data_error(&file, format!("cannot read the image: {e}")))?;
-            let img = img.resize_exact(width as u32, height as u32, FilterType::Triangle);
-            let start = pixels.len();
-            pixels.resize(start + channels * height * width, 0.0);
-            let plane = height * width;
-            if channels == 1 {
-                for (i, p) in img.to_luma8().pixels().enumerate() {
-                    pixels[start + i] = p.0[0] as f32;
-                }
-            } else {
-                for (i, p) in img.to_rgb8().pixels().enumerate() {
-                    for c in 0..3 {
-                        pixels[start + c * plane + i] = p.0[c] as f32;
-                    }
-                }
-            }
-            labels.push(label as i64);
-        }
+        labels.extend(std::iter::repeat_n(label as i64, found.len()));
+        files.extend(found);
     }
-    let n = labels.len();
-    let x = ArrayD::from_shape_vec(IxDyn(&[n, channels, height, width]), pixels).map_err(|e| data_error(dir, e.to_string()))?;
+    let x = read_images(&files, input)?;
     let classes = classes.iter().map(|c| c.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default()).collect();
-    Ok(ImageFolder { x: HostTensor::F32(x), y: HostTensor::I64(Array1::from(labels).into_dyn()), classes })
+    Ok(ImageFolder { x, y: HostTensor::I64(Array1::from(labels).into_dyn()), classes })
 }
