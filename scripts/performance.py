@@ -1,7 +1,8 @@
 """Writes docs/performance.md from criterion's estimates (target/criterion/*/…/new/estimates.json):
 the corpus table (batch-1 latency per model on tract and ONNX Runtime, and their ratio) and the
 median of every other benchmark found, with the machine and the date in the header. Run the
-benchmarks first, e.g. `cargo bench --bench corpus` (and any others to report).
+benchmarks first, e.g. `cargo bench --profile dev --bench corpus -- --noplot` (and any others to
+report; `--noplot` because criterion's plots need fonts this machine may lack).
 
 usage: performance.py [--criterion DIR] [--out FILE]
 """
@@ -49,7 +50,8 @@ lines = [
     "",
     "## The corpus at batch 1",
     "",
-    "`cargo bench --bench corpus`: one call of each model of the real-model corpus (docs/engines.md)",
+    "`cargo bench --profile dev --bench corpus -- --noplot` (the dev profile optimizes every dependency,",
+    "where tract and ONNX Runtime do the work): one call of each model of the real-model corpus (docs/engines.md)",
     "on the inputs `scripts/corpus/reference.py` wrote, ONNX Runtime on one intra-op thread as tract",
     "runs a plan on one core. A ratio above 1 means tract is slower.",
     "",

@@ -360,7 +360,7 @@ metrics = ["accuracy"]
     let proto = onyx_proto::read_model(&model).unwrap();
     assert!(proto.metadata_props.iter().any(|p| p.key.as_deref() == Some("onyx.classes") && p.value.as_deref() == Some(r#"["blue","red"]"#)));
     let session = TractEngine.load(&proto).unwrap();
-    let folder = onyx_runtime::data::read_image_folder(&images, &session.inputs()[0]).unwrap();
+    let folder = onyx_runtime::data::read_image_folder(&images, &session.inputs()[0], onyx_compiler::image_format::ImageFormat::of(&session.inputs()[0].shape, &[])).unwrap();
     let HostTensor::F32(x) = &folder.x else { panic!("float pixels") };
     assert_eq!(x.shape(), [12, 3, 8, 8]);
     assert!(x.iter().all(|&v| (0.0..=255.0).contains(&v)) && x.iter().any(|&v| v > 200.0), "raw 0–255 pixels");
@@ -376,7 +376,7 @@ metrics = ["accuracy"]
 
     // A file that is not an image is refused, naming it.
     std::fs::write(images.join("red").join("broken.png"), "not a png").unwrap();
-    let e = onyx_runtime::data::read_image_folder(&images, &session.inputs()[0]).err().unwrap().to_string();
+    let e = onyx_runtime::data::read_image_folder(&images, &session.inputs()[0], onyx_compiler::image_format::ImageFormat::of(&session.inputs()[0].shape, &[])).err().unwrap().to_string();
     assert!(e.contains("broken.png") && e.contains("cannot read the image"), "{e}");
 }
 

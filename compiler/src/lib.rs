@@ -8,6 +8,7 @@ pub mod autodiff;
 pub mod builder;
 pub mod dump;
 pub mod export;
+pub mod image_format;
 pub mod import;
 pub mod init;
 pub mod inspect;
@@ -22,7 +23,7 @@ pub mod train;
 pub mod transfer;
 
 pub use export::{OPSET, to_onnx};
-pub use import::{ImportError, import};
+pub use import::{ImportError, import, import_with_shapes};
 pub use model::{LayerInfo, Model, compile};
 pub use spec::{Spec, SpecError};
 

@@ -1,4 +1,5 @@
 //! Lowering a whole spec: model inputs, then each layer in dependency order, into one IR graph.
+use crate::image_format::{CHANNELS_KEY, LAYOUT_KEY, Layout};
 use std::collections::HashMap;
 
 use crate::builder::Builder;
@@ -125,7 +126,9 @@ pub fn compile(spec: &Spec) -> Result<Model, SpecError> {
             return Err(spec.source.error(&[Seg::Key("model".into()), Seg::Key("normalize".into())], None, Some("normalize"), "normalizes a model with one input"));
         };
         let name = b.graph.value(input).name.clone();
-        crate::passes::prepend_channel_normalization(&mut b.graph, &name, mean, std)
+        let shape = &b.graph.value(input).ty.shape;
+        let axis = spec.layout.unwrap_or_else(|| Layout::detect(shape)).channel_axis(shape.len());
+        crate::passes::prepend_channel_normalization(&mut b.graph, &name, mean, std, axis)
             .map_err(|e| spec.source.error(&[Seg::Key("model".into()), Seg::Key("normalize".into())], None, Some("normalize"), e.to_string()))?;
     }
     let base_metadata = std::mem::take(&mut b.graph.metadata);
@@ -135,6 +138,9 @@ pub fn compile(spec: &Spec) -> Result<Model, SpecError> {
         ("onyx.version".into(), env!("CARGO_PKG_VERSION").into()),
     ];
     b.graph.metadata.extend(base_metadata);
+    // Whatever feeds the model images lays them out as the spec says.
+    b.graph.metadata.extend(spec.layout.map(|l| (LAYOUT_KEY.to_string(), l.name().to_string())));
+    b.graph.metadata.extend(spec.channels.map(|c| (CHANNELS_KEY.to_string(), c.name().to_string())));
     if spec.train.is_some() {
         b.graph.metadata.extend(spec.train_json().map(|t| ("onyx.train".to_string(), t)));
     }

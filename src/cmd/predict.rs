@@ -128,6 +128,8 @@ fn classify_images(args: &Args, dir: &std::path::Path, proto: &onyx_proto::onnx:
     let files = data::image_files(dir)?;
     let [info] = session.inputs() else { bail!("a folder of images feeds a model of one input; this one takes {}", session.inputs().len()) };
     let names = onyx_runtime::classes::class_names(proto);
+    let metadata: Vec<(String, String)> = proto.metadata_props.iter().map(|p| (p.key.clone().unwrap_or_default(), p.value.clone().unwrap_or_default())).collect();
+    let format = onyx_compiler::image_format::ImageFormat::of(&info.shape, &metadata);
     let top = args.top as usize;
     let mut header = vec!["path".to_string()];
     for k in 1..=top {
@@ -136,7 +138,7 @@ fn classify_images(args: &Args, dir: &std::path::Path, proto: &onyx_proto::onnx:
     }
     let mut text = header.join(",") + "\n";
     for chunk in files.chunks(BATCH) {
-        let x = data::read_images(chunk, info)?;
+        let x = data::read_images(chunk, info, format)?;
         let y = session.run(&[x])?.remove(0);
         let width = y.shape().iter().skip(1).product::<usize>().max(1);
         for (file, row) in chunk.iter().zip(y.to_f64_vec().chunks(width)) {

@@ -216,7 +216,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             None if path.is_dir() => {
                 // As image_dataset_from_directory, the files are shuffled (seeded) before the validation
                 // split, so that it holds every class.
-                let folder = read_image_folder(path, &info)?.shuffled(args.seed.unwrap_or(seed));
+                let format = onyx_compiler::image_format::ImageFormat::of(&info.shape, &graph.metadata);
+                let folder = read_image_folder(path, &info, format)?.shuffled(args.seed.unwrap_or(seed));
                 let folder = match known {
                     Some(classes) => folder.labelled_as(classes).map_err(|m| anyhow!("{}: {m}", path.display()))?,
                     None => folder,

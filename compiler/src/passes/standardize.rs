@@ -18,16 +18,17 @@ pub fn prepend_standardization(graph: &mut Graph, input: &str, mean: &[f32], sca
     prepend(graph, input, Tensor::from_f32(sample.clone(), mean), Tensor::from_f32(sample, scale))
 }
 
-/// Prepends `(x − mean) / std` per channel (the first axis after the batch), as an image model's
-/// input normalization; one value for every channel, or one for all.
-pub fn prepend_channel_normalization(graph: &mut Graph, input: &str, mean: &[f32], std: &[f32]) -> Result<(), PassError> {
+/// Prepends `(x − mean) / std` per channel, the input's axis `channel_axis` (1 for NCHW, the last
+/// for NHWC), as an image model's input normalization; one value for every channel, or one for all.
+pub fn prepend_channel_normalization(graph: &mut Graph, input: &str, mean: &[f32], std: &[f32], channel_axis: usize) -> Result<(), PassError> {
     let sample = sample_shape(graph, input)?;
-    let channels = sample.first().copied().unwrap_or(1);
+    let axis = channel_axis.saturating_sub(1).min(sample.len().saturating_sub(1));
+    let channels = sample.get(axis).copied().unwrap_or(1);
     if mean.len() != std.len() || !(mean.len() == channels || mean.len() == 1) {
         return Err(PassError::at(input, format!("{channels} channels, but {} means and {} standard deviations", mean.len(), std.len())));
     }
-    let mut dims = vec![mean.len()];
-    dims.extend(std::iter::repeat_n(1, sample.len().saturating_sub(1)));
+    // One value per channel on the channel axis, broadcast over the others.
+    let dims: Vec<usize> = (0..sample.len().max(1)).map(|i| if i == axis { mean.len() } else { 1 }).collect();
     prepend(graph, input, Tensor::from_f32(dims.clone(), mean), Tensor::from_f32(dims, std))
 }
 

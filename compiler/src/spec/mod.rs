@@ -52,6 +52,10 @@ pub struct Spec {
     /// Per-channel (mean, std) applied to the input by the model's first nodes, so that it takes raw
     /// values (pixels 0–255).
     pub normalize: Option<(Vec<f32>, Vec<f32>)>,
+    /// The image input's layout, where the spec sets it (else it is read from the input's shape).
+    pub layout: Option<crate::image_format::Layout>,
+    /// The order of the color channels, where `normalize` sets it.
+    pub channels: Option<crate::image_format::ChannelOrder>,
     pub source: Source,
 }
 
@@ -230,6 +234,14 @@ fn build(raw: raw::RawSpec, source: Source) -> Result<Spec, SpecError> {
         }
         Some(n) => Some((n.mean.iter().map(|&v| v as f32).collect(), n.std.iter().map(|&v| v as f32).collect())),
     };
+    let layout = match model.layout.as_deref() {
+        None => None,
+        Some(l) => Some(crate::image_format::Layout::parse(l).ok_or_else(|| at_model("layout", format!("`{l}` is not a layout; expected \"nchw\" or \"nhwc\"")))?),
+    };
+    let channels = match model.normalize.as_ref().and_then(|n| n.channels.as_deref()) {
+        None => None,
+        Some(c) => Some(crate::image_format::ChannelOrder::parse(c).ok_or_else(|| at_model("normalize", format!("channels: `{c}` is not a channel order; expected \"rgb\" or \"bgr\"")))?),
+    };
     let raw_inputs: Vec<&raw::RawInput> = match (&model.input, &model.inputs) {
         _ if base.is_some() => vec![],
         (Some(i), None) => vec![i],
@@ -358,6 +370,8 @@ fn build(raw: raw::RawSpec, source: Source) -> Result<Spec, SpecError> {
         train,
         base,
         normalize,
+        layout,
+        channels,
         source,
     })
 }

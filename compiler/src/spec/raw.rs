@@ -32,6 +32,8 @@ pub struct RawModel {
     pub base: Option<RawBase>,
     /// `(x − mean) / std` per input channel, as the model's first nodes.
     pub normalize: Option<RawNormalize>,
+    /// `nchw` or `nhwc`: the image input's layout, where its shape does not show it.
+    pub layout: Option<String>,
 }
 
 #[derive(Deserialize, Debug)]
@@ -39,6 +41,8 @@ pub struct RawModel {
 pub struct RawNormalize {
     pub mean: Vec<f64>,
     pub std: Vec<f64>,
+    /// `rgb` (the default) or `bgr`: the order the model takes the color channels in.
+    pub channels: Option<String>,
 }
 
 #[derive(Deserialize, Debug)]

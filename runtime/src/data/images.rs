@@ -3,6 +3,7 @@
 //! channels (1: grey, 3: RGB), resized to the input's height and width (bilinear) and kept as raw
 //! 0–255 values, channels first. Scaling belongs to the model (`normalize` in the spec), so the
 //! deployed model takes the same raw pixels.
+use onyx_compiler::image_format::{ChannelOrder, ImageFormat, Layout};
 use std::path::{Path, PathBuf};
 
 use image::imageops::FilterType;
@@ -60,12 +61,19 @@ fn entries(dir: &Path) -> Result<Vec<PathBuf>, RuntimeError> {
     Ok(out)
 }
 
-/// The (channels, height, width) of an image input of shape (N, C, H, W) with C of 1 or 3.
-fn image_shape(dir: &Path, input: &IoInfo) -> Result<(usize, usize, usize), RuntimeError> {
-    let dims: Option<Vec<usize>> = input.shape.iter().skip(1).map(|d| d.fixed()).collect();
-    match dims.as_deref() {
-        Some(&[c @ (1 | 3), h, w]) => Ok((c, h, w)),
-        _ => Err(data_error(dir, format!("a folder of images feeds an input of shape (N, 1 or 3, H, W); the model's is {}", input.describe()))),
+/// The (channels, height, width) of an image input of shape (N, C, H, W) or (N, H, W, C) with C of
+/// 1 or 3.
+fn image_shape(dir: &Path, input: &IoInfo, format: ImageFormat) -> Result<(usize, usize, usize), RuntimeError> {
+    let ty = onyx_compiler::ir::TensorType::new(input.dtype, input.shape.clone());
+    match format.layout.image_dims(&ty) {
+        Some((c @ (1 | 3), h, w)) => Ok((c, h, w)),
+        _ => {
+            let expected = match format.layout {
+                Layout::Nchw => "(N, 1 or 3, H, W)",
+                Layout::Nhwc => "(N, H, W, 1 or 3)",
+            };
+            Err(data_error(dir, format!("a folder of images feeds an input of shape {expected}; the model's is {}", input.describe())))
+        }
     }
 }
 
@@ -91,35 +99,51 @@ pub fn image_files(dir: &Path) -> Result<Vec<PathBuf>, RuntimeError> {
     Ok(files)
 }
 
-/// `files` decoded, resized to the input (bilinear) and laid out channels first as raw 0–255
-/// values, for a model input of shape (N, 1 or 3, H, W). An image that does not decode is an error
-/// naming it.
-pub fn read_images(files: &[PathBuf], input: &IoInfo) -> Result<HostTensor, RuntimeError> {
-    let (channels, height, width) = image_shape(files.first().map_or(Path::new("."), |f| f.as_path()), input)?;
+/// ITU-R BT.601's luma weights, for color images feeding a one-channel model.
+const LUMA_601: [f32; 3] = [0.299, 0.587, 0.114];
+
+/// `files` decoded, resized to the input (bilinear) and laid out as `format` says (channels first
+/// or last, RGB or BGR) as raw 0–255 values, for a model input of 1 or 3 channels: grayscale images
+/// repeated over three channels, color ones reduced to one by BT.601's luma. An image that does not
+/// decode is an error naming it.
+pub fn read_images(files: &[PathBuf], input: &IoInfo, format: ImageFormat) -> Result<HostTensor, RuntimeError> {
+    let (channels, height, width) = image_shape(files.first().map_or(Path::new("."), |f| f.as_path()), input, format)?;
     let plane = height * width;
+    // Where channel c of pixel i goes within a sample.
+    let at = |i: usize, c: usize| match format.layout {
+        Layout::Nchw => c * plane + i,
+        Layout::Nhwc => i * channels + c,
+    };
     let mut pixels = vec![0f32; files.len() * channels * plane];
     for (file, sample) in files.iter().zip(pixels.chunks_exact_mut(channels * plane)) {
         let img = image::open(file).map_err(|e| data_error(file, format!("cannot read the image: {e}")))?;
-        let img = img.resize_exact(width as u32, height as u32, FilterType::Triangle);
-        if channels == 1 {
-            for (i, p) in img.to_luma8().pixels().enumerate() {
-                sample[i] = p.0[0] as f32;
-            }
-        } else {
-            for (i, p) in img.to_rgb8().pixels().enumerate() {
-                for c in 0..3 {
-                    sample[c * plane + i] = p.0[c] as f32;
+        let rgb = img.resize_exact(width as u32, height as u32, FilterType::Triangle).to_rgb8();
+        for (i, p) in rgb.pixels().enumerate() {
+            let [r, g, b] = p.0.map(f32::from);
+            if channels == 1 {
+                sample[at(i, 0)] = (LUMA_601[0] * r + LUMA_601[1] * g + LUMA_601[2] * b).round();
+            } else {
+                let ordered = match format.channels {
+                    ChannelOrder::Rgb => [r, g, b],
+                    ChannelOrder::Bgr => [b, g, r],
+                };
+                for (c, v) in ordered.into_iter().enumerate() {
+                    sample[at(i, c)] = v;
                 }
             }
         }
     }
-    let x = ArrayD::from_shape_vec(IxDyn(&[files.len(), channels, height, width]), pixels).map_err(|e| RuntimeError::Unsupported(e.to_string()))?;
+    let shape = match format.layout {
+        Layout::Nchw => [files.len(), channels, height, width],
+        Layout::Nhwc => [files.len(), height, width, channels],
+    };
+    let x = ArrayD::from_shape_vec(IxDyn(&shape), pixels).map_err(|e| RuntimeError::Unsupported(e.to_string()))?;
     Ok(HostTensor::F32(x))
 }
 
-/// Reads `dir` for a model input of shape (N, C, H, W) with C of 1 or 3.
-pub fn read_image_folder(dir: &Path, input: &IoInfo) -> Result<ImageFolder, RuntimeError> {
-    image_shape(dir, input)?;
+/// Reads `dir` for a model image input laid out as `format` says.
+pub fn read_image_folder(dir: &Path, input: &IoInfo, format: ImageFormat) -> Result<ImageFolder, RuntimeError> {
+    image_shape(dir, input, format)?;
     let classes: Vec<PathBuf> = entries(dir)?.into_iter().filter(|p| p.is_dir()).collect();
     if classes.is_empty() {
         return Err(data_error(dir, "holds no class sub-folders (one folder of images per class)"));
@@ -134,7 +158,7 @@ pub fn read_image_folder(dir: &Path, input: &IoInfo) -> Result<ImageFolder, Runt
         labels.extend(std::iter::repeat_n(label as i64, found.len()));
         files.extend(found);
     }
-    let x = read_images(&files, input)?;
+    let x = read_images(&files, input, format)?;
     let classes = classes.iter().map(|c| c.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default()).collect();
     Ok(ImageFolder { x, y: HostTensor::I64(Array1::from(labels).into_dyn()), classes })
 }
