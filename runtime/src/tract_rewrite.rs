@@ -60,7 +60,7 @@ pub fn inline_known_ifs(model: &ModelProto, facts: &[InferenceFact]) -> Option<M
         let g = out.graph.as_mut()?;
         let mut nodes = Vec::with_capacity(g.node.len());
         for n in std::mem::take(&mut g.node) {
-            match conditions.iter().find(|(name, _)| *name == tract_name(&n, 0)) {
+            match conditions.iter().find(|(name, _)| *name == tract_name(&n)) {
                 Some(&(_, taken)) => match branch(&n, taken) {
                     Some(b) => {
                         g.initializer.extend(b.initializer.iter().cloned());
@@ -83,7 +83,7 @@ pub fn inline_known_ifs(model: &ModelProto, facts: &[InferenceFact]) -> Option<M
 }
 
 /// The name tract gives a node it imports (its own, else its first output's).
-fn tract_name(n: &NodeProto, _index: usize) -> String {
+fn tract_name(n: &NodeProto) -> String {
     match n.name.as_deref().filter(|s| !s.is_empty()) {
         Some(name) => name.to_string(),
         None => n.output.first().cloned().unwrap_or_default(),
@@ -102,7 +102,7 @@ fn identity(from: String, to: String) -> NodeProto {
 /// The top-level If nodes whose condition tract's analysis finds constant, by tract's node name.
 fn known_conditions(model: &ModelProto, facts: &[InferenceFact]) -> Vec<(String, bool)> {
     let Some(graph) = &model.graph else { return vec![] };
-    let ifs: Vec<String> = graph.node.iter().filter(|n| n.op_type.as_deref() == Some("If")).map(|n| tract_name(n, 0)).collect();
+    let ifs: Vec<String> = graph.node.iter().filter(|n| n.op_type.as_deref() == Some("If")).map(tract_name).collect();
     if ifs.is_empty() {
         return vec![];
     }

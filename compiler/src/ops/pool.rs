@@ -275,13 +275,7 @@ impl Op for GlobalAveragePool {
     }
 
     fn infer(&self, inputs: &[Option<Fact>]) -> Result<Vec<TensorType>, OpError> {
-        let x = required("GlobalAveragePool", inputs, 0)?.ty;
-        if x.rank() < 3 {
-            return Err(shape_error("GlobalAveragePool", format!("needs (N, C, spatial...), got {x}")));
-        }
-        let mut shape = x.shape[..2].to_vec();
-        shape.extend(std::iter::repeat_n(Dim::Fixed(1), x.rank() - 2));
-        Ok(vec![TensorType::new(x.dtype, shape)])
+        global_pool_shape("GlobalAveragePool", inputs)
     }
 
     fn attributes(&self) -> Vec<AttributeProto> {
@@ -301,6 +295,17 @@ impl Op for GlobalAveragePool {
     }
 }
 
+/// The shape rule of the global poolings: one cell per map, (N, C, 1, …).
+fn global_pool_shape(op: &str, inputs: &[Option<Fact>]) -> Result<Vec<TensorType>, OpError> {
+    let x = required(op, inputs, 0)?.ty;
+    if x.rank() < 3 {
+        return Err(shape_error(op, format!("needs (N, C, spatial...), got {x}")));
+    }
+    let mut shape = x.shape[..2].to_vec();
+    shape.extend(std::iter::repeat_n(Dim::Fixed(1), x.rank() - 2));
+    Ok(vec![TensorType::new(x.dtype, shape)])
+}
+
 /// GlobalMaxPool: the largest value of each whole map.
 #[derive(Clone, Debug, PartialEq)]
 pub struct GlobalMaxPool;
@@ -317,13 +322,7 @@ impl Op for GlobalMaxPool {
     }
 
     fn infer(&self, inputs: &[Option<Fact>]) -> Result<Vec<TensorType>, OpError> {
-        let x = required("GlobalMaxPool", inputs, 0)?.ty;
-        if x.rank() < 3 {
-            return Err(shape_error("GlobalMaxPool", format!("needs (N, C, spatial...), got {x}")));
-        }
-        let mut shape = x.shape[..2].to_vec();
-        shape.extend(std::iter::repeat_n(Dim::Fixed(1), x.rank() - 2));
-        Ok(vec![TensorType::new(x.dtype, shape)])
+        global_pool_shape("GlobalMaxPool", inputs)
     }
 
     fn attributes(&self) -> Vec<AttributeProto> {

@@ -78,9 +78,9 @@ pub(super) fn read_array(npz: &mut Npz, name: &str, dtype: DType) -> Result<Host
     convert(t, dtype).map(|(t, _)| t).map_err(|e| format!("array `{name}`: {e}"))
 }
 
-/// `t` as `dtype`, with a note when it became floats of another type. Any integers feed any integer type when
-/// every value fits; integers and floats feed floats (as Keras casts them); floats feed integers
-/// only when every value is a whole number; bools take 0 and 1.
+/// `t` as `dtype`, with a note when it became floats of another type. Any integers feed any
+/// integer type when every value fits; integers and floats feed floats (as Keras casts them);
+/// floats feed integers only when every value is a whole number; bools take 0 and 1.
 pub fn convert(t: HostTensor, dtype: DType) -> Result<(HostTensor, Option<String>), String> {
     let from = t.dtype();
     if from == dtype {
@@ -91,25 +91,18 @@ pub fn convert(t: HostTensor, dtype: DType) -> Result<(HostTensor, Option<String
         return Ok((t.cast(dtype), note));
     }
     let (lo, hi) = integer_range(dtype);
-    let values = t.to_f64_vec();
-    for (i, &v) in values.iter().enumerate() {
-        let whole = v.is_finite() && v.fract() == 0.0;
-        // Integers are checked exactly (through i128), floats through their value.
-        let value: Option<i128> = if from.is_float() { whole.then_some(v as i128) } else { Some(integer_at(&t, i)) };
-        match value {
-            Some(n) if (lo..=hi).contains(&n) => {}
-            _ => {
-                let shown = if from.is_float() { v.to_string() } else { integer_at(&t, i).to_string() };
-                return Err(format!("{from} value {shown} at flat index {i} does not fit the model's {dtype}"));
-            }
-        }
+    // Integers are checked exactly (through i128), floats through their value.
+    let fits = |n: i128| (lo..=hi).contains(&n);
+    let bad = if from.is_float() {
+        t.to_f64_vec().into_iter().enumerate().find(|&(_, v)| !(v.is_finite() && v.fract() == 0.0 && fits(v as i128))).map(|(i, v)| (i, v.to_string()))
+    } else {
+        let exact: Vec<i128> = crate::each_host_tensor!(&t, a => a.iter().map(|v| crate::tensor::Element::to_i128(*v)).collect());
+        exact.into_iter().enumerate().find(|&(_, n)| !fits(n)).map(|(i, n)| (i, n.to_string()))
+    };
+    if let Some((i, shown)) = bad {
+        return Err(format!("{from} value {shown} at flat index {i} does not fit the model's {dtype}"));
     }
     Ok((t.cast(dtype), None))
-}
-
-/// The integer at flat index `i` of an integer or bool tensor, exactly.
-fn integer_at(t: &HostTensor, i: usize) -> i128 {
-    crate::each_host_tensor!(t, a => a.iter().nth(i).map_or(0, |v| crate::tensor::Element::to_i128(*v)))
 }
 
 /// Shapes samples for `info`: an array of the input's rank is taken as it is (its known dimensions
