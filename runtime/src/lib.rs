@@ -2,6 +2,7 @@
 pub mod classes;
 pub mod data;
 pub mod engine;
+pub mod evaluate;
 pub mod error;
 pub mod fallback;
 pub mod memory;

@@ -69,3 +69,61 @@ pub fn line_chart(path: &Path, title: &str, (x_desc, y_desc): (&str, &str), line
     }
     std::fs::rename(&tmp, path).map_err(|source| RuntimeError::Io { path: path.to_path_buf(), source })
 }
+
+/// A confusion matrix as a PNG: one cell per (true, predicted) pair, shaded by its share of the
+/// true class's samples and labelled with its count.
+pub fn confusion_matrix(path: &Path, title: &str, labels: &[String], counts: &[Vec<u64>]) -> Result<(), RuntimeError> {
+    let plot_error = |e: String| RuntimeError::Data { path: path.to_path_buf(), message: format!("drawing {title}: {e}") };
+    if !register_font() {
+        return Err(plot_error(format!("no TrueType font found (looked for {})", FONTS.join(", "))));
+    }
+    let k = labels.len().max(1);
+    let cell = (560 / k as u32).clamp(24, 120);
+    if counts.len() > k {
+        return Err(plot_error(format!("{} rows of counts for {k} labels", counts.len())));
+    }
+    let side = cell * k as u32;
+    let tmp = path.with_extension("png.tmp.png");
+    {
+        let root = BitMapBackend::new(&tmp, (side + 220, side + 170)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| plot_error(e.to_string()))?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 22))
+            .margin(12)
+            .x_label_area_size(60)
+            .y_label_area_size(120)
+            // A segmented range 0..n holds n + 1 segments.
+            .build_cartesian_2d((0..k - 1).into_segmented(), (0..k - 1).into_segmented())
+            .map_err(|e| plot_error(e.to_string()))?;
+        // Rows from the top: the first class at the top, as a table reads.
+        let name = |v: &SegmentValue<usize>, flip: bool| match v {
+            SegmentValue::CenterOf(i) if *i < k => labels.get(if flip { k - 1 - i } else { *i }).cloned().unwrap_or_default(),
+            _ => String::new(),
+        };
+        chart
+            .configure_mesh()
+            .disable_mesh()
+            .x_desc("predicted")
+            .y_desc("true")
+            .x_labels(k)
+            .y_labels(k)
+            .x_label_formatter(&|v| name(v, false))
+            .y_label_formatter(&|v| name(v, true))
+            .draw()
+            .map_err(|e| plot_error(e.to_string()))?;
+        for (t, row) in counts.iter().enumerate() {
+            let total = row.iter().sum::<u64>().max(1) as f64;
+            let y = k - 1 - t.min(k - 1);
+            for (p, &count) in row.iter().enumerate() {
+                let share = count as f64 / total;
+                let shade = RGBColor((255.0 - 200.0 * share) as u8, (255.0 - 140.0 * share) as u8, 255);
+                let cell_area = [(SegmentValue::Exact(p), SegmentValue::Exact(y)), (SegmentValue::Exact(p + 1), SegmentValue::Exact(y + 1))];
+                chart.draw_series(std::iter::once(Rectangle::new(cell_area, shade.filled()))).map_err(|e| plot_error(e.to_string()))?;
+                let text = Text::new(count.to_string(), (SegmentValue::CenterOf(p), SegmentValue::CenterOf(y)), ("sans-serif", 16).into_font().color(&BLACK));
+                chart.draw_series(std::iter::once(text)).map_err(|e| plot_error(e.to_string()))?;
+            }
+        }
+        root.present().map_err(|e| plot_error(e.to_string()))?;
+    }
+    std::fs::rename(&tmp, path).map_err(|source| RuntimeError::Io { path: path.to_path_buf(), source })
+}

@@ -1,6 +1,7 @@
 pub mod compile;
 pub mod deploy;
 pub mod engine;
+pub mod evaluate;
 pub mod export;
 pub mod import;
 pub mod inspect;

@@ -104,6 +104,11 @@ pub struct TrainingGraphs {
 impl TrainingGraphs {
     /// Each metric's value from its sums over `samples` samples: means per sample, the root of the
     /// mean for `rmse`, and `1 − SSE / Σ(y − ȳ)²` over every target value for `r2`.
+    /// The metrics' names, in the order [`TrainingGraphs::finish_metrics`] gives their values.
+    pub fn metric_names(&self) -> Vec<String> {
+        self.finish_metrics(&vec![0.0; self.metric_sums.len()], 1).into_iter().map(|(name, _)| name).collect()
+    }
+
     pub fn finish_metrics(&self, sums: &[f64], samples: usize) -> Vec<(String, f64)> {
         let sum = |name: &str| self.metric_sums.iter().position(|m| m == name).map_or(f64::NAN, |i| sums[i]);
         let n = samples as f64;
