@@ -492,6 +492,25 @@ fn pad() {
     c.check("Pad", y);
 }
 
+/// Reflect and edge padding fold their borders back onto the elements they copied: on every axis at
+/// once (corners copied along two axes), on one side only, and reflect pads as wide as they may be.
+#[test]
+fn reflect_and_edge_pads() {
+    use onyx_compiler::ops::{BorderMode, BorderPad};
+    for (mode, pads) in [
+        (BorderMode::Reflect, vec![0, 1, 2, 0, 0, 3]),
+        (BorderMode::Reflect, vec![0, 2, 0, 0, 2, 3]),
+        (BorderMode::Edge, vec![0, 1, 2, 1, 0, 3]),
+        (BorderMode::Edge, vec![1, 0, 5, 0, 2, 0]),
+    ] {
+        let mut c = Case::new(3);
+        let x = c.input("x", &[2, 3, 4], Uniform);
+        let p = c.ints(&pads);
+        let y = c.node(BorderPad { mode }, &[x, p]);
+        c.check(&format!("Pad {mode:?} {pads:?}"), y);
+    }
+}
+
 #[test]
 fn gather_embedding() {
     // A table of 10 rows looked up by indices of several ranks, repeats and a negative index included.

@@ -305,3 +305,122 @@ fn conversions_at_import_compute_the_same() {
         assert!((y.data[i] - want).abs() < 1e-6, "Gelu[{i}]");
     }
 }
+
+/// A graph attribute (an If's branch).
+fn branch(name: &str, nodes: Vec<NodeProto>, outputs: &[&str]) -> AttributeProto {
+    let g = GraphProto {
+        name: Some(name.into()),
+        node: nodes,
+        output: outputs.iter().map(|n| ValueInfoProto { name: Some(n.to_string()), ..Default::default() }).collect(),
+        ..Default::default()
+    };
+    AttributeProto { name: Some(name.into()), r#type: Some(onyx_proto::onnx::attribute_proto::AttributeType::Graph as i32), g: Some(Box::new(g)), ..Default::default() }
+}
+
+/// With the input's shape given, the shape arithmetic exporters write (an int32 round trip, a
+/// Gather, a comparison) folds to constants; the If it decides is replaced by the branch taken, and
+/// `auto_pad` becomes explicit pads. Without the shape, the If is refused, naming the input.
+#[test]
+fn given_shapes_fold_shape_arithmetic_and_inline_if() {
+    let x = ty(DType::F32, &[-1, 1, -1, -1]);
+    let one = Tensor::from_i64(vec![1], &[2]);
+    let weight = Tensor::from_f32(vec![1, 1, 2, 2], &[1.0, 2.0, 3.0, 4.0]);
+    let nodes = vec![
+        node("Shape", &["x"], &["shape"], vec![]),
+        node("Cast", &["shape"], &["shape32"], vec![attrs::int("to", 6)]),
+        node("Gather", &["shape32", "two"], &["height"], vec![attrs::int("axis", 0)]),
+        node("Cast", &["height"], &["height64"], vec![attrs::int("to", 7)]),
+        node("Greater", &["height64", "two"], &["tall"], vec![]),
+        node(
+            "If",
+            &["tall"],
+            &["y"],
+            vec![
+                branch("then_branch", vec![node("Conv", &["x", "w"], &["conv"], vec![attrs::string("auto_pad", "SAME_UPPER"), attrs::ints("kernel_shape", &[2, 2])])], &["conv"]),
+                branch("else_branch", vec![], &["x"]),
+            ],
+        ),
+    ];
+    let m = model(13, &[("x", x)], &[("two", one), ("w", weight)], nodes, &["y"]);
+    let e = import(&m).unwrap_err();
+    assert!(matches!(e, ImportError::RunTimeCondition { .. }), "{e}");
+    assert!(e.to_string().contains("depends on `x` at run time"), "{e}");
+    let shape = |h: usize| vec![("x".to_string(), vec![Dim::Fixed(1), Dim::Fixed(1), Dim::Fixed(h), Dim::Fixed(5)])];
+    // Taller than 2: the Conv, padded as SAME_UPPER pads a 2x2 kernel (0 before, 1 after).
+    let g = onyx_compiler::import_with_shapes(&m, &shape(4)).unwrap();
+    assert_eq!(output_types(&g), vec![ty(DType::F32, &[1, 1, 4, 5])]);
+    let e = to_onnx(&g);
+    assert_eq!(e.graph.as_ref().unwrap().node.len(), 1, "only the Conv is left");
+    assert_eq!(attribute(exported_node(&e, "Conv"), "pads").map(|a| a.ints.clone()), Some(vec![0, 0, 1, 1]));
+    assert_eq!(g.value(g.outputs[0]).name, "y");
+    // Not taller: the else branch passes `x` through, copied into `y`.
+    let g = onyx_compiler::import_with_shapes(&m, &shape(2)).unwrap();
+    let e = to_onnx(&g);
+    assert_eq!(e.graph.as_ref().unwrap().node.iter().map(|n| n.op_type.clone().unwrap()).collect::<Vec<_>>(), vec!["Identity"]);
+    // A shape of another rank, a size the file fixes, or a name that is no input is refused.
+    let bad = |dims: Vec<Dim>, name: &str| onyx_compiler::import_with_shapes(&m, &[(name.to_string(), dims)]).unwrap_err().to_string();
+    assert!(bad(vec![Dim::Fixed(1); 3], "x").contains("rank 3"));
+    assert!(bad(vec![Dim::Fixed(1), Dim::Fixed(2), Dim::Fixed(3), Dim::Fixed(3)], "x").contains("fixes it at 1"));
+    assert!(bad(vec![Dim::Fixed(1); 4], "image").contains("is not an input"));
+}
+
+/// Pad in reflect and edge modes imports, keeps its mode in the export, and computes as the spec says.
+#[test]
+fn reflect_and_edge_pads_import() {
+    let x = ty(DType::F32, &[-1, 3]);
+    let pads = Tensor::from_i64(vec![4], &[0, 2, 0, 1]);
+    let a = Arr::new(vec![1, 3], vec![1.0, 2.0, 3.0]);
+    for (mode, want) in [("reflect", [3.0, 2.0, 1.0, 2.0, 3.0, 2.0]), ("edge", [1.0, 1.0, 1.0, 2.0, 3.0, 3.0])] {
+        let m = model(13, &[("x", x.clone())], &[("pads", pads.clone())], vec![node("Pad", &["x", "pads"], &["y"], vec![attrs::string("mode", mode)])], &["y"]);
+        let (g, e) = round_trip(mode, &m);
+        assert_eq!(output_types(&g), vec![ty(DType::F32, &[-1, 6])]);
+        let y = &run(&e, &[("x", a.clone())])["y"];
+        assert_eq!(y.data, want, "{mode}");
+    }
+    let m = model(13, &[("x", x.clone())], &[("pads", Tensor::from_i64(vec![4], &[0, 3, 0, 0]))], vec![node("Pad", &["x", "pads"], &["y"], vec![attrs::string("mode", "reflect")])], &["y"]);
+    assert!(import(&m).unwrap_err().to_string().contains("smaller than its size 3"));
+}
+
+/// scikit-learn's linear models (skl2onnx's ai.onnx.ml LinearRegressor, LinearClassifier and
+/// ZipMap) are lowered into Gemm, Sigmoid, ArgMax and Gather; the coefficients become weights, and
+/// the ZipMap's output is dropped with a note.
+#[test]
+fn scikit_learn_linear_models_are_lowered() {
+    let ml = |m: &mut ModelProto, op: &str, out: &[&str], attribute: Vec<AttributeProto>| {
+        m.opset_import.push(OperatorSetIdProto { domain: Some("ai.onnx.ml".into()), version: Some(1) });
+        let mut n = node(op, &["x"], out, attribute);
+        n.domain = Some("ai.onnx.ml".into());
+        m.graph.as_mut().unwrap().node.insert(0, n);
+    };
+    let x = ty(DType::F32, &[-1, 2]);
+    let a = Arr::new(vec![2, 2], vec![1.0, 2.0, 3.0, 0.5]);
+    let mut m = model(17, &[("x", x.clone())], &[], vec![], &["y"]);
+    ml(&mut m, "LinearRegressor", &["y"], vec![attrs::floats("coefficients", &[0.5, -1.0]), attrs::floats("intercepts", &[2.0])]);
+    let (g, e) = round_trip("LinearRegressor", &m);
+    assert_eq!(output_types(&g), vec![ty(DType::F32, &[-1, 1])]);
+    assert_eq!(g.params().count(), 2, "coefficients and intercepts are weights");
+    assert_eq!(run(&e, &[("x", a.clone())])["y"].data, vec![0.5, 3.0]);
+
+    let mut m = model(17, &[("x", x.clone())], &[], vec![node("Cast", &["label"], &["label64"], vec![attrs::int("to", 7)])], &["label64", "maps"]);
+    m.graph.as_mut().unwrap().node.push(NodeProto { domain: Some("ai.onnx.ml".into()), ..node("ZipMap", &["probabilities"], &["maps"], vec![]) });
+    let classifier = vec![
+        attrs::floats("coefficients", &[-1.0, 1.0, 1.0, -1.0]),
+        attrs::floats("intercepts", &[0.0, 0.0]),
+        AttributeProto { ints: vec![7, 9], ..attrs::ints("classlabels_ints", &[]) },
+        attrs::string("post_transform", "LOGISTIC"),
+    ];
+    ml(&mut m, "LinearClassifier", &["label", "probabilities"], classifier);
+    let g = import(&m).unwrap();
+    assert_eq!(g.outputs.len(), 1, "the ZipMap's maps are dropped");
+    assert!(g.metadata.iter().any(|(k, v)| k == onyx_compiler::import::ml::DROPPED_KEY && v.contains("maps")));
+    let e = to_onnx(&g);
+    // Scores: row 1 gives [1, -1] (label 7), row 2 [-2.5, 2.5] (label 9).
+    assert_eq!(run(&e, &[("x", a.clone())])["label64"].data, vec![7.0, 9.0]);
+    let mut m = model(17, &[("x", x.clone())], &[], vec![], &["label", "p"]);
+    let classifier = vec![attrs::floats("coefficients", &[-1.0, 1.0, 1.0, -1.0]), AttributeProto { ints: vec![7, 9], ..attrs::ints("classlabels_ints", &[]) }, attrs::string("post_transform", "SOFTMAX")];
+    ml(&mut m, "LinearClassifier", &["label", "p"], classifier);
+    let (_, e) = round_trip("LinearClassifier", &m);
+    let p = &run(&e, &[("x", a)])["p"];
+    let s = |v: f64| 1.0 / (1.0 + (-v).exp());
+    assert!((p.data[0] - s(2.0)).abs() < 1e-6 && (p.data[3] - s(5.0)).abs() < 1e-6, "{:?}", p.data);
+}

@@ -7,14 +7,16 @@
 use std::collections::{HashMap, HashSet};
 
 use onyx_proto::onnx::{
-    ModelProto, NodeProto, TensorProto, ValueInfoProto, tensor_proto::DataLocation, tensor_shape_proto::dimension, type_proto,
+    GraphProto, ModelProto, NodeProto, TensorProto, ValueInfoProto, tensor_proto::DataLocation, tensor_shape_proto::dimension, type_proto,
 };
 
 use crate::export::OPSET;
 use crate::ir::{DType, Dim, Graph, Node, ParamInfo, Tensor, TensorType, Value, ValueId};
 use crate::ops::{self, OpError};
 
+mod eval;
 mod fold;
+pub mod ml;
 pub mod upgrade;
 
 #[derive(Debug, thiserror::Error)]
@@ -29,12 +31,16 @@ pub enum ImportError {
     Initializer { name: String, message: String },
     #[error("graph input `{name}`: {message}")]
     Input { name: String, message: String },
-    #[error("{node}: domain `{domain}` is not supported; onyx reads only the default ONNX domain")]
+    #[error("{node}: domain `{domain}` is not supported; onyx reads the default ONNX domain and lowers scikit-learn's linear models of `ai.onnx.ml`")]
     Domain { node: String, domain: String },
+    #[error("{node}: its condition `{cond}` depends on {inputs} at run time, so the branch cannot be chosen at import (the IR holds no control flow); an If is inlined when its condition folds to a constant, as it does when it reads only input shapes given with --input-shape")]
+    RunTimeCondition { node: String, cond: String, inputs: String },
     #[error("{node}: op `{op}` (opset {opset}) is not one onyx can represent")]
     UnsupportedOp { node: String, op: String, opset: i64 },
     #[error("{node}: cannot convert from opset {opset} to {OPSET}: {message}")]
     Upgrade { node: String, opset: i64, message: String },
+    #[error("{node}: cannot lower into default-domain ops: {message}")]
+    Lower { node: String, message: String },
     #[error("{node}: cannot fold: {message}")]
     Fold { node: String, message: String },
     #[error("{node}: input `{value}` is not defined by an initializer, a graph input or an earlier node")]
@@ -56,7 +62,18 @@ fn node_label(index: usize, name: &str, op_type: &str) -> String {
     if name.is_empty() { format!("node #{index} ({op_type})") } else { format!("node `{name}` ({op_type})") }
 }
 
+/// The model as the file declares it: an input's dimension without a size stays symbolic.
 pub fn import(model: &ModelProto) -> Result<Graph, ImportError> {
+    import_with_shapes(model, &[])
+}
+
+/// The model with some inputs' shapes given (`(input name, dimensions)`), in place of those the file
+/// declares: each given shape has the declared rank and agrees with every size the file fixes, and
+/// may keep a dimension symbolic (`Dim::Sym("N")` for the batch). Exporters leave image sizes and
+/// sequence lengths open, where convolutions and the IR need them known; with them known, the shape
+/// arithmetic between a `Shape` and a `Reshape` (and the `If` it decides) folds to constants at
+/// import. A name that is not a graph input is an error.
+pub fn import_with_shapes(model: &ModelProto, shapes: &[(String, Vec<Dim>)]) -> Result<Graph, ImportError> {
     let g = model.graph.as_ref().ok_or(ImportError::NoGraph)?;
     if !g.sparse_initializer.is_empty() {
         return Err(ImportError::SparseInitializer);
@@ -75,9 +92,17 @@ pub fn import(model: &ModelProto) -> Result<Graph, ImportError> {
     let mut taken: HashSet<String> = g.initializer.iter().filter_map(|t| t.name.clone()).collect();
     taken.extend(g.input.iter().filter_map(|v| v.name.clone()));
     taken.extend(g.node.iter().flat_map(|n| n.output.iter().cloned()));
+    // The names `If` branches use, which inlining a branch brings into the graph.
+    for b in subgraphs(&g.node) {
+        taken.extend(b.initializer.iter().filter_map(|t| t.name.clone()));
+        taken.extend(b.node.iter().flat_map(|n| n.output.iter().cloned()));
+    }
     let mut by_name: HashMap<String, ValueId> = HashMap::new();
     // Every name something reads: an optional output nothing reads may be left off.
-    let read: HashSet<String> = g.node.iter().flat_map(|n| n.input.iter().cloned()).chain(g.output.iter().filter_map(|v| v.name.clone())).collect();
+    let mut read: HashSet<String> = g.node.iter().flat_map(|n| n.input.iter().cloned()).chain(g.output.iter().filter_map(|v| v.name.clone())).collect();
+    for b in subgraphs(&g.node) {
+        read.extend(b.node.iter().flat_map(|n| n.input.iter().cloned()).chain(b.output.iter().filter_map(|v| v.name.clone())));
+    }
 
     for t in &g.initializer {
         let name = t.name.clone().unwrap_or_default();
@@ -93,40 +118,63 @@ pub fn import(model: &ModelProto) -> Result<Graph, ImportError> {
         if initializers.contains(name.as_str()) {
             continue;
         }
-        let ty = read_type(vi).map_err(|message| ImportError::Input { name: name.clone(), message })?;
+        let mut ty = read_type(vi).map_err(|message| ImportError::Input { name: name.clone(), message })?;
+        if let Some((_, dims)) = shapes.iter().find(|(n, _)| *n == name) {
+            ty = given_shape(&ty, dims).map_err(|message| ImportError::Input { name: name.clone(), message })?;
+        }
         let id =
             define(&mut graph, &mut by_name, Value { name, ty, init: None, param: None }, &|| "a graph input".into())?;
         graph.inputs.push(id);
     }
 
+    let declared: HashSet<&str> = g.input.iter().filter_map(|v| v.name.as_deref()).filter(|n| !initializers.contains(n)).collect();
+    if let Some((name, _)) = shapes.iter().find(|(n, _)| !declared.contains(n.as_str())) {
+        let mut names: Vec<&str> = declared.into_iter().collect();
+        names.sort();
+        return Err(ImportError::Input { name: name.clone(), message: format!("is not an input of the model (its inputs: {})", names.join(", ")) });
+    }
     let version = check_opset(model)?;
-    let mut reader = Reader { graph: &mut graph, by_name: &mut by_name, taken: &mut taken, constants: &constants, read: &read };
+    let mut reader = Reader { graph: &mut graph, by_name: &mut by_name, taken: &mut taken, constants: &constants, read: &read, version, dropped: vec![] };
     for (index, n) in g.node.iter().enumerate() {
-        let op_type = n.op_type.clone().unwrap_or_default();
-        let name = n.name.clone().unwrap_or_default();
-        let label = || node_label(index, &name, &op_type);
-        if let Some(domain) = n.domain.as_deref().filter(|d| !d.is_empty() && *d != "ai.onnx") {
-            return Err(ImportError::Domain { node: label(), domain: domain.to_string() });
-        }
-        let up = upgrade::upgrade(n, version, &mut reader).map_err(|message| ImportError::Upgrade { node: label(), opset: version, message })?;
-        for (constant, tensor) in up.constants {
-            let ty = tensor.ty();
-            define(reader.graph, reader.by_name, Value { name: constant, ty, init: Some(tensor), param: None }, &label)?;
-        }
-        for n in &up.nodes {
-            reader.add_node(n, &label, version)?;
-        }
+        reader.read_node(n, index)?;
     }
 
-    graph.outputs = g
-        .output
-        .iter()
+    // Graph outputs that are not tensors are left out, and named in the metadata.
+    let dropped = std::mem::take(&mut reader.dropped);
+    let outputs: Vec<&ValueInfoProto> = g.output.iter().filter(|vi| !dropped.iter().any(|(d, _)| Some(d) == vi.name.as_ref())).collect();
+    if !dropped.is_empty() {
+        let note = dropped.iter().map(|(name, by)| format!("{name}: made by {by}, which the IR cannot hold")).collect::<Vec<_>>().join("; ");
+        graph.metadata.push((ml::DROPPED_KEY.to_string(), note));
+    }
+    graph.outputs = outputs
+        .into_iter()
         .map(|vi| {
             let name = vi.name.clone().unwrap_or_default();
             by_name.get(&name).copied().ok_or(ImportError::UndefinedOutput { name })
         })
         .collect::<Result<_, _>>()?;
     Ok(graph)
+}
+
+/// The type `declared` takes with the dimensions `dims` a caller gives: the same rank, and every size
+/// the file fixes kept.
+fn given_shape(declared: &TensorType, dims: &[Dim]) -> Result<TensorType, String> {
+    let shape = |d: &[Dim]| d.iter().map(Dim::to_string).collect::<Vec<_>>().join(", ");
+    if dims.len() != declared.rank() {
+        return Err(format!("is given the shape [{}] of rank {}, but the model declares [{}]", shape(dims), dims.len(), shape(&declared.shape)));
+    }
+    for (i, (given, file)) in dims.iter().zip(&declared.shape).enumerate() {
+        if let (Dim::Fixed(file), Some(given)) = (file, given.fixed())
+            && *file != given
+        {
+            return Err(format!("is given size {given} in dimension {i}, but the model fixes it at {file}"));
+        }
+    }
+    let ty = TensorType::new(declared.dtype, dims.iter().zip(&declared.shape).map(|(g, f)| if g.fixed().is_some() { g.clone() } else if f.fixed().is_some() { f.clone() } else { g.clone() }).collect());
+    if ty.bounded_elements().is_none() {
+        return Err(format!("is given {ty}, more than the {} elements any tensor may hold", crate::ir::MAX_ELEMENTS));
+    }
+    Ok(ty)
 }
 
 /// Adds a value under its (so far unused) name; `by` says what defines it, for the error.
@@ -252,6 +300,25 @@ struct Reader<'a> {
     constants: &'a HashSet<String>,
     /// The names nodes and graph outputs read.
     read: &'a HashSet<String>,
+    /// The default domain's opset the file imports.
+    version: i64,
+    /// Values the IR cannot hold (a ZipMap's maps), with the node that made them.
+    dropped: Vec<(String, String)>,
+}
+
+/// Every graph an attribute of these nodes holds (`If` branches, `Loop` and `Scan` bodies), and
+/// those the graphs' own nodes hold, depth first.
+fn subgraphs(nodes: &[NodeProto]) -> Vec<&GraphProto> {
+    let mut out = vec![];
+    for n in nodes {
+        for a in &n.attribute {
+            for g in a.g.as_deref().into_iter().chain(&a.graphs) {
+                out.push(g);
+                out.extend(subgraphs(&g.node));
+            }
+        }
+    }
+    out
 }
 
 impl upgrade::Known for Reader<'_> {
@@ -269,6 +336,135 @@ impl upgrade::Known for Reader<'_> {
 }
 
 impl Reader<'_> {
+    /// Reads one node of the file (`index`: its position, for messages): converted to opset 17,
+    /// folded or added through the op table; an `If` is replaced by the branch its condition takes.
+    fn read_node(&mut self, n: &NodeProto, index: usize) -> Result<(), ImportError> {
+        let op_type = n.op_type.clone().unwrap_or_default();
+        let name = n.name.clone().unwrap_or_default();
+        let label = || node_label(index, &name, &op_type);
+        let version = self.version;
+        let up = match n.domain.as_deref().filter(|d| !d.is_empty() && *d != "ai.onnx") {
+            Some("ai.onnx.ml") => match ml::lower(n, self).map_err(|message| ImportError::Lower { node: label(), message })? {
+                Some(up) => up,
+                // A ZipMap: its maps cannot be held, and nothing but a graph output reads them.
+                None => {
+                    self.dropped.extend(n.output.iter().filter(|o| !o.is_empty()).map(|o| (o.clone(), format!("{} (sequence of maps)", label()))));
+                    return Ok(());
+                }
+            },
+            Some(domain) => return Err(ImportError::Domain { node: label(), domain: domain.to_string() }),
+            None if op_type == "If" => return self.inline_if(n, &label),
+            None => upgrade::upgrade(n, version, self).map_err(|message| ImportError::Upgrade { node: label(), opset: version, message })?,
+        };
+        for (constant, tensor) in up.constants {
+            let ty = tensor.ty();
+            define(self.graph, self.by_name, Value { name: constant, ty, init: Some(tensor), param: None }, &label)?;
+        }
+        for (weight, tensor) in up.weights {
+            let ty = tensor.ty();
+            let param = Some(ParamInfo { trainable: true, regularizer: None, layer: String::new() });
+            define(self.graph, self.by_name, Value { name: weight, ty, init: Some(tensor), param }, &label)?;
+        }
+        for n in &up.nodes {
+            self.add_node(n, &label, version)?;
+        }
+        Ok(())
+    }
+
+    /// An `If` whose condition is known at import: the nodes of the branch it takes, read in its place
+    /// (they read outer values by name). The branch's outputs become the If's: the node that makes
+    /// one writes the If's output name instead; an output the branch only passes through is copied
+    /// by an Identity. A branch name that an outer value already uses is renamed.
+    fn inline_if(&mut self, n: &NodeProto, label: &dyn Fn() -> String) -> Result<(), ImportError> {
+        let cond = n.input.first().cloned().unwrap_or_default();
+        let id = *self.by_name.get(&cond).ok_or_else(|| ImportError::UndefinedValue { node: label(), value: cond.clone() })?;
+        let Some(value) = self.graph.value(id).init.as_ref() else {
+            let inputs = self.inputs_behind(id);
+            let inputs = if inputs.is_empty() { "no graph input".to_string() } else { inputs.iter().map(|i| format!("`{i}`")).collect::<Vec<_>>().join(", ") };
+            return Err(ImportError::RunTimeCondition { node: label(), cond, inputs });
+        };
+        let taken = value.data.iter().any(|&b| b != 0);
+        let which = if taken { "then_branch" } else { "else_branch" };
+        let branch = n
+            .attribute
+            .iter()
+            .find(|a| a.name.as_deref() == Some(which))
+            .and_then(|a| a.g.as_ref())
+            .ok_or_else(|| ImportError::Op { node: label(), source: ops::shape_error("If", format!("has no `{which}`")) })?;
+        if branch.output.len() != n.output.len() {
+            return Err(ImportError::TooManyOutputs { node: label(), listed: n.output.len(), produced: branch.output.len() });
+        }
+        // Branch value name -> the name it takes in the graph.
+        let mut rename: HashMap<String, String> = HashMap::new();
+        let produced: HashSet<&str> = branch.node.iter().flat_map(|m| m.output.iter().map(String::as_str)).collect();
+        for (b, outer) in branch.output.iter().zip(&n.output) {
+            let b = b.name.clone().unwrap_or_default();
+            if produced.contains(b.as_str()) && !outer.is_empty() && !rename.contains_key(&b) {
+                rename.insert(b, outer.clone());
+            }
+        }
+        let fresh = |this: &mut Self, name: &str, rename: &mut HashMap<String, String>| {
+            if this.by_name.contains_key(name) {
+                let new = fresh_name(this.taken, name);
+                rename.insert(name.to_string(), new);
+            }
+        };
+        for t in &branch.initializer {
+            let name = t.name.clone().unwrap_or_default();
+            fresh(self, &name, &mut rename);
+            let tensor = read_tensor(t).map_err(|message| ImportError::Initializer { name: name.clone(), message })?;
+            let name = rename.get(&name).cloned().unwrap_or(name);
+            define(self.graph, self.by_name, Value { name, ty: tensor.ty(), init: Some(tensor), param: None }, label)?;
+        }
+        for (index, m) in branch.node.iter().enumerate() {
+            let mut m = m.clone();
+            for i in m.input.iter_mut() {
+                if let Some(new) = rename.get(i.as_str()) {
+                    *i = new.clone();
+                }
+            }
+            for o in m.output.iter_mut() {
+                if !rename.contains_key(o.as_str()) {
+                    fresh(self, o, &mut rename);
+                }
+                if let Some(new) = rename.get(o.as_str()) {
+                    *o = new.clone();
+                }
+            }
+            self.read_node(&m, index)?;
+        }
+        // Outputs the branch passes through from outside, or from its initializers.
+        for (b, outer) in branch.output.iter().zip(&n.output) {
+            let b = b.name.clone().unwrap_or_default();
+            let source = rename.get(&b).cloned().unwrap_or(b);
+            if outer.is_empty() || source == *outer {
+                continue;
+            }
+            let copy = NodeProto { op_type: Some("Identity".into()), name: Some(format!("{}/{outer}", n.name.as_deref().unwrap_or("If"))), input: vec![source], output: vec![outer.clone()], ..Default::default() };
+            self.add_node(&copy, label, self.version)?;
+        }
+        Ok(())
+    }
+
+    /// The graph inputs a value depends on, by name.
+    fn inputs_behind(&self, id: ValueId) -> Vec<String> {
+        let producer: HashMap<ValueId, usize> = self.graph.nodes.iter().enumerate().flat_map(|(i, n)| n.outputs.iter().map(move |&o| (o, i))).collect();
+        let (mut stack, mut seen, mut found) = (vec![id], HashSet::new(), vec![]);
+        while let Some(v) = stack.pop() {
+            if !seen.insert(v) {
+                continue;
+            }
+            if self.graph.inputs.contains(&v) {
+                found.push(self.graph.value(v).name.clone());
+            }
+            if let Some(&i) = producer.get(&v) {
+                stack.extend(self.graph.nodes[i].inputs.iter().flatten());
+            }
+        }
+        found.sort();
+        found
+    }
+
     /// Adds one opset-17 node: folded into an initializer when its value is known, else through the
     /// op table with its shape rule.
     fn add_node(&mut self, n: &NodeProto, label: &dyn Fn() -> String, version: i64) -> Result<(), ImportError> {

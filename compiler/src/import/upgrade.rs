@@ -5,7 +5,7 @@
 //! 2-D coercion, Split's `num_outputs`).
 use onyx_proto::onnx::{AttributeProto, NodeProto};
 
-use crate::ir::{Tensor, TensorType};
+use crate::ir::{DType, Tensor, TensorType};
 use crate::ops::attrs;
 
 /// Oldest and newest default-domain opset the importer reads.
@@ -25,6 +25,8 @@ pub trait Known {
 pub struct Upgraded {
     pub nodes: Vec<NodeProto>,
     pub constants: Vec<(String, Tensor)>,
+    /// New float inputs that are weights (trainable), such as a lowered LinearRegressor's coefficients.
+    pub weights: Vec<(String, Tensor)>,
 }
 
 fn attr<'a>(n: &'a NodeProto, name: &str) -> Option<&'a AttributeProto> {
@@ -50,7 +52,7 @@ fn node(op: &str, name: &str, inputs: &[&str], outputs: &[&str], attribute: Vec<
 
 impl Upgraded {
     fn one(n: NodeProto) -> Upgraded {
-        Upgraded { nodes: vec![n], constants: vec![] }
+        Upgraded { nodes: vec![n], ..Default::default() }
     }
 
     /// A new constant input named after the node.
@@ -77,6 +79,73 @@ pub fn upgrade(n: &NodeProto, version: i64, known: &mut dyn Known) -> Result<Upg
     let op = n.op_type.as_deref().unwrap_or_default();
     let mut up = Upgraded::default();
     match op {
+        // `auto_pad` spelled out as the explicit pads it means for the input's known spatial sizes.
+        "Conv" | "MaxPool" | "AveragePool" | "LpPool" if attr(n, "auto_pad").and_then(|a| a.s.as_deref()).is_some_and(|s| s != b"NOTSET") => {
+            let mode = String::from_utf8_lossy(attr(n, "auto_pad").and_then(|a| a.s.as_deref()).unwrap_or_default()).into_owned();
+            let x = n.input.first().ok_or("has no input")?;
+            let tx = known.ty(x).ok_or_else(|| format!("the type of `{x}` is unknown"))?;
+            let spatial: Vec<usize> = tx.shape.iter().skip(2).map(|d| d.fixed()).collect::<Option<_>>().ok_or_else(|| format!("auto_pad `{mode}` needs the spatial sizes of `{x}` known, but it is {tx}"))?;
+            let kernel: Vec<i64> = match attr(n, "kernel_shape") {
+                Some(k) => k.ints.clone(),
+                None => {
+                    let w = n.input.get(1).ok_or("has no kernel_shape and no weight")?;
+                    let tw = known.ty(w).ok_or_else(|| format!("the type of `{w}` is unknown"))?;
+                    tw.shape.iter().skip(2).map(|d| d.fixed().map(|d| d as i64)).collect::<Option<_>>().ok_or("the kernel's size is unknown")?
+                }
+            };
+            let r = spatial.len();
+            let get = |name: &str| attr(n, name).map(|a| a.ints.clone()).filter(|v| v.len() == r).unwrap_or_else(|| vec![1; r]);
+            let (strides, dilations) = (get("strides"), get("dilations"));
+            if kernel.len() != r {
+                return Err(format!("kernel_shape {kernel:?} does not fit {r} spatial dimensions"));
+            }
+            let mut pads = vec![0i64; 2 * r];
+            for i in 0..r {
+                let total = match mode.as_str() {
+                    "VALID" => 0,
+                    "SAME_UPPER" | "SAME_LOWER" => {
+                        let size = spatial[i] as i64;
+                        let out = (size + strides[i] - 1) / strides[i];
+                        ((out - 1) * strides[i] + (kernel[i] - 1) * dilations[i] + 1 - size).max(0)
+                    }
+                    other => return Err(format!("auto_pad `{other}` is not one ONNX defines")),
+                };
+                let small = total / 2;
+                (pads[i], pads[i + r]) = if mode == "SAME_LOWER" { (total - small, small) } else { (small, total - small) };
+            }
+            let mut m = without(n, &["auto_pad", "pads"]);
+            m.attribute.push(attrs::ints("pads", &pads));
+            up.nodes.push(m);
+            Ok(up)
+        }
+        // Slice's indices may be int32 (tf2onnx writes them so); the IR holds them as int64.
+        "Slice" if n.input.iter().skip(1).any(|i| known.constant(i).is_some_and(|t| t.dtype == DType::I32)) => {
+            let mut m = n.clone();
+            for i in 1..m.input.len() {
+                if let Some(t) = known.constant(&m.input[i]).filter(|t| t.dtype == DType::I32) {
+                    let values: Vec<i64> = t.data.chunks_exact(4).map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]) as i64).collect();
+                    m.input[i] = up.constant(known, n, &format!("int64_{i}"), Tensor::from_i64(t.dims.clone(), &values));
+                }
+            }
+            up.nodes.push(m);
+            Ok(up)
+        }
+        // ReduceSum asked to do nothing when given no axes: an Identity then, else the axes as given.
+        "ReduceSum" if attr(n, "noop_with_empty_axes").and_then(|a| a.i) == Some(1) => {
+            let axes = n.input.get(1).filter(|a| !a.is_empty());
+            match axes {
+                None => up.nodes.push(node("Identity", &label(n), &[&n.input[0]], &[n.output.first().ok_or("has no output")?], vec![])),
+                Some(a) => {
+                    let given = known.constant(a).ok_or_else(|| format!("with noop_with_empty_axes, its axes `{a}` must be a constant"))?;
+                    if given.is_empty() {
+                        up.nodes.push(node("Identity", &label(n), &[&n.input[0]], &[n.output.first().ok_or("has no output")?], vec![]));
+                    } else {
+                        up.nodes.push(without(n, &["noop_with_empty_axes"]));
+                    }
+                }
+            }
+            Ok(up)
+        }
         // Sum is variadic Add, which broadcasts the same way; onyx's Max and Min take two inputs. All
         // become a chain, in input order (Max's and Min's gradients give ties to the first); Mean is
         // the Sum divided by the count.

@@ -58,7 +58,7 @@ pub use gather::Gather;
 pub use gemm::{Gemm, MatMul};
 pub use lrn::Lrn;
 pub use norm::{InstanceNormalization, LayerNormalization};
-pub use pad::Pad;
+pub use pad::{BorderMode, BorderPad, Pad};
 pub use pool::{GlobalAveragePool, GlobalMaxPool, Pool, PoolKind};
 pub use reduce::{Reduce, ReduceKind};
 pub use reshape::{Flatten, Reshape, Squeeze, Transpose, Unsqueeze};

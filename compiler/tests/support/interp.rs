@@ -325,6 +325,34 @@ fn pad(x: &Arr, pads: &[i64], value: f64) -> Arr {
     Arr::new(shape, data)
 }
 
+/// Pad in `reflect` mode (mirrored about the first and last element) or `edge` mode (those repeated),
+/// from the operator spec's text.
+fn border_pad(x: &Arr, pads: &[i64], reflect: bool) -> Arr {
+    let rank = x.shape.len();
+    assert_eq!(pads.len(), 2 * rank, "Pad: {pads:?} for rank {rank}");
+    let shape: Vec<usize> = (0..rank).map(|i| (x.shape[i] as i64 + pads[i] + pads[rank + i]) as usize).collect();
+    let strides = Arr::strides(&x.shape);
+    let data = (0..shape.iter().product())
+        .map(|k| {
+            let out = Arr::unravel(&shape, k);
+            let mut src = 0;
+            for i in 0..rank {
+                let n = x.shape[i] as i64;
+                let s = out[i] as i64 - pads[i];
+                let s = if reflect {
+                    if s < 0 { -s } else if s >= n { 2 * (n - 1) - s } else { s }
+                } else {
+                    s.clamp(0, n - 1)
+                };
+                assert!((0..n).contains(&s), "reflect pad wider than its dimension");
+                src += s as usize * strides[i];
+            }
+            x.data[src]
+        })
+        .collect();
+    Arr::new(shape, data)
+}
+
 fn gather(x: &Arr, indices: &Arr, axis: usize) -> Arr {
     let (outer, len, inner) = split(&x.shape, axis);
     let mut shape = x.shape[..axis].to_vec();
@@ -906,8 +934,11 @@ pub fn eval(op: &str, attributes: &[AttributeProto], ins: &[Option<&Arr>]) -> Ve
         }
         "Pad" => {
             let mode = at.string("mode").unwrap_or_else(|| "constant".into());
-            assert_eq!(mode, "constant", "Pad mode");
-            pad(x(), &input(1).ints(), opt(2).map_or(0.0, |v| v.data[0]))
+            match mode.as_str() {
+                "constant" => pad(x(), &input(1).ints(), opt(2).map_or(0.0, |v| v.data[0])),
+                "reflect" | "edge" => border_pad(x(), &input(1).ints(), mode == "reflect"),
+                other => panic!("Pad mode {other}"),
+            }
         }
         "Gather" => gather(x(), input(1), axis_of(at.int("axis", 0), rank())),
         "Concat" => {
