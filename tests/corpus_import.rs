@@ -1,5 +1,6 @@
 //! Every model of the corpus (scripts/corpus/manifest.json, fetched into `$ONYX_CORPUS_DIR`) imports
-//! into the IR with the concrete input shapes of the manifest's `feed`, exports back to ONNX
+//! into the IR with the concrete input shapes of the manifest's `feed` (and the values of its scalar
+//! integer inputs bound), exports back to ONNX
 //! (`onyx_compiler::to_onnx`), and the exported model, run on ONNX Runtime (`ORT_DYLIB_PATH`), gives
 //! onnxruntime-python's outputs on the reference inputs within 1e-3 relative / 1e-4 absolute.
 //!
@@ -17,8 +18,8 @@ use onyx_runtime::data::npy::Npz;
 use onyx_runtime::engine::Engine;
 
 /// Models that import, and models whose round trip equals onnxruntime-python, of the 24.
-const IMPORT_FLOOR: usize = 19;
-const EQUAL_FLOOR: usize = 19;
+const IMPORT_FLOOR: usize = 22;
+const EQUAL_FLOOR: usize = 22;
 
 fn corpus_dir() -> PathBuf {
     match std::env::var_os("ONYX_CORPUS_DIR") {
@@ -49,10 +50,22 @@ fn shapes(entry: &Entry) -> Vec<(String, Vec<Dim>)> {
     entry.feed.iter().map(|(name, f)| (name.clone(), f.shape.iter().map(|&d| Dim::Fixed(d)).collect())).collect()
 }
 
-/// Imports `entry` with its feed's shapes; `Err` says why not.
+/// The reference inputs that are integer scalars (a sample rate), bound as constants: the IR holds
+/// no control flow, so an `If` on one folds only with its value known.
+fn scalar_values(dir: &std::path::Path, entry: &Entry) -> Vec<(String, onyx_compiler::ir::Tensor)> {
+    let mut npz = Npz::open(&dir.join(format!("{}.inputs.npz", entry.name))).unwrap();
+    entry
+        .feed
+        .iter()
+        .filter(|(_, f)| f.shape.is_empty())
+        .filter_map(|(name, _)| npz.tensor(name).ok().filter(|t| t.dtype().is_integer()).map(|t| (name.clone(), t.to_ir())))
+        .collect()
+}
+
+/// Imports `entry` with its feed's shapes and its scalar inputs' values; `Err` says why not.
 fn import(dir: &std::path::Path, entry: &Entry) -> Result<onyx_compiler::ir::Graph, String> {
     let model = onyx_proto::read_model(&dir.join(format!("{}.onnx", entry.name))).map_err(|e| e.to_string())?;
-    onyx_compiler::import_with_shapes(&model, &shapes(entry)).map_err(|e| e.to_string())
+    onyx_compiler::import_with_values(&model, &shapes(entry), &scalar_values(dir, entry)).map_err(|e| e.to_string())
 }
 
 /// Runs the exported graph on ONNX Runtime with the reference inputs and compares every reference
@@ -133,4 +146,21 @@ fn the_command_line_takes_input_shapes() {
     assert!(!ok && stderr.contains("rank 3"), "{stderr}");
     let (ok, _, stderr) = support::run_onyx(&["import", &model, "--input-shape", "x=1,4,48,192"]);
     assert!(!ok && stderr.contains("fixes it at 3"), "{stderr}");
+}
+
+/// `--input-value` binds silero's sample rate, on which an `If` chooses the 16 kHz or 8 kHz model:
+/// with it the branch is chosen at import, without it the error names the input to bind.
+#[test]
+fn the_command_line_binds_input_values() {
+    let model = corpus_dir().join("silero_vad_v5_spox.onnx");
+    let model = model.to_string_lossy();
+    let shapes = ["--input-shape", "input=1,512", "--input-shape", "state=2,1,128"];
+    let (ok, _, stderr) = support::run_onyx(&[&["import", &model][..], &shapes].concat());
+    assert!(!ok && stderr.contains("depends on `sr` at run time"), "{stderr}");
+    let (ok, stdout, stderr) = support::run_onyx(&[&["import", &model][..], &shapes, &["--input-value", "sr=16000"]].concat());
+    assert!(ok && stdout.contains("LSTM"), "{stderr}");
+    let (ok, _, stderr) = support::run_onyx(&[&["import", &model][..], &shapes, &["--input-value", "sr=1.5"]].concat());
+    assert!(!ok && stderr.contains("binds int64 (whole numbers)"), "{stderr}");
+    let (ok, _, stderr) = support::run_onyx(&[&["import", &model][..], &shapes, &["--input-value", "rate=16000"]].concat());
+    assert!(!ok && stderr.contains("no such input"), "{stderr}");
 }

@@ -23,7 +23,7 @@ pub mod train;
 pub mod transfer;
 
 pub use export::{OPSET, to_onnx};
-pub use import::{ImportError, import, import_with_shapes};
+pub use import::{ImportError, import, import_with_shapes, import_with_values};
 pub use model::{LayerInfo, Model, compile};
 pub use spec::{Spec, SpecError};
 

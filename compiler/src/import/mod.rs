@@ -74,6 +74,14 @@ pub fn import(model: &ModelProto) -> Result<Graph, ImportError> {
 /// arithmetic between a `Shape` and a `Reshape` (and the `If` it decides) folds to constants at
 /// import. A name that is not a graph input is an error.
 pub fn import_with_shapes(model: &ModelProto, shapes: &[(String, Vec<Dim>)]) -> Result<Graph, ImportError> {
+    import_with_values(model, shapes, &[])
+}
+
+/// [`import_with_shapes`], with some inputs bound to values (`(input name, tensor)`): each becomes a
+/// constant of the graph and is no longer an input, so that what depends on it alone folds at
+/// import, an `If` on it included (silero-vad's sample rate). The value must have the input's type
+/// and agree with its declared shape.
+pub fn import_with_values(model: &ModelProto, shapes: &[(String, Vec<Dim>)], values: &[(String, Tensor)]) -> Result<Graph, ImportError> {
     let g = model.graph.as_ref().ok_or(ImportError::NoGraph)?;
     if !g.sparse_initializer.is_empty() {
         return Err(ImportError::SparseInitializer);
@@ -122,13 +130,22 @@ pub fn import_with_shapes(model: &ModelProto, shapes: &[(String, Vec<Dim>)]) -> 
         if let Some((_, dims)) = shapes.iter().find(|(n, _)| *n == name) {
             ty = given_shape(&ty, dims).map_err(|message| ImportError::Input { name: name.clone(), message })?;
         }
+        if let Some((_, value)) = values.iter().find(|(n, _)| *n == name) {
+            let bad = |message: String| ImportError::Input { name: name.clone(), message };
+            if value.dtype != ty.dtype {
+                return Err(bad(format!("is bound to {} values, but the model takes {}", value.dtype, ty.dtype)));
+            }
+            given_shape(&ty, &value.ty().shape).map_err(|_| bad(format!("is bound to a value of shape {:?}, but the model declares {ty}", value.dims)))?;
+            define(&mut graph, &mut by_name, Value { name: name.clone(), ty: value.ty(), init: Some(value.clone()), param: None }, &|| "a bound input".into())?;
+            continue;
+        }
         let id =
             define(&mut graph, &mut by_name, Value { name, ty, init: None, param: None }, &|| "a graph input".into())?;
         graph.inputs.push(id);
     }
 
     let declared: HashSet<&str> = g.input.iter().filter_map(|v| v.name.as_deref()).filter(|n| !initializers.contains(n)).collect();
-    if let Some((name, _)) = shapes.iter().find(|(n, _)| !declared.contains(n.as_str())) {
+    if let Some(name) = shapes.iter().map(|(n, _)| n).chain(values.iter().map(|(n, _)| n)).find(|n| !declared.contains(n.as_str())) {
         let mut names: Vec<&str> = declared.into_iter().collect();
         names.sort();
         return Err(ImportError::Input { name: name.clone(), message: format!("is not an input of the model (its inputs: {})", names.join(", ")) });

@@ -118,6 +118,21 @@ pub fn upgrade(n: &NodeProto, version: i64, known: &mut dyn Known) -> Result<Upg
             up.nodes.push(m);
             Ok(up)
         }
+        // kernel_shape is optional (the weight's spatial sizes), and the dynamo exporter leaves it out;
+        // the IR's Conv holds it.
+        "Conv" | "ConvTranspose" if attr(n, "kernel_shape").is_none() => {
+            let w = n.input.get(1).ok_or("has no kernel_shape and no weight")?;
+            let tw = known.ty(w).ok_or_else(|| format!("the type of `{w}` is unknown"))?;
+            let kernel: Vec<i64> = tw.shape.iter().skip(2).map(|d| d.fixed().map(|d| d as i64)).collect::<Option<_>>().ok_or_else(|| format!("has no kernel_shape, and the weight's sizes {tw} are not known"))?;
+            let mut m = n.clone();
+            m.attribute.push(attrs::ints("kernel_shape", &kernel));
+            // Spelled out, it may still need its auto_pad made explicit.
+            let mut rest = upgrade(&m, version, known)?;
+            up.constants.append(&mut rest.constants);
+            up.weights.append(&mut rest.weights);
+            up.nodes.append(&mut rest.nodes);
+            Ok(up)
+        }
         // Slice's indices may be int32 (tf2onnx writes them so); the IR holds them as int64.
         "Slice" if n.input.iter().skip(1).any(|i| known.constant(i).is_some_and(|t| t.dtype == DType::I32)) => {
             let mut m = n.clone();
