@@ -424,3 +424,40 @@ fn scikit_learn_linear_models_are_lowered() {
     let s = |v: f64| 1.0 / (1.0 + (-v).exp());
     assert!((p.data[0] - s(2.0)).abs() < 1e-6 && (p.data[3] - s(5.0)).abs() < 1e-6, "{:?}", p.data);
 }
+
+/// An `If` on a value computed from an input (openWakeWord's score threshold), whose branches give
+/// outputs of one type: both branches are read and `Where` picks, which computes what the If does
+/// for either side of the threshold.
+#[test]
+fn an_if_on_a_run_time_value_with_like_branches_becomes_a_where() {
+    let x = ty(DType::F32, &[1, 2]);
+    let zero = Tensor::from_f32(vec![], &[0.0]);
+    let nodes = vec![
+        node("ReduceSum", &["x"], &["total"], vec![attrs::int("keepdims", 0)]),
+        node("Greater", &["total", "zero"], &["positive"], vec![]),
+        node(
+            "If",
+            &["positive"],
+            &["y"],
+            vec![branch("then_branch", vec![node("Mul", &["x", "x"], &["square"], vec![])], &["square"]), branch("else_branch", vec![node("Neg", &["x"], &["negated"], vec![])], &["negated"])],
+        ),
+    ];
+    let m = model(11, &[("x", x.clone())], &[("zero", zero)], nodes, &["y"]);
+    let g = import(&m).unwrap();
+    assert_eq!(output_types(&g), vec![x]);
+    assert!(g.nodes.iter().any(|n| n.op.op_type() == "Where"));
+    let e = to_onnx(&g);
+    for (input, want) in [(vec![1.0, 2.0], vec![1.0, 4.0]), (vec![-3.0, 1.0], vec![3.0, -1.0])] {
+        let values = run(&e, &[("x", Arr::new(vec![1, 2], input))]);
+        assert_eq!(values["y"].data, want);
+    }
+    // Branches of different shapes cannot both be computed: the error names the input deciding it.
+    let nodes = vec![
+        node("ReduceSum", &["x"], &["total"], vec![attrs::int("keepdims", 0)]),
+        node("Greater", &["total", "zero"], &["positive"], vec![]),
+        node("If", &["positive"], &["y"], vec![branch("then_branch", vec![node("ReduceSum", &["x"], &["sum"], vec![attrs::int("keepdims", 0)])], &["sum"]), branch("else_branch", vec![], &["x"])]),
+    ];
+    let m = model(11, &[("x", ty(DType::F32, &[1, 2]))], &[("zero", Tensor::from_f32(vec![], &[0.0]))], nodes, &["y"]);
+    let e = import(&m).unwrap_err().to_string();
+    assert!(e.contains("depends on `x` at run time") && e.contains("its branches give `y` as float32[] and float32[1, 2]"), "{e}");
+}

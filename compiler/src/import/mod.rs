@@ -33,8 +33,8 @@ pub enum ImportError {
     Input { name: String, message: String },
     #[error("{node}: domain `{domain}` is not supported; onyx reads the default ONNX domain and lowers scikit-learn's linear models of `ai.onnx.ml`")]
     Domain { node: String, domain: String },
-    #[error("{node}: its condition `{cond}` depends on {inputs} at run time, so the branch cannot be chosen at import (the IR holds no control flow); an If is inlined when its condition folds to a constant, as it does when it reads only input shapes given with --input-shape")]
-    RunTimeCondition { node: String, cond: String, inputs: String },
+    #[error("{node}: its condition `{cond}` depends on {inputs} at run time, so the branch cannot be chosen at import, and both cannot be computed and one picked: {why}; an If is inlined when its condition folds to a constant, as it does when it reads only input shapes given with --input-shape or inputs bound with --input-value")]
+    RunTimeCondition { node: String, cond: String, inputs: String, why: String },
     #[error("{node}: op `{op}` (opset {opset}) is not one onyx can represent")]
     UnsupportedOp { node: String, op: String, opset: i64 },
     #[error("{node}: cannot convert from opset {opset} to {OPSET}: {message}")]
@@ -389,32 +389,71 @@ impl Reader<'_> {
     }
 
     /// An `If` whose condition is known at import: the nodes of the branch it takes, read in its place
-    /// (they read outer values by name). The branch's outputs become the If's: the node that makes
-    /// one writes the If's output name instead; an output the branch only passes through is copied
-    /// by an Identity. A branch name that an outer value already uses is renamed.
+    /// (they read outer values by name). One whose condition is known only at run time, and whose
+    /// branches give outputs of the same types, computes both and picks with `Where` (the IR holds
+    /// no control flow; the branches of exported models are pure, so computing the one not taken
+    /// changes nothing but time). Otherwise the condition's inputs are named.
     fn inline_if(&mut self, n: &NodeProto, label: &dyn Fn() -> String) -> Result<(), ImportError> {
         let cond = n.input.first().cloned().unwrap_or_default();
         let id = *self.by_name.get(&cond).ok_or_else(|| ImportError::UndefinedValue { node: label(), value: cond.clone() })?;
-        let Some(value) = self.graph.value(id).init.as_ref() else {
-            let inputs = self.inputs_behind(id);
-            let inputs = if inputs.is_empty() { "no graph input".to_string() } else { inputs.iter().map(|i| format!("`{i}`")).collect::<Vec<_>>().join(", ") };
-            return Err(ImportError::RunTimeCondition { node: label(), cond, inputs });
+        let branch = |which: &str| {
+            n.attribute
+                .iter()
+                .find(|a| a.name.as_deref() == Some(which))
+                .and_then(|a| a.g.as_deref())
+                .ok_or_else(|| ImportError::Op { node: label(), source: ops::shape_error("If", format!("has no `{which}`")) })
         };
-        let taken = value.data.iter().any(|&b| b != 0);
-        let which = if taken { "then_branch" } else { "else_branch" };
-        let branch = n
-            .attribute
-            .iter()
-            .find(|a| a.name.as_deref() == Some(which))
-            .and_then(|a| a.g.as_ref())
-            .ok_or_else(|| ImportError::Op { node: label(), source: ops::shape_error("If", format!("has no `{which}`")) })?;
-        if branch.output.len() != n.output.len() {
-            return Err(ImportError::TooManyOutputs { node: label(), listed: n.output.len(), produced: branch.output.len() });
+        if let Some(value) = self.graph.value(id).init.as_ref() {
+            let taken = value.data.iter().any(|&b| b != 0);
+            return self.read_branch(n, branch(if taken { "then_branch" } else { "else_branch" })?, &n.output, label);
+        }
+        // Both branches, each writing its outputs under names of its own, then a Where per output.
+        let named = |this: &mut Self, side: &str| -> Vec<String> { n.output.iter().map(|o| if o.is_empty() { String::new() } else { fresh_name(this.taken, &format!("{o}/{side}")) }).collect() };
+        let (then_names, else_names) = (named(self, "then"), named(self, "else"));
+        let run_time = |this: &Self, why: String| {
+            let inputs = this.inputs_behind(id);
+            let inputs = if inputs.is_empty() { "no graph input".to_string() } else { inputs.iter().map(|i| format!("`{i}`")).collect::<Vec<_>>().join(", ") };
+            ImportError::RunTimeCondition { node: label(), cond: cond.clone(), inputs, why }
+        };
+        for (which, names) in [("then_branch", &then_names), ("else_branch", &else_names)] {
+            // A branch that does not fit the values it would see (the other sample rate's model)
+            // means the condition must be known: say which input decides it.
+            if let Err(e) = self.read_branch(n, branch(which)?, names, label) {
+                return Err(run_time(self, format!("its {which} does not fit these inputs ({e})")));
+            }
+        }
+        for ((outer, t), e) in n.output.iter().zip(&then_names).zip(&else_names) {
+            if outer.is_empty() {
+                continue;
+            }
+            let ty = |name: &String| self.by_name.get(name).map(|&v| self.graph.value(v).ty.clone());
+            if ty(t).is_none() || ty(t) != ty(e) {
+                let show = |t: Option<TensorType>| t.map_or("nothing".to_string(), |t| t.to_string());
+                return Err(run_time(self, format!("its branches give `{outer}` as {} and {}", show(ty(t)), show(ty(e)))));
+            }
+            let pick = NodeProto {
+                op_type: Some("Where".into()),
+                name: Some(format!("{}/{outer}", n.name.as_deref().unwrap_or("If"))),
+                input: vec![cond.clone(), t.clone(), e.clone()],
+                output: vec![outer.clone()],
+                ..Default::default()
+            };
+            self.add_node(&pick, label, self.version)?;
+        }
+        Ok(())
+    }
+
+    /// Reads the nodes of an `If` branch in the graph, its outputs taking the names `outputs`: the
+    /// node that makes one writes that name instead; an output the branch only passes through is
+    /// copied by an Identity. A branch name that an outer value already uses is renamed.
+    fn read_branch(&mut self, n: &NodeProto, branch: &GraphProto, outputs: &[String], label: &dyn Fn() -> String) -> Result<(), ImportError> {
+        if branch.output.len() != outputs.len() {
+            return Err(ImportError::TooManyOutputs { node: label(), listed: outputs.len(), produced: branch.output.len() });
         }
         // Branch value name -> the name it takes in the graph.
         let mut rename: HashMap<String, String> = HashMap::new();
         let produced: HashSet<&str> = branch.node.iter().flat_map(|m| m.output.iter().map(String::as_str)).collect();
-        for (b, outer) in branch.output.iter().zip(&n.output) {
+        for (b, outer) in branch.output.iter().zip(outputs) {
             let b = b.name.clone().unwrap_or_default();
             if produced.contains(b.as_str()) && !outer.is_empty() && !rename.contains_key(&b) {
                 rename.insert(b, outer.clone());
@@ -451,7 +490,7 @@ impl Reader<'_> {
             self.read_node(&m, index)?;
         }
         // Outputs the branch passes through from outside, or from its initializers.
-        for (b, outer) in branch.output.iter().zip(&n.output) {
+        for (b, outer) in branch.output.iter().zip(outputs) {
             let b = b.name.clone().unwrap_or_default();
             let source = rename.get(&b).cloned().unwrap_or(b);
             if outer.is_empty() || source == *outer {
