@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 
 use onyx_compiler::import::upgrade::{NEWEST, OLDEST};
 use onyx_compiler::ir::DType;
-use onyx_proto::onnx::{ModelProto, TensorProto, ValueInfoProto, tensor_proto::DataLocation, type_proto};
+use onyx_proto::onnx::{ModelProto, TensorProto, ValueInfoProto, type_proto};
 use onyx_runtime::{Engine, HostTensor, TractEngine};
 
 /// The checks, in the order a worker runs them (round-trip last: it runs on the engines).
@@ -593,30 +593,14 @@ fn decode_tensor(bytes: &[u8]) -> Result<TensorProto, String> {
     model.graph.and_then(|g| g.initializer.into_iter().next()).ok_or_else(|| "not a TensorProto".into())
 }
 
-/// A tensor's values from `raw_data` or its typed field, as ONNX stores each element type.
+/// A tensor's values from `raw_data` or its typed field, read as the importer reads initializers.
 fn host_tensor(t: &TensorProto) -> Result<HostTensor, String> {
     let code = t.data_type.unwrap_or(0);
-    let dtype = DType::from_onnx_code(code).ok_or_else(|| format!("a tensor of {}", element_name(code)))?;
-    if t.data_location == Some(DataLocation::External as i32) {
-        return Err("external data".into());
+    if DType::from_onnx_code(code).is_none() {
+        return Err(format!("a tensor of {}", element_name(code)));
     }
-    let dims: Vec<usize> = t.dims.iter().map(|&d| usize::try_from(d).map_err(|_| format!("dimension {d}"))).collect::<Result<_, _>>()?;
-    let data: Vec<u8> = match &t.raw_data {
-        Some(raw) => raw.clone(),
-        None => match dtype {
-            DType::F32 => t.float_data.iter().flat_map(|v| v.to_le_bytes()).collect(),
-            DType::F64 => t.double_data.iter().flat_map(|v| v.to_le_bytes()).collect(),
-            DType::I64 => t.int64_data.iter().flat_map(|v| v.to_le_bytes()).collect(),
-            DType::I32 => t.int32_data.iter().flat_map(|v| v.to_le_bytes()).collect(),
-            DType::F16 | DType::BF16 | DType::U16 => t.int32_data.iter().flat_map(|&v| (v as u16).to_le_bytes()).collect(),
-            DType::I16 => t.int32_data.iter().flat_map(|&v| (v as i16).to_le_bytes()).collect(),
-            DType::U32 => t.uint64_data.iter().flat_map(|&v| (v as u32).to_le_bytes()).collect(),
-            DType::U64 => t.uint64_data.iter().flat_map(|v| v.to_le_bytes()).collect(),
-            DType::U8 | DType::Bool => t.int32_data.iter().map(|&v| v as u8).collect(),
-            DType::I8 => t.int32_data.iter().map(|&v| v as i8 as u8).collect(),
-        },
-    };
-    HostTensor::from_le_bytes(dtype, &dims, &data)
+    let tensor = onyx_compiler::import::read_tensor(t)?;
+    HostTensor::from_ir(&tensor).ok_or_else(|| format!("a tensor of {} that does not fill its shape", element_name(code)))
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@
 //! A binary classifier stored with one row of coefficients scores `[-s, s]`, as ONNX Runtime does.
 use onyx_proto::onnx::{AttributeProto, NodeProto};
 
-use super::upgrade::{Known, Upgraded};
+use super::upgrade::{Known, Upgraded, node};
 use crate::ir::{DType, Tensor};
 use crate::ops::attrs;
 
@@ -27,16 +27,6 @@ fn text(n: &NodeProto, name: &str) -> Option<String> {
     attr(n, name).and_then(|a| a.s.as_ref()).map(|s| String::from_utf8_lossy(s).into_owned())
 }
 
-fn node(op: &str, name: &str, inputs: &[&str], outputs: &[&str], attribute: Vec<AttributeProto>) -> NodeProto {
-    NodeProto {
-        op_type: Some(op.into()),
-        name: Some(name.into()),
-        input: inputs.iter().map(|s| s.to_string()).collect(),
-        output: outputs.iter().map(|s| s.to_string()).collect(),
-        attribute,
-        ..Default::default()
-    }
-}
 
 /// `n` (of domain `ai.onnx.ml`) as default-domain nodes; `Ok(None)` for a ZipMap, which is dropped.
 pub fn lower(n: &NodeProto, known: &mut dyn Known) -> Result<Option<Upgraded>, String> {

@@ -267,7 +267,7 @@ pub fn read_type(vi: &ValueInfoProto) -> Result<TensorType, String> {
 }
 
 /// An initializer's data, from `raw_data` or from the typed field its element type uses.
-pub(crate) fn read_tensor(t: &TensorProto) -> Result<Tensor, String> {
+pub fn read_tensor(t: &TensorProto) -> Result<Tensor, String> {
     let code = t.data_type.unwrap_or(0);
     let dtype = DType::from_onnx_code(code).ok_or_else(|| format!("element type {code} is not supported"))?;
     if t.data_location == Some(DataLocation::External as i32) {

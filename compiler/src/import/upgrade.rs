@@ -39,7 +39,7 @@ fn without(n: &NodeProto, names: &[&str]) -> NodeProto {
     n
 }
 
-fn node(op: &str, name: &str, inputs: &[&str], outputs: &[&str], attribute: Vec<AttributeProto>) -> NodeProto {
+pub(super) fn node(op: &str, name: &str, inputs: &[&str], outputs: &[&str], attribute: Vec<AttributeProto>) -> NodeProto {
     NodeProto {
         op_type: Some(op.into()),
         name: Some(name.into()),
