@@ -4,27 +4,14 @@
 //! equals onnxruntime-python's (scripts/corpus/reference.py) within 1e-3 relative / 1e-4 absolute.
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use onyx_runtime::data::npy::Npz;
-
-/// The cache the test command fetched the corpus into.
-fn corpus_dir() -> PathBuf {
-    match std::env::var_os("ONYX_CORPUS_DIR") {
-        Some(p) => PathBuf::from(p),
-        None => panic!("ONYX_CORPUS_DIR is not set: run the tests through scripts/test.sh, which fetches the corpus"),
-    }
-}
 
 #[derive(serde::Deserialize)]
 struct Entry {
     name: String,
     exporter: String,
-}
-
-fn manifest() -> Vec<Entry> {
-    let text = std::fs::read_to_string(support::repo().join("scripts/corpus/manifest.json")).expect("the manifest is committed");
-    serde_json::from_str(&text).expect("the manifest parses")
 }
 
 /// Whether every array of `reference` is in `got` with equal values; else what differs.
@@ -49,8 +36,8 @@ fn compare(got: &Path, reference: &Path) -> Result<(), String> {
 
 #[test]
 fn the_corpus_runs_on_both_engines_as_on_onnxruntime_python() {
-    let dir = corpus_dir();
-    let entries = manifest();
+    let dir = support::corpus_dir();
+    let entries = support::corpus_manifest::<Entry>();
     let out = tempfile::tempdir().unwrap();
     let mut passed = std::collections::BTreeMap::<&str, Vec<String>>::new();
     let mut failures = vec![];
@@ -100,7 +87,7 @@ fn infer_request(dir: &Path, name: &str) -> serde_json::Value {
 /// as onnxruntime-python does.
 #[test]
 fn corpus_models_serve_and_deploy() {
-    let dir = corpus_dir();
+    let dir = support::corpus_dir();
     let out = tempfile::tempdir().unwrap();
     let name = "silero_vad_16k_op15";
     let model = dir.join(format!("{name}.onnx"));

@@ -10,7 +10,6 @@
 mod support;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
 use onyx_compiler::ir::Dim;
 use onyx_runtime::HostTensor;
@@ -20,13 +19,6 @@ use onyx_runtime::engine::Engine;
 /// Models that import, and models whose round trip equals onnxruntime-python, of the 24.
 const IMPORT_FLOOR: usize = 23;
 const EQUAL_FLOOR: usize = 23;
-
-fn corpus_dir() -> PathBuf {
-    match std::env::var_os("ONYX_CORPUS_DIR") {
-        Some(p) => PathBuf::from(p),
-        None => panic!("ONYX_CORPUS_DIR is not set: run the tests through scripts/test.sh, which fetches the corpus"),
-    }
-}
 
 #[derive(serde::Deserialize)]
 struct Feed {
@@ -38,11 +30,6 @@ struct Entry {
     name: String,
     exporter: String,
     feed: BTreeMap<String, Feed>,
-}
-
-fn manifest() -> Vec<Entry> {
-    let text = std::fs::read_to_string(support::repo().join("scripts/corpus/manifest.json")).expect("the manifest is committed");
-    serde_json::from_str(&text).expect("the manifest parses")
 }
 
 /// The feed's shapes, as `import_with_shapes` takes them.
@@ -107,8 +94,8 @@ fn round_trip(dir: &std::path::Path, entry: &Entry, graph: &onyx_compiler::ir::G
 
 #[test]
 fn the_corpus_imports_and_round_trips_as_on_onnxruntime_python() {
-    let dir = corpus_dir();
-    let entries = manifest();
+    let dir = support::corpus_dir();
+    let entries = support::corpus_manifest::<Entry>();
     let (mut imported, mut equal) = (0, 0);
     let mut lines = vec![];
     for entry in &entries {
@@ -131,7 +118,7 @@ fn the_corpus_imports_and_round_trips_as_on_onnxruntime_python() {
 /// `onyx import --input-shape` gives the command line the same shapes.
 #[test]
 fn the_command_line_takes_input_shapes() {
-    let model = corpus_dir().join("ppocr_cls_v2.onnx");
+    let model = support::corpus_dir().join("ppocr_cls_v2.onnx");
     let model = model.to_string_lossy();
     let (ok, _, stderr) = support::run_onyx(&["import", &model]);
     assert!(!ok && stderr.contains("must be known"), "{stderr}");
@@ -152,7 +139,7 @@ fn the_command_line_takes_input_shapes() {
 /// with it the branch is chosen at import, without it the error names the input to bind.
 #[test]
 fn the_command_line_binds_input_values() {
-    let model = corpus_dir().join("silero_vad_v5_spox.onnx");
+    let model = support::corpus_dir().join("silero_vad_v5_spox.onnx");
     let model = model.to_string_lossy();
     let shapes = ["--input-shape", "input=1,512", "--input-shape", "state=2,1,128"];
     let (ok, _, stderr) = support::run_onyx(&[&["import", &model][..], &shapes].concat());

@@ -31,7 +31,8 @@ pub struct Confusion {
 /// predictions a confusion matrix counts.
 pub struct Evaluator<'e> {
     trainer: Trainer<'e>,
-    session: Box<dyn Session>,
+    /// The inference model, for a classifier's predictions; none for regression losses.
+    session: Option<Box<dyn Session>>,
     loss: Loss,
 }
 
@@ -40,7 +41,7 @@ impl<'e> Evaluator<'e> {
     pub fn new(engine: &'e dyn Engine, model: &Graph, train: &TrainSpec) -> Result<Evaluator<'e>, RuntimeError> {
         let graphs = onyx_compiler::train::build(model, train).map_err(|e| RuntimeError::Unsupported(format!("deriving the eval graph: {e}")))?;
         let loss = graphs.loss;
-        let session = engine.load(&onyx_compiler::to_onnx(model))?;
+        let session = if classifies(loss) { Some(engine.load(&onyx_compiler::to_onnx(model))?) } else { None };
         Ok(Evaluator { trainer: Trainer::new(graphs, engine)?, session, loss })
     }
 
@@ -54,22 +55,20 @@ impl<'e> Evaluator<'e> {
     pub fn evaluate(&mut self, x: &HostTensor, y: &HostTensor, batch: usize, classes: Option<&[String]>) -> Result<Evaluation, RuntimeError> {
         let (loss, values) = self.trainer.evaluate(std::slice::from_ref(x), y, batch)?;
         let metrics = self.trainer.graphs().metric_names().into_iter().zip(values).collect();
-        let confusion = match self.loss {
-            Loss::BinaryCrossentropy | Loss::BinaryCrossentropyFromLogits | Loss::CategoricalCrossentropy | Loss::SparseCategoricalCrossentropy => {
-                Some(self.confusion(x, y, batch, classes)?)
-            }
-            Loss::Mse | Loss::Mae | Loss::Huber => None,
+        let confusion = match &self.session {
+            Some(session) => Some(self.confusion(session.as_ref(), x, y, batch, classes)?),
+            None => None,
         };
         Ok(Evaluation { loss, metrics, confusion })
     }
 
-    fn confusion(&self, x: &HostTensor, y: &HostTensor, batch: usize, classes: Option<&[String]>) -> Result<Confusion, RuntimeError> {
+    fn confusion(&self, session: &dyn Session, x: &HostTensor, y: &HostTensor, batch: usize, classes: Option<&[String]>) -> Result<Confusion, RuntimeError> {
         let n = y.shape()[0];
         let mut predicted = Vec::with_capacity(n);
         let mut width = 1;
         for start in (0..n).step_by(batch.max(1)) {
             let rows: Vec<usize> = (start..(start + batch).min(n)).collect();
-            let out = self.session.run(&[x.select_rows(&rows)])?.into_iter().next().ok_or_else(|| RuntimeError::Unsupported("the model has no output".into()))?;
+            let out = session.run(&[x.select_rows(&rows)])?.into_iter().next().ok_or_else(|| RuntimeError::Unsupported("the model has no output".into()))?;
             width = out.shape().iter().skip(1).product::<usize>().max(1);
             let threshold = if self.loss == Loss::BinaryCrossentropyFromLogits { 0.0 } else { 0.5 };
             predicted.extend(out.to_f64_vec().chunks(width).map(|row| if width == 1 { usize::from(row[0] >= threshold) } else { argmax(row) }));
@@ -87,6 +86,14 @@ impl<'e> Evaluator<'e> {
         }
         let labels = (0..k).map(|i| classes.and_then(|c| c.get(i).cloned()).unwrap_or_else(|| i.to_string())).collect();
         Ok(Confusion { labels, counts })
+    }
+}
+
+/// Whether a loss is a classifier's, whose predictions a confusion matrix counts.
+fn classifies(loss: Loss) -> bool {
+    match loss {
+        Loss::BinaryCrossentropy | Loss::BinaryCrossentropyFromLogits | Loss::CategoricalCrossentropy | Loss::SparseCategoricalCrossentropy => true,
+        Loss::Mse | Loss::Mae | Loss::Huber => false,
     }
 }
 

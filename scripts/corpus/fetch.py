@@ -34,7 +34,6 @@ failed download or a failed export. Prints the cache dir at the end.
 """
 import argparse
 import hashlib
-import json
 import os
 import shutil
 import subprocess
@@ -43,8 +42,9 @@ import tarfile
 import tempfile
 import zipfile
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-MANIFEST = os.path.join(HERE, "manifest.json")
+import manifest_entries
+from manifest_entries import HERE, MANIFEST, default_dir
+
 EXPORT_SKL = os.path.join(HERE, "export_skl.py")
 
 
@@ -52,8 +52,6 @@ class FetchError(Exception):
     pass
 
 
-def default_dir():
-    return os.environ.get("ONYX_CORPUS_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "onyx", "corpus")
 
 
 def sha256_file(path):
@@ -221,13 +219,7 @@ def main(argv=None):
                     help="interpreter for pip download and export_skl.py (default: this one)")
     args = ap.parse_args(argv)
 
-    with open(args.manifest) as f:
-        entries = json.load(f)
-    if args.only:
-        unknown = set(args.only) - {e["name"] for e in entries}
-        if unknown:
-            sys.exit(f"fetch: unknown entries: {', '.join(sorted(unknown))}")
-        entries = [e for e in entries if e["name"] in args.only]
+    entries = manifest_entries.load(args.manifest, args.only, "fetch")
     cache = os.path.abspath(os.path.expanduser(args.dir))
     archives = os.path.join(cache, "archives")
     os.makedirs(archives, exist_ok=True)

@@ -29,18 +29,15 @@ the input's dtype from the manifest.
 npz keys are the tensor names exactly as in the model (they may contain '/', ':', '.', even JSON).
 """
 import argparse
-import json
 import os
 import sys
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+import manifest_entries
+from manifest_entries import HERE, MANIFEST, default_dir
 REPO = os.path.dirname(os.path.dirname(HERE))
-MANIFEST = os.path.join(HERE, "manifest.json")
 
 
-def default_dir():
-    return os.environ.get("ONYX_CORPUS_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "onyx", "corpus")
 
 
 def make_input(rng, spec, dtype):
@@ -130,13 +127,7 @@ def main(argv=None):
 
     import onnxruntime as ort
 
-    with open(args.manifest) as f:
-        entries = json.load(f)
-    if args.only:
-        unknown = set(args.only) - {e["name"] for e in entries}
-        if unknown:
-            sys.exit(f"reference: unknown entries: {', '.join(sorted(unknown))}")
-        entries = [e for e in entries if e["name"] in args.only]
+    entries = manifest_entries.load(args.manifest, args.only, "reference")
     print(f"onnxruntime {ort.__version__}, cache {args.dir}")
     failed = []
     for e in entries:

@@ -2,8 +2,7 @@ use std::fmt::Write;
 use std::path::PathBuf;
 
 use anyhow::{Context, anyhow, bail};
-use onyx_compiler::image_format::ImageFormat;
-use onyx_runtime::data::{read_image_folder, read_labelled, read_series, windows};
+use onyx_runtime::data::{read_image_folder_for, read_labelled, read_series, windows};
 use onyx_runtime::evaluate::{Evaluation, Evaluator};
 
 /// Measure a trained model on data, as Keras' model.evaluate: the loss and metrics of its stored
@@ -80,12 +79,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             windows(&series, window as usize, args.horizon as usize).map_err(|m| anyhow!("{}: {m}", args.data.display()))?
         }
         None if args.data.is_dir() => {
-            let folder = read_image_folder(&args.data, &info, ImageFormat::of(&info.shape, &graph.metadata))?;
             // Labels mean what they meant in training: the model's classes, where it keeps them.
-            let folder = match &classes {
-                Some(names) => folder.labelled_as(names).map_err(|m| anyhow!("{}: {m}", args.data.display()))?,
-                None => folder,
-            };
+            let folder = read_image_folder_for(&args.data, &info, &graph.metadata, classes.as_deref())?;
             (folder.x, folder.y)
         }
         None => read_labelled(&args.data, &info, evaluator.target_type(), args.target.as_deref())?,

@@ -8,7 +8,7 @@ use onyx_compiler::spec::TrainSpec;
 use onyx_proto::onnx::ModelProto;
 use onyx_runtime::train::EpochLog;
 use onyx_runtime::{HostTensor, TractEngine, solve};
-use onyx_runtime::data::{changes, feature_stats, overall_stats, read_image_folder, read_labelled, read_series, standardize, windows};
+use onyx_runtime::data::{changes, feature_stats, overall_stats, read_image_folder_for, read_labelled, read_series, standardize, windows};
 use onyx_runtime::train::{EarlyStopping, Event, FitOptions, Features, Trainer, features, load_checkpoint, split_frozen_base, write_history_csv, write_loss_plot};
 
 /// Train a spec, or an existing .onnx from its current weights, on labelled data by running the ONNX
@@ -216,12 +216,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             None if path.is_dir() => {
                 // As image_dataset_from_directory, the files are shuffled (seeded) before the validation
                 // split, so that it holds every class.
-                let format = onyx_compiler::image_format::ImageFormat::of(&info.shape, &graph.metadata);
-                let folder = read_image_folder(path, &info, format)?.shuffled(args.seed.unwrap_or(seed));
-                let folder = match known {
-                    Some(classes) => folder.labelled_as(classes).map_err(|m| anyhow!("{}: {m}", path.display()))?,
-                    None => folder,
-                };
+                let folder = read_image_folder_for(path, &info, &graph.metadata, known)?.shuffled(args.seed.unwrap_or(seed));
                 if !args.quiet {
                     eprintln!("{}: {} images of {} classes: {}", path.display(), folder.y.shape()[0], folder.classes.len(), folder.classes.iter().enumerate().map(|(i, c)| format!("{i} = {c}")).collect::<Vec<_>>().join(", "));
                 }

@@ -13,6 +13,20 @@ pub fn python() -> PathBuf {
     }
 }
 
+/// The cache the test command fetched the corpus of real models into (scripts/corpus/fetch.py).
+pub fn corpus_dir() -> PathBuf {
+    match std::env::var_os("ONYX_CORPUS_DIR") {
+        Some(p) => PathBuf::from(p),
+        None => panic!("ONYX_CORPUS_DIR is not set: run the tests through scripts/test.sh, which fetches the corpus"),
+    }
+}
+
+/// The corpus manifest's entries, read as the fields `T` names.
+pub fn corpus_manifest<T: serde::de::DeserializeOwned>() -> Vec<T> {
+    let text = std::fs::read_to_string(repo().join("scripts/corpus/manifest.json")).expect("the manifest is committed");
+    serde_json::from_str(&text).expect("the manifest parses")
+}
+
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }

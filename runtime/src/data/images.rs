@@ -141,6 +141,16 @@ pub fn read_images(files: &[PathBuf], input: &IoInfo, format: ImageFormat) -> Re
     Ok(HostTensor::F32(x))
 }
 
+/// Reads `dir` for a model's image input as the model takes it (its layout and channel order from
+/// its `metadata`), labelled by `classes` (the training classes, in their order) where given.
+pub fn read_image_folder_for(dir: &Path, input: &IoInfo, metadata: &[(String, String)], classes: Option<&[String]>) -> Result<ImageFolder, RuntimeError> {
+    let folder = read_image_folder(dir, input, ImageFormat::of(&input.shape, metadata))?;
+    match classes {
+        Some(names) => folder.labelled_as(names).map_err(|m| data_error(dir, m)),
+        None => Ok(folder),
+    }
+}
+
 /// Reads `dir` for a model image input laid out as `format` says.
 pub fn read_image_folder(dir: &Path, input: &IoInfo, format: ImageFormat) -> Result<ImageFolder, RuntimeError> {
     image_shape(dir, input, format)?;

@@ -9,7 +9,7 @@ mod series;
 mod table;
 mod write;
 
-pub use images::{ImageFolder, image_files, read_image_folder, read_images};
+pub use images::{ImageFolder, image_files, read_image_folder, read_image_folder_for, read_images};
 pub use labelled::read_labelled;
 pub use read::{ReadInputs, convert, read_inputs, read_inputs_noted};
 pub use scale::{feature_stats, overall_stats, standardize};

@@ -90,14 +90,12 @@ pub fn convert(t: HostTensor, dtype: DType) -> Result<(HostTensor, Option<String
         let note = Some(format!("{from} values cast to the model's {dtype}"));
         return Ok((t.cast(dtype), note));
     }
-    let (lo, hi) = integer_range(dtype);
     // Integers are checked exactly (through i128), floats through their value.
-    let fits = |n: i128| (lo..=hi).contains(&n);
     let bad = if from.is_float() {
-        t.to_f64_vec().into_iter().enumerate().find(|&(_, v)| !(v.is_finite() && v.fract() == 0.0 && fits(v as i128))).map(|(i, v)| (i, v.to_string()))
+        t.to_f64_vec().into_iter().enumerate().find(|&(_, v)| !(v.is_finite() && v.fract() == 0.0 && fits(v as i128, dtype))).map(|(i, v)| (i, v.to_string()))
     } else {
         let exact: Vec<i128> = crate::each_host_tensor!(&t, a => a.iter().map(|v| crate::tensor::Element::to_i128(*v)).collect());
-        exact.into_iter().enumerate().find(|&(_, n)| !fits(n)).map(|(i, n)| (i, n.to_string()))
+        exact.into_iter().enumerate().find(|&(_, n)| !fits(n, dtype)).map(|(i, n)| (i, n.to_string()))
     };
     if let Some((i, shown)) = bad {
         return Err(format!("{from} value {shown} at flat index {i} does not fit the model's {dtype}"));
