@@ -147,12 +147,14 @@ shuffle = false
     spec
 }
 
-fn images(path: &Path, n: usize, side: usize, seed: u64) {
+/// Writes `n` random images with labels 0, 1, … 9, 0, … to `path`, and returns them.
+fn images(path: &Path, n: usize, side: usize, seed: u64) -> (HostTensor, HostTensor) {
     use rand::{RngExt, SeedableRng};
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-    let x = ndarray::ArrayD::from_shape_fn(vec![n, 3, side, side], |_| rng.random::<f32>());
-    let y = ndarray::ArrayD::from_shape_fn(vec![n], |i| (i[0] % 10) as i64);
-    support::write_npz(path, &["x".into(), "y".into()], &[HostTensor::F32(x), HostTensor::I64(y)]);
+    let x = HostTensor::F32(ndarray::ArrayD::from_shape_fn(vec![n, 3, side, side], |_| rng.random::<f32>()));
+    let y = HostTensor::I64(ndarray::ArrayD::from_shape_fn(vec![n], |i| (i[0] % 10) as i64));
+    support::write_npz(path, &["x".into(), "y".into()], &[x.clone(), y.clone()]);
+    (x, y)
 }
 
 fn initializers(path: &Path) -> std::collections::HashMap<String, onyx_compiler::ir::Tensor> {
@@ -168,7 +170,7 @@ fn a_head_trained_on_a_frozen_base_exports_as_one_model() {
     let dir = tempfile::tempdir().unwrap();
     let spec = head_spec(dir.path(), "r171");
     let data = dir.path().join("images.npz");
-    images(&data, 8, 224, 1);
+    let (x, y) = images(&data, 8, 224, 1);
     let (cached, recomputed) = (dir.path().join("cached.onnx"), dir.path().join("recomputed.onnx"));
     let (ok, _, err) = run(&["train", spec.to_str().unwrap(), "--data", data.to_str().unwrap(), "-o", cached.to_str().unwrap()]);
     assert!(ok, "{err}");
@@ -203,6 +205,12 @@ fn a_head_trained_on_a_frozen_base_exports_as_one_model() {
         }
     }
     assert!(a["dense/kernel"].as_f32() != c["dense/kernel"].as_f32(), "the head did not train");
+
+    // `onyx evaluate` runs the whole model, frozen weights and all, and counts what predicting counts.
+    let (ok, out, err) = run(&["evaluate", cached.to_str().unwrap(), "--data", data.to_str().unwrap(), "--metrics", "accuracy"]);
+    assert!(ok, "{err}");
+    let evaluated: f64 = out.lines().find_map(|l| l.strip_prefix("accuracy ")).and_then(|v| v.trim().parse().ok()).unwrap_or_else(|| panic!("{out}"));
+    assert!((evaluated - accuracy(&cached, &x, &y)).abs() < 1e-9, "{out}");
 
     // The exported model on tract and ONNX Runtime (which also runs onnx.checker full_check).
     let proto = onyx_proto::read_model(&cached).unwrap();
@@ -474,7 +482,9 @@ fn features_learnt_on_digits_0_to_4_help_to_learn_5_to_9() {
 
 /// `trainable_from` fine-tunes the top of the base: gradients flow through its Conv, inference-mode
 /// BatchNormalization (spelled out where its scale and offset train), Add and Relu, and only the
-/// weights read from that node on move.
+/// weights read from that node on move. The frozen part before it is computed once, up to the last
+/// tensor that alone carries the data there (the input of the last residual block), and training on
+/// it gives the weights that running the whole base at every step (`--no-cache`) gives.
 #[test]
 fn trainable_from_fine_tunes_the_top_of_the_base_only() {
     let dir = tempfile::tempdir().unwrap();
@@ -483,16 +493,25 @@ fn trainable_from_fine_tunes_the_top_of_the_base_only() {
     std::fs::write(&spec, text).unwrap();
     let data = dir.path().join("images.npz");
     images(&data, 4, 224, 3);
-    let out = dir.path().join("tuned.onnx");
-    let (ok, _, err) = run(&["train", spec.to_str().unwrap(), "--data", data.to_str().unwrap(), "--epochs", "1", "-o", out.to_str().unwrap()]);
+    let (out, recomputed) = (dir.path().join("tuned.onnx"), dir.path().join("recomputed.onnx"));
+    let (ok, _, err) = run(&["train", spec.to_str().unwrap(), "--data", data.to_str().unwrap(), "--epochs", "2", "-o", out.to_str().unwrap()]);
     assert!(ok, "{err}");
-    assert!(!err.contains("features"), "a base that trains is run at every step: {err}");
-    let (before, after) = (initializers(&resnet()), initializers(&out));
+    assert!(err.contains("computed the frozen base's features of 4 samples once"), "the frozen prefix is cached: {err}");
+    let (ok, _, err) = run(&["train", spec.to_str().unwrap(), "--data", data.to_str().unwrap(), "--epochs", "2", "--no-cache", "-o", recomputed.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    assert!(!err.contains("features"), "{err}");
+    let (before, after, again) = (initializers(&resnet()), initializers(&out), initializers(&recomputed));
     let moved = |name: &str| before[name] != after[name];
     // n168 is the last block's last Conv; its BatchNormalization's scale trains (its offset's gradient
     // is zero: the head's batch normalization cancels any shift shared by the whole batch).
     assert!(moved("gpu_0/res5_2_branch2c_w_0") && moved("gpu_0/res5_2_branch2c_bn_s_0"));
     for frozen in ["gpu_0/res5_2_branch2b_w_0", "gpu_0/conv1_w_0", "gpu_0/res5_2_branch2c_bn_rm_0", "gpu_0/res5_2_branch2c_bn_riv_0"] {
         assert!(!moved(frozen), "`{frozen}` moved");
+    }
+    for (name, t) in &after {
+        let (Some(x), Some(y)) = (t.as_f32(), again[name].as_f32()) else { continue };
+        let scale = x.iter().map(|v| v.abs()).fold(1e-3, f32::max);
+        let diff = x.iter().zip(&y).map(|(p, q)| (p - q).abs()).fold(0.0, f32::max);
+        assert!(diff <= 1e-4 * scale, "`{name}`: cached and recomputed fine-tuning differ by {diff} (scale {scale})");
     }
 }

@@ -67,8 +67,9 @@ def in_place(path, sha):
 
 
 def entry_files(entry, cache):
-    """(member in archive, destination, sha256) for the model and its external data."""
-    out = [(entry["file"], os.path.join(cache, entry["name"] + ".onnx"), entry["sha256"])]
+    """(member in archive, destination, sha256) for the model (or the file `dest` names) and its
+    external data."""
+    out = [(entry["file"], os.path.join(cache, entry.get("dest", entry["name"] + ".onnx")), entry["sha256"])]
     for x in entry.get("external_data", []):
         loc = x["location"]
         if os.path.isabs(loc) or ".." in loc.replace("\\", "/").split("/"):

@@ -96,8 +96,8 @@ pub struct Args {
     /// Results are reproducible for a given count.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     threads: Option<u32>,
-    /// Run a frozen base at every step instead of computing its features once (the default when no
-    /// weight of the base trains).
+    /// Run a base's frozen part at every step instead of computing its features once (by default the
+    /// part before its first trainable weight runs once).
     #[arg(long)]
     no_cache: bool,
     /// Memory the cached features of a frozen base may take (MiB); beyond it they go to a file beside

@@ -36,6 +36,20 @@ pub fn rewrite(b: &mut Builder) -> Result<Vec<Moving>, TrainError> {
     Ok(moving)
 }
 
+/// Spells out, in inference mode, every BatchNormalization whose scale, offset or statistics are
+/// graph inputs rather than initializers (the eval graph's, which training changes), for the
+/// engines that take the op's parameters as constants only.
+pub fn spell_out_fed(b: &mut Builder) -> Result<(), TrainError> {
+    for node in std::mem::take(&mut b.graph.nodes) {
+        if node.op.op_type() == "BatchNormalization" && node.inputs.iter().skip(1).flatten().any(|v| b.graph.inputs.contains(v)) {
+            emit_inference(b, &node)?;
+        } else {
+            b.graph.nodes.push(node);
+        }
+    }
+    Ok(())
+}
+
 /// The node's inputs (x, scale, bias, mean, var), its epsilon and momentum, and the rank of x.
 fn parts(node: &Node) -> Result<([ValueId; 5], f32, f32), TrainError> {
     let attributes = node.op.attributes();

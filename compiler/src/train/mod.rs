@@ -140,13 +140,13 @@ fn rename(g: &mut Graph, id: ValueId, name: String) {
     g.values[id.0].name = name;
 }
 
-/// Turns the parameters of `b`'s graph (the trainable ones, or all) into graph inputs; returns
-/// (value, initial value).
-fn lift_params(b: &mut Builder, trainable_only: bool) -> Vec<(ValueId, Tensor)> {
-    let ids: Vec<ValueId> = b.graph.params().filter(|(_, _, p)| p.trainable || !trainable_only).map(|(id, _, _)| id).collect();
+/// Turns the trainable parameters of `b`'s graph into graph inputs; returns (value, initial value).
+fn lift_trainable(b: &mut Builder) -> Vec<(ValueId, Tensor)> {
+    let ids: Vec<ValueId> = b.graph.params().filter(|(_, _, p)| p.trainable).map(|(id, _, _)| id).collect();
     lift(b, ids)
 }
 
+/// Turns the initializers `ids` into graph inputs; returns (value, initial value).
 fn lift(b: &mut Builder, ids: Vec<ValueId>) -> Vec<(ValueId, Tensor)> {
     ids.into_iter()
         .filter_map(|id| {
@@ -233,7 +233,7 @@ pub fn build(model: &Graph, spec: &TrainSpec) -> Result<TrainingGraphs, TrainErr
     let mut b = Builder::from_graph(unrolled);
     let masks = masks_for_dropout(&mut b)?;
     let moving = batch_norm::rewrite(&mut b)?;
-    let lifted = lift_params(&mut b, true);
+    let lifted = lift_trainable(&mut b);
     let moving_lifted = lift(&mut b, moving.iter().map(|m| m.current).collect());
     let (loss, metrics, target_type) = add_loss(&mut b, loss_kind, &spec.metrics)?;
     let objective = add_penalties(&mut b, loss)?;
@@ -291,9 +291,17 @@ pub fn build(model: &Graph, spec: &TrainSpec) -> Result<TrainingGraphs, TrainErr
     let step_graph = step_graph.extract(&step_graph.name, &inputs, &outputs).map_err(TrainError::Unsupported)?;
     let sharded = if moving.is_empty() { Some(shard(&step_graph, &data_inputs, &params, &states, &masks, &metrics, grad_names)?) } else { None };
 
-    // The eval graph: the inference forward pass, loss and metrics, parameters as inputs.
+    // The eval graph: the inference forward pass, loss and metrics, with what training changes as
+    // inputs (the trainable parameters and the moving statistics); frozen weights stay initializers.
     let mut e = Builder::from_graph(model.clone());
-    lift_params(&mut e, false);
+    let changing: Vec<ValueId> = e
+        .graph
+        .params()
+        .filter(|(_, v, p)| p.trainable || states.iter().any(|s| s.input == v.name))
+        .map(|(id, _, _)| id)
+        .collect();
+    lift(&mut e, changing);
+    batch_norm::spell_out_fed(&mut e)?;
     let (eval_loss, eval_metrics, _) = add_loss(&mut e, loss_kind, &spec.metrics)?;
     let eval_loss = add_penalties(&mut e, eval_loss)?;
     let mut eval = e.graph;

@@ -1,12 +1,14 @@
-//! A frozen base computed once: when no weight before a model's base cut trains (and nothing random
-//! runs there), the base maps each sample to the same features every epoch, so the trainer runs the
-//! base once over the data and trains the head alone on its features, as Keras users do by hand with
-//! `base.predict`. The trained head's weights then go back into the whole model by name. Features
-//! beyond a memory budget go to a file on disk.
+//! A frozen prefix computed once: the nodes of a model before the first one that reads a trainable
+//! weight (or draws random numbers) map each sample to the same tensor every epoch, so the trainer
+//! runs them once over the data and trains the rest on their output, as Keras users do by hand with
+//! `base.predict`. That covers a wholly frozen base (the cut is the base's output) and a base
+//! fine-tuned from `trainable_from` (the cut is the last tensor before it that alone carries the
+//! data forward, a block boundary in a ResNet). The trained part's weights then go back into the
+//! whole model by name. Features beyond a memory budget go to a file on disk.
 use std::path::Path;
 
 use ndarray::{ArrayD, Axis, concatenate};
-use onyx_compiler::ir::Graph;
+use onyx_compiler::ir::{Graph, ValueId};
 use onyx_compiler::transfer::BASE_CUT_KEY;
 
 use crate::engine::Engine;
@@ -14,24 +16,55 @@ use crate::error::RuntimeError;
 use crate::tensor::HostTensor;
 use super::rows::{DiskWriter, Features};
 
-/// A model cut at its base's output: the base, which computes the features, and the head, which
-/// reads them.
+/// A model cut where its frozen prefix ends: the prefix, which computes the features, and the rest,
+/// which reads them and trains.
 pub struct FrozenBase {
     pub base: Graph,
     pub head: Graph,
 }
 
-/// The model cut at the tensor its metadata names as the base's output (`onyx.base_cut`), when no
-/// weight before it trains and no dropout runs there; `None` otherwise.
+/// Ops whose output is not a function of their input alone.
+const RANDOM_OPS: [&str; 7] = ["Dropout", "RandomNormal", "RandomNormalLike", "RandomUniform", "RandomUniformLike", "Bernoulli", "Multinomial"];
+
+/// The model cut at the latest tensor, no later than its base's output (`onyx.base_cut`), that is
+/// computed before any node reading a trainable weight or drawing random numbers and that alone
+/// carries the data past that point; `None` when the model has no base or no such tensor.
 pub fn split_frozen_base(model: &Graph) -> Option<FrozenBase> {
-    let cut_name = model.metadata.iter().find(|(k, _)| k == BASE_CUT_KEY)?.1.clone();
-    let cut = model.find_value(&cut_name)?;
+    let base_cut = model.find_value(&model.metadata.iter().find(|(k, _)| k == BASE_CUT_KEY)?.1)?;
+    let cut = frozen_frontier(model, base_cut)?;
     let base = model.extract(&format!("{}_base", model.name), &model.inputs, &[cut]).ok()?;
-    if base.params().any(|(_, _, p)| p.trainable) || base.nodes.iter().any(|n| n.op.op_type() == "Dropout") {
-        return None;
-    }
     let head = model.extract(&model.name, &[cut], &model.outputs).ok()?;
     Some(FrozenBase { base, head })
+}
+
+/// The tensor where the frozen prefix ends. Nodes are in topological order, so the prefix is the
+/// nodes before the first live one; going back from there, the first position whose crossing set
+/// (values computed before it and read at or after it) is one computed float tensor is the cut.
+fn frozen_frontier(model: &Graph, base_cut: ValueId) -> Option<ValueId> {
+    let trains = |v: ValueId| model.value(v).param.as_ref().is_some_and(|p| p.trainable);
+    let producer = |v: ValueId| model.nodes.iter().position(|n| n.outputs.contains(&v));
+    let live = model
+        .nodes
+        .iter()
+        .position(|n| RANDOM_OPS.contains(&n.op.op_type()) || n.inputs.iter().flatten().any(|&v| trains(v)))
+        .unwrap_or(model.nodes.len());
+    let end = live.min(producer(base_cut)? + 1);
+    // The last node reading each value (a model output is read after every node).
+    let mut last_read = vec![None::<usize>; model.values.len()];
+    for (i, n) in model.nodes.iter().enumerate() {
+        for &v in n.inputs.iter().flatten() {
+            last_read[v.0] = Some(i);
+        }
+    }
+    for &v in &model.outputs {
+        last_read[v.0] = Some(model.nodes.len());
+    }
+    (1..=end).rev().find_map(|k| {
+        let mut crossing = model.nodes[..k].iter().flat_map(|n| n.outputs.iter().copied()).filter(|v| last_read[v.0].is_some_and(|r| r >= k));
+        let only = crossing.next()?;
+        let inputs_cross = model.inputs.iter().any(|v| last_read[v.0].is_some_and(|r| r >= k));
+        (crossing.next().is_none() && !inputs_cross && model.value(only).ty.dtype.is_float()).then_some(only)
+    })
 }
 
 /// The base's output for every row of `x`, computed `batch` rows at a time: kept in memory up to
