@@ -10,8 +10,8 @@ import argparse
 import datetime
 import json
 import os
-import platform
-import subprocess
+
+from machine import machine
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--criterion", default="target/criterion")
@@ -22,15 +22,6 @@ args = parser.parse_args()
 def median_ms(path):
     with open(path) as f:
         return json.load(f)["median"]["point_estimate"] / 1e6
-
-
-def machine():
-    try:
-        text = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-        model = next((line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("Model name")), platform.processor())
-    except OSError:
-        model = platform.processor()
-    return f"{model}, {os.cpu_count()} cores, {platform.system()} {platform.release()}"
 
 
 estimates = {}

@@ -16,9 +16,10 @@ use onyx_runtime::HostTensor;
 use onyx_runtime::data::npy::Npz;
 use onyx_runtime::engine::Engine;
 
-/// Models that import, and models whose round trip equals onnxruntime-python, of the 24.
-const IMPORT_FLOOR: usize = 23;
-const EQUAL_FLOOR: usize = 23;
+/// Models that import, and models whose round trip equals onnxruntime-python, of the 25: the one
+/// that differs is the dynamically quantized LSTM, lowered to the float LSTM it approximates.
+const IMPORT_FLOOR: usize = 25;
+const EQUAL_FLOOR: usize = 24;
 
 #[derive(serde::Deserialize)]
 struct Feed {

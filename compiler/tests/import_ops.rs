@@ -149,6 +149,40 @@ fn every_element_wise_op_of_opset_17_imports() {
     // Float Mod needs fmod = 1.
     let m = model(17, &[("a", x.clone()), ("b", x.clone())], &[], vec![node("Mod", &["a", "b"], &["y"], vec![])], &["y"]);
     assert!(import(&m).unwrap_err().to_string().contains("fmod"));
+    // BitShift shifts unsigned integers, in the direction it names, and nothing else.
+    let u = ty(DType::U32, &[-1, 3, 4]);
+    for direction in ["LEFT", "RIGHT"] {
+        let m = model(17, &[("a", u.clone()), ("b", ty(DType::U32, &[4]))], &[], vec![node("BitShift", &["a", "b"], &["y"], vec![attrs::string("direction", direction)])], &["y"]);
+        let (g, e) = round_trip("BitShift", &m);
+        assert_eq!(output_types(&g), vec![u.clone()]);
+        assert_eq!(attribute(exported_node(&e, "BitShift"), "direction").and_then(|a| a.s.clone()), Some(direction.as_bytes().to_vec()));
+    }
+    let m = model(17, &[("a", x.clone()), ("b", row.clone())], &[], vec![node("BitShift", &["a", "b"], &["y"], vec![attrs::string("direction", "LEFT")])], &["y"]);
+    assert!(import(&m).unwrap_err().to_string().contains("unsigned"));
+}
+
+/// ONNX Runtime's dynamic quantization: the input quantized per call, integer products of 8-bit
+/// values in int32, scaled back by ordinary ops.
+#[test]
+fn quantized_ops_import_with_integer_types() {
+    let x = ty(DType::F32, &[-1, 2, 5, 5]);
+    let w = Tensor { dtype: DType::I8, dims: vec![4, 2, 3, 3], data: (0..72).map(|i| (i as i8 - 36) as u8).collect() };
+    let zero = Tensor { dtype: DType::I8, dims: vec![], data: vec![0] };
+    let nodes = vec![
+        node("DynamicQuantizeLinear", &["x"], &["q", "scale", "zero_point"], vec![]),
+        node("ConvInteger", &["q", "w", "zero_point", "w_zero"], &["acc"], vec![attrs::ints("kernel_shape", &[3, 3])]),
+    ];
+    let m = model(17, &[("x", x.clone())], &[("w", w), ("w_zero", zero)], nodes, &["acc", "scale"]);
+    let graph = import(&m).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(output_types(&graph), vec![ty(DType::I32, &[-1, 4, 3, 3]), TensorType::new(DType::F32, vec![])]);
+    let q = ty(DType::U8, &[-1, 6]);
+    let b = Tensor { dtype: DType::U8, dims: vec![6, 3], data: vec![1; 18] };
+    let m = model(17, &[("q", q)], &[("b", b)], vec![node("MatMulInteger", &["q", "b"], &["y"], vec![])], &["y"]);
+    assert_eq!(output_types(&round_trip("MatMulInteger", &m).0), vec![ty(DType::I32, &[-1, 3])]);
+    // A float operand is refused, naming the op.
+    let m = model(17, &[("q", ty(DType::F32, &[-1, 6]))], &[("b", Tensor::from_f32(vec![6, 3], &[1.0; 18]))], vec![node("MatMulInteger", &["q", "b"], &["y"], vec![])], &["y"]);
+    let e = import(&m).unwrap_err().to_string();
+    assert!(e.contains("MatMulInteger") && e.contains("8-bit"), "{e}");
 }
 
 #[test]

@@ -29,7 +29,8 @@ fn register_font() -> bool {
 }
 
 /// Named lines of (x, y) points in one chart, with a legend; empty lines are left out and
-/// non-finite values do not stretch the axes.
+/// non-finite values do not stretch the axes. x counts something (epochs, steps), so its axis is
+/// labelled with whole numbers.
 pub fn line_chart(path: &Path, title: &str, (x_desc, y_desc): (&str, &str), lines: &[(&str, Vec<(f64, f64)>)]) -> Result<(), RuntimeError> {
     let plot_error = |e: String| RuntimeError::Data { path: path.to_path_buf(), message: format!("drawing {title}: {e}") };
     let lines: Vec<&(&str, Vec<(f64, f64)>)> = lines.iter().filter(|(_, points)| !points.is_empty()).collect();
@@ -43,7 +44,8 @@ pub fn line_chart(path: &Path, title: &str, (x_desc, y_desc): (&str, &str), line
     let (x_lo, x_hi) = range(&mut lines.iter().flat_map(|(_, p)| p.iter().map(|(x, _)| *x)));
     let (lo, hi) = range(&mut lines.iter().flat_map(|(_, p)| p.iter().map(|(_, y)| *y)));
     let pad = ((hi - lo) * 0.05).max(1e-9);
-    let x_hi = if x_hi > x_lo { x_hi } else { x_lo + 1.0 };
+    let (x_lo, x_hi) = (x_lo.floor() as i64, x_hi.ceil() as i64);
+    let x_hi = if x_hi > x_lo { x_hi } else { x_lo + 1 };
     // Draw to a temporary file, then move it into place, as every file onyx writes.
     let tmp = path.with_extension("png.tmp.png");
     {
@@ -59,7 +61,7 @@ pub fn line_chart(path: &Path, title: &str, (x_desc, y_desc): (&str, &str), line
         chart.configure_mesh().x_desc(x_desc).y_desc(y_desc).draw().map_err(|e| plot_error(e.to_string()))?;
         for ((name, points), color) in lines.into_iter().zip([BLUE, RED, GREEN, MAGENTA].into_iter().cycle()) {
             chart
-                .draw_series(LineSeries::new(points.iter().copied(), color.stroke_width(2)))
+                .draw_series(LineSeries::new(points.iter().map(|&(x, y)| (x.round() as i64, y)), color.stroke_width(2)))
                 .map_err(|e| plot_error(e.to_string()))?
                 .label(*name)
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));

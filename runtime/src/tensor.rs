@@ -311,9 +311,9 @@ impl HostTensor {
             } else if T::DTYPE == DType::Bool {
                 a.iter().map(|v| (v.to_i128() as u8).to_string()).collect()
             } else if T::DTYPE == DType::F64 {
-                a.iter().map(|v| format!("{}", v.to_f64())).collect()
+                a.iter().map(|v| shortest(v.to_f64())).collect()
             } else {
-                a.iter().map(|v| format!("{}", v.to_f64() as f32)).collect()
+                a.iter().map(|v| shortest(v.to_f64() as f32)).collect()
             }
         }
         each_host_tensor!(self, a => text(a))
@@ -379,4 +379,28 @@ pub fn model_io(model: &ModelProto) -> (Vec<IoInfo>, Vec<IoInfo>) {
     let inits: Vec<&str> = graph.initializer.iter().filter_map(|t| t.name.as_deref()).collect();
     let inputs = graph.input.iter().filter(|v| !inits.contains(&v.name.as_deref().unwrap_or(""))).filter_map(io_info).collect();
     (inputs, graph.output.iter().filter_map(io_info).collect())
+}
+
+/// A float in the shortest form that reads back to the same value, as Python's `repr` writes it:
+/// positional from 1e-4 up to 1e16, in exponent form (`4.4703484e-7`) beyond.
+pub fn shortest<T: Into<f64> + Copy + std::fmt::Display + std::fmt::LowerExp>(v: T) -> String {
+    let magnitude = v.into().abs();
+    if magnitude.is_finite() && magnitude != 0.0 && !(1e-4..1e16).contains(&magnitude) { format!("{v:e}") } else { format!("{v}") }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shortest;
+
+    #[test]
+    fn floats_print_in_the_shortest_form_that_reads_back() {
+        assert_eq!(shortest(4.4703484e-7f32), "4.4703484e-7");
+        assert_eq!(shortest(0.1f32), "0.1");
+        assert_eq!(shortest(123.25f64), "123.25");
+        assert_eq!(shortest(1e20f64), "1e20");
+        assert_eq!(shortest(0.0f32), "0");
+        for v in [4.4703484e-7f32, 3.0e-5, 1.0 / 3.0, 7.0e15, 2.5e16] {
+            assert_eq!(shortest(v).parse::<f32>().unwrap(), v);
+        }
+    }
 }

@@ -30,7 +30,7 @@ pub struct Info {
     pub trained_at: Option<String>,
     /// The onyx that built the app.
     pub onyx_version: String,
-    /// The model file it was deployed from, and when.
+    /// The name of the model file it was deployed from, and when.
     pub source: String,
     pub deployed_at: String,
     /// SHA-256 of the model's bytes, hex.

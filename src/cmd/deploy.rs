@@ -36,7 +36,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         spec: meta("onyx.spec"),
         trained_at: meta(super::train::TRAINED_AT_KEY),
         onyx_version: env!("CARGO_PKG_VERSION").into(),
-        source: std::fs::canonicalize(&args.model).unwrap_or_else(|_| args.model.clone()).display().to_string(),
+        // The file's name only: where it sat on the machine that built the app is nobody's business.
+        source: args.model.file_name().map_or_else(|| args.model.display().to_string(), |f| f.to_string_lossy().into_owned()),
         deployed_at: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
         model_sha256: onyx_serve::payload::sha256_hex(&bytes),
     };

@@ -145,7 +145,7 @@ fn classify_images(args: &Args, dir: &std::path::Path, proto: &onyx_proto::onnx:
             let mut cells = vec![csv_field(&file.display().to_string())];
             for (class, p) in onyx_runtime::classes::top_k(row, top) {
                 cells.push(csv_field(&names.as_ref().and_then(|n| n.get(class).cloned()).unwrap_or_else(|| class.to_string())));
-                cells.push(format!("{}", p as f32));
+                cells.push(onyx_runtime::tensor::shortest(p as f32));
             }
             text += &(cells.join(",") + "\n");
         }

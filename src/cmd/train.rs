@@ -296,7 +296,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                     Features::Disk(d) => format!("on disk ({}, beyond --cache-memory-mb {})", d.path().display(), args.cache_memory_mb),
                     Features::Memory(_) => "in memory".into(),
                 };
-                eprintln!("computed the frozen base's features of {n} samples once in {:.2} s, kept {place}; the head trains on them", started.elapsed().as_secs_f64());
+                eprintln!("computed the frozen base's features of {n} samples once in {:.2} s (up to `{}`), kept {place}; the rest trains on them", started.elapsed().as_secs_f64(), frozen.cut);
             }
             (vec![xt], vec![xv])
         }

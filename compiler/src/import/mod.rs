@@ -14,6 +14,7 @@ use crate::export::OPSET;
 use crate::ir::{DType, Dim, Graph, Node, ParamInfo, Tensor, TensorType, Value, ValueId};
 use crate::ops::{self, OpError};
 
+mod contrib;
 mod eval;
 mod fold;
 pub mod ml;
@@ -31,7 +32,7 @@ pub enum ImportError {
     Initializer { name: String, message: String },
     #[error("graph input `{name}`: {message}")]
     Input { name: String, message: String },
-    #[error("{node}: domain `{domain}` is not supported; onyx reads the default ONNX domain and lowers scikit-learn's linear models of `ai.onnx.ml`")]
+    #[error("{node}: domain `{domain}` is not supported; onyx reads the default ONNX domain, lowers scikit-learn's linear models of `ai.onnx.ml` and ONNX Runtime's DynamicQuantizeLSTM of `com.microsoft`")]
     Domain { node: String, domain: String },
     #[error("{node}: its condition `{cond}` depends on {inputs} at run time, so the branch cannot be chosen at import, and both cannot be computed and one picked: {why}; an If is inlined when its condition folds to a constant, as it does when it reads only input shapes given with --input-shape or inputs bound with --input-value")]
     RunTimeCondition { node: String, cond: String, inputs: String, why: String },
@@ -369,6 +370,7 @@ impl Reader<'_> {
                     return Ok(());
                 }
             },
+            Some("com.microsoft") => contrib::lower(n, self).map_err(|message| ImportError::Lower { node: label(), message })?,
             Some(domain) => return Err(ImportError::Domain { node: label(), domain: domain.to_string() }),
             None if op_type == "If" => return self.inline_if(n, &label),
             None => upgrade::upgrade(n, version, self).map_err(|message| ImportError::Upgrade { node: label(), opset: version, message })?,

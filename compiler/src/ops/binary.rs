@@ -180,3 +180,42 @@ impl Op for Mod {
         Ok(vec![Some(cx.unbroadcast(g, &ta)?), Some(cx.unbroadcast(gb, &tb)?)])
     }
 }
+
+/// BitShift: each element of `x` shifted left or right by the matching element of `y` bits
+/// (broadcast); unsigned integers only, so it has no gradient.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BitShift {
+    pub left: bool,
+}
+
+impl BitShift {
+    pub fn from_attrs(a: &Attrs) -> Result<Arc<dyn Op>, OpError> {
+        let left = match a.string("direction")?.as_deref() {
+            Some("LEFT") => true,
+            Some("RIGHT") => false,
+            other => return Err(OpError::Attribute { op: "BitShift".into(), name: "direction".into(), message: format!("must be LEFT or RIGHT, got {other:?}") }),
+        };
+        Ok(Arc::new(BitShift { left }))
+    }
+}
+
+impl Op for BitShift {
+    fn op_type(&self) -> &'static str {
+        "BitShift"
+    }
+
+    fn infer(&self, inputs: &[Option<Fact>]) -> Result<Vec<TensorType>, OpError> {
+        let types = Binary { kind: BinaryKind::Add }.infer(inputs).map_err(|e| match e {
+            OpError::Shape { message, .. } => shape_error("BitShift", message),
+            e => e,
+        })?;
+        if !matches!(types[0].dtype, DType::U8 | DType::U16 | DType::U32 | DType::U64) {
+            return Err(shape_error("BitShift", format!("shifts unsigned integers, got {}", types[0].dtype.name())));
+        }
+        Ok(types)
+    }
+
+    fn attributes(&self) -> Vec<AttributeProto> {
+        vec![attrs::string("direction", if self.left { "LEFT" } else { "RIGHT" })]
+    }
+}

@@ -29,6 +29,7 @@ mod lrn;
 mod norm;
 mod pad;
 mod pool;
+mod quantize;
 mod reduce;
 mod reshape;
 mod resize;
@@ -44,7 +45,7 @@ mod unary;
 pub use argmax::ArgMax;
 pub use attrs::Attrs;
 pub use batch_norm::BatchNormalization;
-pub use binary::{Binary, BinaryKind, Mod, broadcast};
+pub use binary::{Binary, BinaryKind, BitShift, Mod, broadcast};
 pub use cast::Cast;
 pub use clip::Clip;
 pub use compare::{Compare, CompareKind};
@@ -60,6 +61,7 @@ pub use lrn::Lrn;
 pub use norm::{InstanceNormalization, LayerNormalization};
 pub use pad::{BorderMode, BorderPad, Pad};
 pub use pool::{GlobalAveragePool, GlobalMaxPool, Pool, PoolKind};
+pub use quantize::{ConvInteger, DynamicQuantizeLinear, MatMulInteger};
 pub use reduce::{Reduce, ReduceKind};
 pub use reshape::{Flatten, Reshape, Squeeze, Transpose, Unsqueeze};
 pub use resize::Resize;
@@ -143,6 +145,9 @@ pub static REGISTRY: &[(&str, FromAttrs)] = &[
     ("Clip", Clip::from_attrs),
     ("Concat", Concat::from_attrs),
     ("Conv", Conv::from_attrs),
+    ("ConvInteger", ConvInteger::from_attrs),
+    ("DynamicQuantizeLinear", DynamicQuantizeLinear::from_attrs),
+    ("MatMulInteger", MatMulInteger::from_attrs),
     ("ConvTranspose", ConvTranspose::from_attrs),
     ("Cos", |a| Unary::from_attrs(UnaryKind::Cos, a)),
     ("Cosh", |a| Unary::from_attrs(UnaryKind::Cosh, a)),
@@ -182,6 +187,7 @@ pub static REGISTRY: &[(&str, FromAttrs)] = &[
     ("MaxPool", |a| Pool::from_attrs(PoolKind::Max, a)),
     ("Min", |a| Binary::from_attrs(BinaryKind::Min, a)),
     ("Mod", Mod::from_attrs),
+    ("BitShift", BitShift::from_attrs),
     ("Mul", |a| Binary::from_attrs(BinaryKind::Mul, a)),
     ("Neg", |a| Unary::from_attrs(UnaryKind::Neg, a)),
     ("Not", |a| Unary::from_attrs(UnaryKind::Not, a)),

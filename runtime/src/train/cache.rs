@@ -21,6 +21,8 @@ use super::rows::{DiskWriter, Features};
 pub struct FrozenBase {
     pub base: Graph,
     pub head: Graph,
+    /// The tensor where the two meet.
+    pub cut: String,
 }
 
 /// Ops whose output is not a function of their input alone.
@@ -34,7 +36,7 @@ pub fn split_frozen_base(model: &Graph) -> Option<FrozenBase> {
     let cut = frozen_frontier(model, base_cut)?;
     let base = model.extract(&format!("{}_base", model.name), &model.inputs, &[cut]).ok()?;
     let head = model.extract(&model.name, &[cut], &model.outputs).ok()?;
-    Some(FrozenBase { base, head })
+    Some(FrozenBase { base, head, cut: model.value(cut).name.clone() })
 }
 
 /// The tensor where the frozen prefix ends. Nodes are in topological order, so the prefix is the
