@@ -118,9 +118,10 @@ pub fn upgrade(n: &NodeProto, version: i64, known: &mut dyn Known) -> Result<Upg
             up.nodes.push(m);
             Ok(up)
         }
-        // kernel_shape is optional (the weight's spatial sizes), and the dynamo exporter leaves it out;
+        // kernel_shape is optional (the weight's spatial sizes), and the dynamo exporter (and ONNX
+        // Runtime's quantizer, for ConvInteger) leaves it out;
         // the IR's Conv holds it.
-        "Conv" | "ConvTranspose" if attr(n, "kernel_shape").is_none() => {
+        "Conv" | "ConvTranspose" | "ConvInteger" if attr(n, "kernel_shape").is_none() => {
             let w = n.input.get(1).ok_or("has no kernel_shape and no weight")?;
             let tw = known.ty(w).ok_or_else(|| format!("the type of `{w}` is unknown"))?;
             let kernel: Vec<i64> = tw.shape.iter().skip(2).map(|d| d.fixed().map(|d| d as i64)).collect::<Option<_>>().ok_or_else(|| format!("has no kernel_shape, and the weight's sizes {tw} are not known"))?;
