@@ -15,7 +15,8 @@ fn corpus(c: &mut Criterion) {
         eprintln!("ONYX_CORPUS_DIR is not set: run scripts/corpus/fetch.py and reference.py first");
         return;
     };
-    let manifest: Vec<serde_json::Value> = serde_json::from_str(&std::fs::read_to_string("scripts/corpus/manifest.json").expect("the manifest")).expect("JSON");
+    let manifest: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string("scripts/corpus/manifest.json").expect("the manifest")).expect("JSON");
     let ort = OrtEngine::new(Some(1), Device::Cpu);
     let mut engines: Vec<(&str, &dyn Engine)> = vec![("tract", &TractEngine)];
     if OrtEngine::available() {

@@ -28,8 +28,13 @@ fn inference(c: &mut Criterion) {
                         let shape = info.batch_shape(batch).expect("known per-sample dims");
                         let n: usize = shape.iter().product();
                         match info.dtype {
-                            DType::I64 => HostTensor::I64(ArrayD::from_shape_vec(IxDyn(&shape), (0..n).map(|i| (i % 50) as i64).collect()).expect("shape")),
-                            _ => HostTensor::F32(ArrayD::from_shape_vec(IxDyn(&shape), (0..n).map(|i| ((i * 7919) % 1000) as f32 / 500.0 - 1.0).collect()).expect("shape")),
+                            DType::I64 => {
+                                HostTensor::I64(ArrayD::from_shape_vec(IxDyn(&shape), (0..n).map(|i| (i % 50) as i64).collect()).expect("shape"))
+                            }
+                            _ => HostTensor::F32(
+                                ArrayD::from_shape_vec(IxDyn(&shape), (0..n).map(|i| ((i * 7919) % 1000) as f32 / 500.0 - 1.0).collect())
+                                    .expect("shape"),
+                            ),
                         }
                     })
                     .collect();

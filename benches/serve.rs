@@ -67,7 +67,9 @@ fn serving(c: &mut Criterion) {
     let (session, port) = start();
     let url = format!("http://127.0.0.1:{port}/v2/models/mnist_cnn/infer");
     let body = Arc::new(body());
-    let x = HostTensor::F32(ArrayD::from_shape_vec(IxDyn(&[1, 1, 28, 28]), (0..784).map(|i| ((i * 7919) % 1000) as f32 / 1000.0).collect()).expect("shape"));
+    let x = HostTensor::F32(
+        ArrayD::from_shape_vec(IxDyn(&[1, 1, 28, 28]), (0..784).map(|i| ((i * 7919) % 1000) as f32 / 1000.0).collect()).expect("shape"),
+    );
     let mut group = c.benchmark_group("serve_mnist_cnn_batch1");
     group.bench_function("in_process", |b| b.iter(|| session.run(std::slice::from_ref(&x)).expect("runs")));
     let one = agent();

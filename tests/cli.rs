@@ -63,7 +63,11 @@ fn summary_prints_keras_counts() {
 fn a_bad_spec_exits_2_naming_file_line_and_field() {
     let dir = tempfile::tempdir().unwrap();
     let spec = dir.path().join("bad.toml");
-    std::fs::write(&spec, "[model]\nname = \"m\"\ninput = { name = \"x\", shape = [1, 2, 2] }\n\n[[layer]]\nkind = \"conv2d\"\nfilters = 4\nkernel = 3\n").unwrap();
+    std::fs::write(
+        &spec,
+        "[model]\nname = \"m\"\ninput = { name = \"x\", shape = [1, 2, 2] }\n\n[[layer]]\nkind = \"conv2d\"\nfilters = 4\nkernel = 3\n",
+    )
+    .unwrap();
     let out = support::onyx().arg("compile").arg(&spec).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);

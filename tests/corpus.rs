@@ -26,7 +26,13 @@ fn compare(got: &Path, reference: &Path) -> Result<(), String> {
             return Err(format!("output `{name}`: shape {:?}, onnxruntime-python gives {:?}", h.shape(), w.shape()));
         }
         let (w, h) = (w.to_f64_vec(), h.to_f64_vec());
-        let worst = w.iter().zip(&h).enumerate().filter(|(_, (a, b))| !(a.is_nan() && b.is_nan()) && !((*a - *b).abs() <= 1e-4 + 1e-3 * a.abs())).map(|(i, (a, b))| (i, *a, *b)).next();
+        let worst = w
+            .iter()
+            .zip(&h)
+            .enumerate()
+            .filter(|(_, (a, b))| !(a.is_nan() && b.is_nan()) && !((*a - *b).abs() <= 1e-4 + 1e-3 * a.abs()))
+            .map(|(i, (a, b))| (i, *a, *b))
+            .next();
         if let Some((i, a, b)) = worst {
             return Err(format!("output `{name}`: value {i} is {b}, onnxruntime-python gives {a}"));
         }
@@ -48,7 +54,16 @@ fn the_corpus_runs_on_both_engines_as_on_onnxruntime_python() {
         assert!(model.is_file() && reference.is_file(), "{} is not in {}: run scripts/corpus/fetch.py and reference.py", entry.name, dir.display());
         for engine in ["ort", "tract"] {
             let got = out.path().join(format!("{}_{engine}.npz", entry.name));
-            let (ok, _, stderr) = support::run_onyx(&["predict", &model.to_string_lossy(), "--input", &inputs.to_string_lossy(), "-o", &got.to_string_lossy(), "--engine", engine]);
+            let (ok, _, stderr) = support::run_onyx(&[
+                "predict",
+                &model.to_string_lossy(),
+                "--input",
+                &inputs.to_string_lossy(),
+                "-o",
+                &got.to_string_lossy(),
+                "--engine",
+                engine,
+            ]);
             let result = if ok { compare(&got, &reference) } else { Err(stderr.trim().lines().last().unwrap_or("").to_string()) };
             match result {
                 Ok(()) => passed.entry(engine).or_default().push(entry.name.clone()),
@@ -64,7 +79,13 @@ fn the_corpus_runs_on_both_engines_as_on_onnxruntime_python() {
     assert!(entries.len() >= 15, "the corpus holds at least 15 models");
     assert_eq!(count("ort"), entries.len(), "every corpus model runs on ONNX Runtime:\n{}", failures.join("\n"));
     let tract_floor = entries.len() * 9 / 10;
-    assert!(count("tract") >= tract_floor, "tract runs {} of {} corpus models, fewer than {tract_floor}:\n{}", count("tract"), entries.len(), failures.join("\n"));
+    assert!(
+        count("tract") >= tract_floor,
+        "tract runs {} of {} corpus models, fewer than {tract_floor}:\n{}",
+        count("tract"),
+        entries.len(),
+        failures.join("\n")
+    );
 }
 
 /// The reference inputs of `name` as a KServe v2 JSON request (every input, with its own type).
@@ -107,7 +128,10 @@ fn corpus_models_serve_and_deploy() {
     let (ok, _, stderr) = support::run_onyx(&["deploy", &model.to_string_lossy(), "-o", &app.to_string_lossy()]);
     assert!(ok, "{stderr}");
     let got = out.path().join("app.npz");
-    let status = std::process::Command::new(&app).args(["--input", &dir.join(format!("{name}.inputs.npz")).to_string_lossy(), "-o", &got.to_string_lossy()]).status().unwrap();
+    let status = std::process::Command::new(&app)
+        .args(["--input", &dir.join(format!("{name}.inputs.npz")).to_string_lossy(), "-o", &got.to_string_lossy()])
+        .status()
+        .unwrap();
     assert!(status.success());
     compare(&got, &reference).unwrap();
 }

@@ -63,11 +63,8 @@ fn round_trip(dir: &std::path::Path, entry: &Entry, graph: &onyx_compiler::ir::G
     let engine = onyx_runtime::OrtEngine::new(Some(1), onyx_runtime::Device::Cpu);
     let session = engine.load(&proto).map_err(|e| format!("ORT refuses the export: {e}"))?;
     let mut inputs_npz = Npz::open(&dir.join(format!("{}.inputs.npz", entry.name)))?;
-    let inputs: Vec<HostTensor> = session
-        .inputs()
-        .iter()
-        .map(|i| inputs_npz.tensor(&i.name).map_err(|e| format!("input `{}`: {e}", i.name)))
-        .collect::<Result<_, _>>()?;
+    let inputs: Vec<HostTensor> =
+        session.inputs().iter().map(|i| inputs_npz.tensor(&i.name).map_err(|e| format!("input `{}`: {e}", i.name))).collect::<Result<_, _>>()?;
     let outputs = session.run(&inputs).map_err(|e| format!("ORT cannot run the export: {e}"))?;
     let mut want = Npz::open(&dir.join(format!("{}.outputs.npz", entry.name)))?;
     let mut compared = 0;
@@ -108,7 +105,13 @@ fn the_corpus_imports_and_round_trips_as_on_onnxruntime_python() {
         equal += result.is_ok() as usize;
         let mark = |b: bool| if b { "yes" } else { "no" };
         let reason = result.err().map(|e| format!("  ({e})")).unwrap_or_default();
-        lines.push(format!("  {:<36} imports {:<3}  equal {:<3} [{}]{reason}", entry.name, mark(imports), mark(reason.is_empty()), entry.exporter.split(' ').next().unwrap_or("")));
+        lines.push(format!(
+            "  {:<36} imports {:<3}  equal {:<3} [{}]{reason}",
+            entry.name,
+            mark(imports),
+            mark(reason.is_empty()),
+            entry.exporter.split(' ').next().unwrap_or("")
+        ));
     }
     println!("corpus import: {} models; {imported} import with the feed's shapes, {equal} equal onnxruntime-python after export", entries.len());
     println!("{}", lines.join("\n"));

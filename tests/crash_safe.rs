@@ -15,7 +15,13 @@ const EPOCHS: &str = "30";
 /// with `extra`, silent, resuming when asked.
 fn train_command(spec: &Path, extra: &[&str], out: &Path, resume: bool) -> Command {
     let mut c = support::onyx();
-    c.current_dir(support::repo()).arg("train").arg(spec).args(["--data", "data/breast_cancer.csv", "--target", "benign", "--standardize", "--quiet"]).args(extra).arg("-o").arg(out);
+    c.current_dir(support::repo())
+        .arg("train")
+        .arg(spec)
+        .args(["--data", "data/breast_cancer.csv", "--target", "benign", "--standardize", "--quiet"])
+        .args(extra)
+        .arg("-o")
+        .arg(out);
     if resume {
         c.arg("--resume");
     }
@@ -131,7 +137,8 @@ epochs = 4
 
 /// The temporary files of writes under way to the checkpoint or the model (see `atomic_write`).
 fn temps(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).filter(|n| n.contains(".tmp-")).collect();
+    let mut names: Vec<String> =
+        std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).filter(|n| n.contains(".tmp-")).collect();
     names.sort();
     names
 }
@@ -282,7 +289,14 @@ fn a_full_disk_fails_the_write_and_keeps_what_was_there() {
         .status()
         .expect("unshare (util-linux) runs");
     let read = |name: &str| std::fs::read_to_string(out.join(name)).unwrap_or_default();
-    assert!(status.success(), "the script failed ({status}); compile: {}; train: {}; export: {}; retry: {}", read("compile.err"), read("train.err"), read("export.err"), read("retry.err"));
+    assert!(
+        status.success(),
+        "the script failed ({status}); compile: {}; train: {}; export: {}; retry: {}",
+        read("compile.err"),
+        read("train.err"),
+        read("export.err"),
+        read("retry.err")
+    );
 
     let old = std::fs::read(out.join("old.onnx")).unwrap();
     let compile_err = read("compile.err");

@@ -12,7 +12,18 @@ use support::http::{Server, infer_json, output_values, post_json};
 /// its raw rows as an NPY.
 fn trained(dir: &Path) -> (PathBuf, PathBuf) {
     let model = dir.join("cancer.onnx");
-    let (ok, _, err) = support::run_onyx(&["train", "models/logistic_regression.toml", "--data", "data/breast_cancer.csv", "--standardize", "--epochs", "5", "--quiet", "-o", model.to_str().unwrap()]);
+    let (ok, _, err) = support::run_onyx(&[
+        "train",
+        "models/logistic_regression.toml",
+        "--data",
+        "data/breast_cancer.csv",
+        "--standardize",
+        "--epochs",
+        "5",
+        "--quiet",
+        "-o",
+        model.to_str().unwrap(),
+    ]);
     assert!(ok, "{err}");
     let table = onyx_runtime::data::read_table(&support::repo().join("data/breast_cancer.csv")).unwrap();
     let rows: Vec<f32> = table.rows.iter().take(5).flat_map(|r| r[..30].iter().map(|&v| v as f32)).collect();
@@ -61,7 +72,10 @@ fn a_deployed_app_runs_alone_and_predicts_what_onyx_does() {
     let listing = format!("{}{}", String::from_utf8_lossy(&ldd.stdout), String::from_utf8_lossy(&ldd.stderr));
     let libc_family = ["linux-vdso", "ld-linux", "libc.so", "libm.so", "libpthread.so", "libdl.so", "librt.so"];
     for line in listing.lines().map(str::trim).filter(|l| !l.is_empty()) {
-        assert!(line.contains("statically linked") || line.contains("not a dynamic executable") || libc_family.iter().any(|l| line.contains(l)), "ldd lists {line}");
+        assert!(
+            line.contains("statically linked") || line.contains("not a dynamic executable") || libc_family.iter().any(|l| line.contains(l)),
+            "ldd lists {line}"
+        );
     }
 
     // Its origin: the spec, when it was trained, the onyx version and the model's hash.
@@ -69,7 +83,13 @@ fn a_deployed_app_runs_alone_and_predicts_what_onyx_does() {
     let info = String::from_utf8_lossy(&info.stdout).to_string();
     let sha = Command::new("sha256sum").arg(&model).output().unwrap();
     let sha = String::from_utf8_lossy(&sha.stdout).split_whitespace().next().unwrap().to_string();
-    for line in ["spec: logistic_regression", "trained: 20", &format!("with onyx {}", env!("CARGO_PKG_VERSION")), &format!("sha256: {sha}"), "x float32[N, 30]"] {
+    for line in [
+        "spec: logistic_regression",
+        "trained: 20",
+        &format!("with onyx {}", env!("CARGO_PKG_VERSION")),
+        &format!("sha256: {sha}"),
+        "x float32[N, 30]",
+    ] {
         assert!(info.contains(line), "{line} in\n{info}");
     }
 

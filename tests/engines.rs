@@ -42,7 +42,12 @@ fn every_model_runs_alike_on_tract_and_ort() {
 
 /// A batch of `rows` seeded inputs for `model` and targets its loss accepts: class indices below the
 /// output's width, 0/1 for binary losses, spread values otherwise.
-fn batch(model: &onyx_compiler::ir::Graph, graphs: &onyx_compiler::train::TrainingGraphs, train: &onyx_compiler::spec::TrainSpec, rows: usize) -> (Vec<HostTensor>, HostTensor) {
+fn batch(
+    model: &onyx_compiler::ir::Graph,
+    graphs: &onyx_compiler::train::TrainingGraphs,
+    train: &onyx_compiler::spec::TrainSpec,
+    rows: usize,
+) -> (Vec<HostTensor>, HostTensor) {
     let session = TractEngine.load(&onyx_compiler::to_onnx(model)).unwrap();
     let x = support::random_inputs(session.as_ref(), rows, 3);
     let target = &graphs.target_type;
@@ -55,7 +60,10 @@ fn batch(model: &onyx_compiler::ir::Graph, graphs: &onyx_compiler::train::Traini
             shape.extend(target.shape.iter().skip(1).filter_map(|d| d.fixed()));
             let n: usize = shape.iter().product();
             let binary = train.loss.as_deref().is_some_and(|l| l.contains("binary"));
-            HostTensor::F32(ArrayD::from_shape_vec(IxDyn(&shape), (0..n).map(|i| if binary { (i % 2) as f32 } else { (i % (width + 3)) as f32 / 3.0 }).collect()).unwrap())
+            HostTensor::F32(
+                ArrayD::from_shape_vec(IxDyn(&shape), (0..n).map(|i| if binary { (i % 2) as f32 } else { (i % (width + 3)) as f32 / 3.0 }).collect())
+                    .unwrap(),
+            )
         }
     };
     (x, y)
@@ -135,7 +143,14 @@ fn sharded_steps_agree_on_tract_and_ort() {
 fn a_missing_library_or_gpu_is_reported() {
     let dir = tempfile::tempdir().unwrap();
     let model = dir.path().join("he.onnx");
-    assert!(support::onyx().args(["compile", "models/he_mlp.toml", "-o", model.to_str().unwrap()]).current_dir(support::repo()).status().unwrap().success());
+    assert!(
+        support::onyx()
+            .args(["compile", "models/he_mlp.toml", "-o", model.to_str().unwrap()])
+            .current_dir(support::repo())
+            .status()
+            .unwrap()
+            .success()
+    );
     let x = dir.path().join("x.csv");
     std::fs::write(&x, "a,b,c,d,e\n0.1,0.2,0.3,0.4,0.5\n").unwrap();
     let predict = |engine: &str, device: &str, dylib: Option<&str>| {

@@ -13,12 +13,19 @@ fn onyx_ok(args: &[&str]) -> String {
 
 /// `name value` lines of evaluate's text output.
 fn figure(text: &str, name: &str) -> f64 {
-    text.lines().find_map(|l| l.strip_prefix(&format!("{name} "))).and_then(|v| v.trim().parse().ok()).unwrap_or_else(|| panic!("no `{name}` in:\n{text}"))
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no `{name}` in:\n{text}"))
 }
 
 /// The model's outputs on `x`, one row per sample.
 fn predictions(model: &Path, x: &Path) -> Vec<Vec<f64>> {
-    onyx_ok(&["predict", model.to_str().unwrap(), "--input", x.to_str().unwrap()]).lines().skip(1).map(|l| l.split(',').map(|v| v.parse().unwrap()).collect()).collect()
+    onyx_ok(&["predict", model.to_str().unwrap(), "--input", x.to_str().unwrap()])
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').map(|v| v.parse().unwrap()).collect())
+        .collect()
 }
 
 /// The rows of a CSV with a header: features, and the last column as the target.
@@ -38,7 +45,20 @@ fn npy(dir: &Path, rows: &[Vec<f32>]) -> std::path::PathBuf {
 fn a_binary_classifier_is_measured_as_its_predictions_say() {
     let dir = tempfile::tempdir().unwrap();
     let model = dir.path().join("bc.onnx");
-    onyx_ok(&["train", "models/logistic_regression.toml", "--data", "data/breast_cancer.csv", "--target", "benign", "--standardize", "--epochs", "5", "--quiet", "-o", model.to_str().unwrap()]);
+    onyx_ok(&[
+        "train",
+        "models/logistic_regression.toml",
+        "--data",
+        "data/breast_cancer.csv",
+        "--target",
+        "benign",
+        "--standardize",
+        "--epochs",
+        "5",
+        "--quiet",
+        "-o",
+        model.to_str().unwrap(),
+    ]);
     let (x, y) = table("data/breast_cancer.csv");
     let p: Vec<f64> = predictions(&model, &npy(dir.path(), &x)).into_iter().map(|r| r[0]).collect();
     // Keras' binary cross-entropy on probabilities clipped to [1e-7, 1 − 1e-7]; the data loss, as
@@ -54,8 +74,21 @@ fn a_binary_classifier_is_measured_as_its_predictions_say() {
     assert!((figure(&out, "binary_accuracy") - right as f64 / y.len() as f64).abs() < 1e-12, "{out}");
     // The confusion matrix: rows true, columns predicted.
     let count = |t: bool, q: bool| p.iter().zip(&y).filter(|(p, y)| (**y >= 0.5) == t && (**p >= 0.5) == q).count();
-    let json: serde_json::Value = serde_json::from_str(&onyx_ok(&["evaluate", model.to_str().unwrap(), "--data", "data/breast_cancer.csv", "--format", "json", "--metrics", "binary_accuracy,mse"])).unwrap();
-    assert_eq!(json["confusion_matrix"]["counts"], serde_json::json!([[count(false, false), count(false, true)], [count(true, false), count(true, true)]]));
+    let json: serde_json::Value = serde_json::from_str(&onyx_ok(&[
+        "evaluate",
+        model.to_str().unwrap(),
+        "--data",
+        "data/breast_cancer.csv",
+        "--format",
+        "json",
+        "--metrics",
+        "binary_accuracy,mse",
+    ]))
+    .unwrap();
+    assert_eq!(
+        json["confusion_matrix"]["counts"],
+        serde_json::json!([[count(false, false), count(false, true)], [count(true, false), count(true, true)]])
+    );
     let mse = p.iter().zip(&y).map(|(p, y)| (p - y).powi(2)).sum::<f64>() / y.len() as f64;
     assert!((json["mse"].as_f64().unwrap() - mse).abs() < 1e-6, "{json}");
     // --loss overrides the stored one.
@@ -80,7 +113,17 @@ fn a_multiclass_classifier_gets_a_named_confusion_matrix_and_a_picture() {
     }
     let sce = p.iter().zip(&y).map(|(r, &t)| -r[t as usize].max(1e-30).ln()).sum::<f64>() / y.len() as f64;
     let png = dir.path().join("cm.png");
-    let json: serde_json::Value = serde_json::from_str(&onyx_ok(&["evaluate", model.to_str().unwrap(), "--data", "data/iris.csv", "--format", "json", "--plot", png.to_str().unwrap()])).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&onyx_ok(&[
+        "evaluate",
+        model.to_str().unwrap(),
+        "--data",
+        "data/iris.csv",
+        "--format",
+        "json",
+        "--plot",
+        png.to_str().unwrap(),
+    ]))
+    .unwrap();
     assert_eq!(json["confusion_matrix"]["counts"], serde_json::json!(counts));
     assert_eq!(json["confusion_matrix"]["labels"], serde_json::json!(["0", "1", "2"]));
     assert!((json["loss"].as_f64().unwrap() - sce).abs() < 1e-4 * sce, "{json} against {sce}");
@@ -89,7 +132,10 @@ fn a_multiclass_classifier_gets_a_named_confusion_matrix_and_a_picture() {
     assert!(image::open(&png).unwrap().width() > 100);
     // The training classes name the matrix's rows when the model keeps them.
     let mut proto = onyx_proto::read_model(&model).unwrap();
-    proto.metadata_props.push(onyx_proto::onnx::StringStringEntryProto { key: Some("onyx.classes".into()), value: Some(r#"["setosa","versicolor","virginica"]"#.into()) });
+    proto.metadata_props.push(onyx_proto::onnx::StringStringEntryProto {
+        key: Some("onyx.classes".into()),
+        value: Some(r#"["setosa","versicolor","virginica"]"#.into()),
+    });
     onyx_proto::write_model(&model, &proto).unwrap();
     let out = onyx_ok(&["evaluate", model.to_str().unwrap(), "--data", "data/iris.csv"]);
     assert!(out.contains("     setosa versicolor  virginica") && out.lines().any(|l| l.trim_start().starts_with("virginica ")), "{out}");

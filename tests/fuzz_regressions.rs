@@ -18,7 +18,8 @@ fn onnx_files_that_crashed_import_are_refused() {
     assert!(!files.is_empty());
     for path in files {
         // As the target: the checked reader, then import.
-        let outcome = onyx_proto::read_model(&path).map_err(|e| e.to_string()).and_then(|m| onyx_compiler::import(&m).map(|_| ()).map_err(|e| e.to_string()));
+        let outcome =
+            onyx_proto::read_model(&path).map_err(|e| e.to_string()).and_then(|m| onyx_compiler::import(&m).map(|_| ()).map_err(|e| e.to_string()));
         println!("{}: {outcome:?}", path.display());
         assert!(outcome.is_err(), "{}: imported", path.display());
     }
@@ -31,7 +32,9 @@ fn specs_that_crashed_compile_are_refused() {
         let (kind, text) = bytes.split_first().unwrap();
         let name = if kind % 2 == 0 { "fuzz.toml" } else { "fuzz.json" };
         let text = String::from_utf8_lossy(text).into_owned();
-        let outcome = onyx_compiler::Spec::parse(Path::new(name), text).map_err(|e| e.to_string()).and_then(|s| onyx_compiler::compile(&s).map(|_| ()).map_err(|e| e.to_string()));
+        let outcome = onyx_compiler::Spec::parse(Path::new(name), text)
+            .map_err(|e| e.to_string())
+            .and_then(|s| onyx_compiler::compile(&s).map(|_| ()).map_err(|e| e.to_string()));
         println!("{}: {outcome:?}", path.display());
         assert!(outcome.is_err(), "{}: compiled", path.display());
     }

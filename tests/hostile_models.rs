@@ -6,19 +6,35 @@ mod support;
 
 use std::path::{Path, PathBuf};
 
-use onyx_proto::onnx::{GraphProto, ModelProto, NodeProto, OperatorSetIdProto, StringStringEntryProto, TensorProto, TypeProto, ValueInfoProto, tensor_shape_proto, type_proto};
+use onyx_proto::onnx::{
+    GraphProto, ModelProto, NodeProto, OperatorSetIdProto, StringStringEntryProto, TensorProto, TypeProto, ValueInfoProto, tensor_shape_proto,
+    type_proto,
+};
 
 /// No process reading a hostile model may reach this resident size.
 const PEAK_LIMIT_MIB: i64 = 300;
 
 fn value(name: &str, dims: &[i64]) -> ValueInfoProto {
-    let dim = dims.iter().map(|&d| tensor_shape_proto::Dimension { value: Some(tensor_shape_proto::dimension::Value::DimValue(d)), denotation: None }).collect();
+    let dim = dims
+        .iter()
+        .map(|&d| tensor_shape_proto::Dimension { value: Some(tensor_shape_proto::dimension::Value::DimValue(d)), denotation: None })
+        .collect();
     let tensor = type_proto::Tensor { elem_type: Some(1), shape: Some(onyx_proto::onnx::TensorShapeProto { dim }) };
-    ValueInfoProto { name: Some(name.into()), r#type: Some(TypeProto { value: Some(type_proto::Value::TensorType(tensor)), denotation: None }), ..Default::default() }
+    ValueInfoProto {
+        name: Some(name.into()),
+        r#type: Some(TypeProto { value: Some(type_proto::Value::TensorType(tensor)), denotation: None }),
+        ..Default::default()
+    }
 }
 
 fn node(op: &str, inputs: &[&str], output: &str) -> NodeProto {
-    NodeProto { op_type: Some(op.into()), name: Some(output.into()), input: inputs.iter().map(|s| s.to_string()).collect(), output: vec![output.into()], ..Default::default() }
+    NodeProto {
+        op_type: Some(op.into()),
+        name: Some(output.into()),
+        input: inputs.iter().map(|s| s.to_string()).collect(),
+        output: vec![output.into()],
+        ..Default::default()
+    }
 }
 
 /// A model of `nodes` from input x[1, 4] to output y[1, 4], IR 8, opset 17.
@@ -26,7 +42,14 @@ fn model(nodes: Vec<NodeProto>, initializers: Vec<TensorProto>) -> ModelProto {
     ModelProto {
         ir_version: Some(8),
         opset_import: vec![OperatorSetIdProto { domain: Some(String::new()), version: Some(17) }],
-        graph: Some(GraphProto { name: Some("g".into()), node: nodes, initializer: initializers, input: vec![value("x", &[1, 4])], output: vec![value("y", &[1, 4])], ..Default::default() }),
+        graph: Some(GraphProto {
+            name: Some("g".into()),
+            node: nodes,
+            initializer: initializers,
+            input: vec![value("x", &[1, 4])],
+            output: vec![value("y", &[1, 4])],
+            ..Default::default()
+        }),
         metadata_props: vec![StringStringEntryProto { key: Some("onyx.spec".into()), value: Some("hostile".into()) }],
         ..Default::default()
     }
@@ -106,7 +129,13 @@ fn hostile_models_are_refused_with_a_reason_and_little_memory() {
 
     // Dims whose product overflows, and dims within u64 but far beyond the tensor budget: refused
     // before any allocation.
-    let huge = |name: &str, dims: Vec<i64>| TensorProto { name: Some(name.into()), dims, data_type: Some(1), raw_data: Some(vec![0; 16]), ..Default::default() };
+    let huge = |name: &str, dims: Vec<i64>| TensorProto {
+        name: Some(name.into()),
+        dims,
+        data_type: Some(1),
+        raw_data: Some(vec![0; 16]),
+        ..Default::default()
+    };
     let overflow = write(d, "overflow.onnx", &model(vec![node("Add", &["x", "w"], "y")], vec![huge("w", vec![1 << 40, 1 << 40, 1 << 40])]));
     refused("inspect", &overflow, &[], &["`w`"]);
     let budget = write(d, "budget.onnx", &model(vec![node("Add", &["x", "w"], "y")], vec![huge("w", vec![1 << 20, 1 << 20])]));

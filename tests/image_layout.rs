@@ -23,7 +23,11 @@ fn pixels_are_laid_out_as_the_model_takes_them() {
     let file = dir.path().join("a.png");
     image::RgbImage::from_fn(3, 2, |x, y| image::Rgb(pixel(x, y))).save(&file).unwrap();
     let read = |shape: &[usize], layout, channels| {
-        let HostTensor::F32(a) = onyx_runtime::data::read_images(std::slice::from_ref(&file), &image_info(shape), ImageFormat { layout, channels }).unwrap() else { panic!("floats") };
+        let HostTensor::F32(a) =
+            onyx_runtime::data::read_images(std::slice::from_ref(&file), &image_info(shape), ImageFormat { layout, channels }).unwrap()
+        else {
+            panic!("floats")
+        };
         a
     };
     let nhwc_bgr = read(&[2, 3, 3], Layout::Nhwc, ChannelOrder::Bgr);
@@ -43,7 +47,12 @@ fn pixels_are_laid_out_as_the_model_takes_them() {
     // A grayscale image feeding three channels repeats its value.
     let gray_file = dir.path().join("g.png");
     image::GrayImage::from_fn(3, 2, |x, y| image::Luma([(x * 40 + y) as u8])).save(&gray_file).unwrap();
-    let HostTensor::F32(rgb) = onyx_runtime::data::read_images(&[gray_file], &image_info(&[3, 2, 3]), ImageFormat { layout: Layout::Nchw, channels: ChannelOrder::Rgb }).unwrap() else { panic!() };
+    let HostTensor::F32(rgb) =
+        onyx_runtime::data::read_images(&[gray_file], &image_info(&[3, 2, 3]), ImageFormat { layout: Layout::Nchw, channels: ChannelOrder::Rgb })
+            .unwrap()
+    else {
+        panic!()
+    };
     assert!((0..3).all(|c| rgb[[0, c, 1, 2]] == 81.0));
 }
 
@@ -72,7 +81,11 @@ kind = "flatten"
     assert_eq!((meta("onyx.layout").as_deref(), meta("onyx.channels").as_deref()), (Some("nhwc"), Some("bgr")));
     let session = TractEngine.load(&proto).unwrap();
     let x: Vec<f32> = (0..18).map(|i| i as f32 * 3.0).collect();
-    let y = session.run(&[HostTensor::F32(ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(&[1, 2, 3, 3]), x.clone()).unwrap())]).unwrap().remove(0).to_f64_vec();
+    let y = session
+        .run(&[HostTensor::F32(ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(&[1, 2, 3, 3]), x.clone()).unwrap())])
+        .unwrap()
+        .remove(0)
+        .to_f64_vec();
     for (i, (got, v)) in y.iter().zip(&x).enumerate() {
         let c = i % 3;
         let want = (v - [1.0, 2.0, 3.0][c]) / [2.0, 4.0, 8.0][c];
@@ -84,7 +97,8 @@ kind = "flatten"
     let e = onyx_compiler::compile_file(&bad).unwrap_err().to_string();
     assert!(e.contains("3 channels, but 2 means"), "{e}");
     let wrong = dir.path().join("wrong.toml");
-    std::fs::write(&wrong, "[model]\nname = \"w\"\ninput = { name = \"x\", shape = [3] }\nlayout = \"hwc\"\n\n[[layer]]\nkind = \"flatten\"\n").unwrap();
+    std::fs::write(&wrong, "[model]\nname = \"w\"\ninput = { name = \"x\", shape = [3] }\nlayout = \"hwc\"\n\n[[layer]]\nkind = \"flatten\"\n")
+        .unwrap();
     let e = onyx_compiler::compile_file(&wrong).unwrap_err().to_string();
     assert!(e.contains("wrong.toml:4") && e.contains("layout") && e.contains("nhwc"), "{e}");
 }

@@ -6,10 +6,20 @@ mod support;
 
 use std::path::Path;
 
-const TYPES: [&str; 13] = ["float32", "float64", "float16", "bfloat16", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "bool"];
+const TYPES: [&str; 13] =
+    ["float32", "float64", "float16", "bfloat16", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "bool"];
 
 fn predict(model: &Path, input: &Path, out: &Path, engine: &str) -> Result<(), String> {
-    let (ok, _, stderr) = support::run_onyx(&["predict", &model.to_string_lossy(), "--input", &input.to_string_lossy(), "-o", &out.to_string_lossy(), "--engine", engine]);
+    let (ok, _, stderr) = support::run_onyx(&[
+        "predict",
+        &model.to_string_lossy(),
+        "--input",
+        &input.to_string_lossy(),
+        "-o",
+        &out.to_string_lossy(),
+        "--engine",
+        engine,
+    ]);
     if ok { Ok(()) } else { Err(stderr.trim().to_string()) }
 }
 
@@ -63,10 +73,19 @@ fn arrays_of_another_type_are_converted_where_no_value_changes() {
         assert!(ok, "{report}");
         d.join("single.onnx")
     };
-    for (model_dir, npy_dir, note) in [(&int64, &int32, false), (&float32, &int32, true), (&int32, &uint8, false), (&float32, &model_dir("float64"), true)] {
+    for (model_dir, npy_dir, note) in
+        [(&int64, &int32, false), (&float32, &int32, true), (&int32, &uint8, false), (&float32, &model_dir("float64"), true)]
+    {
         let model = single(model_dir);
         let out = dir.path().join("out.npz");
-        let (ok, _, stderr) = support::run_onyx(&["predict", &model.to_string_lossy(), "--input", &npy_dir.join("a.npy").to_string_lossy(), "-o", &out.to_string_lossy()]);
+        let (ok, _, stderr) = support::run_onyx(&[
+            "predict",
+            &model.to_string_lossy(),
+            "--input",
+            &npy_dir.join("a.npy").to_string_lossy(),
+            "-o",
+            &out.to_string_lossy(),
+        ]);
         assert!(ok, "{}: {stderr}", npy_dir.display());
         assert_eq!(stderr.contains("cast to the model's"), note, "{stderr}");
     }
@@ -74,7 +93,8 @@ fn arrays_of_another_type_are_converted_where_no_value_changes() {
     for d in [&int64, &int32, &uint8] {
         let model = single(d);
         let out = dir.path().join("csv.npz");
-        let (ok, _, stderr) = support::run_onyx(&["predict", &model.to_string_lossy(), "--input", &d.join("a.csv").to_string_lossy(), "-o", &out.to_string_lossy()]);
+        let (ok, _, stderr) =
+            support::run_onyx(&["predict", &model.to_string_lossy(), "--input", &d.join("a.csv").to_string_lossy(), "-o", &out.to_string_lossy()]);
         assert!(ok, "{stderr}");
         same(&out, &d.join("want_single.npz")).unwrap();
     }

@@ -8,7 +8,8 @@ use onyx_runtime::{Engine, TractEngine};
 fn every_model_passes_the_checker_and_matches_onnxruntime() {
     let dir = tempfile::tempdir().unwrap();
     let mut failures = vec![];
-    let specs: Vec<_> = support::model_specs().into_iter().filter(|p| std::env::var("ONYX_ONLY").map_or(true, |o| p.to_string_lossy().contains(&o))).collect();
+    let specs: Vec<_> =
+        support::model_specs().into_iter().filter(|p| std::env::var("ONYX_ONLY").map_or(true, |o| p.to_string_lossy().contains(&o))).collect();
     assert!(support::model_specs().len() >= 7, "models/ holds the reference specs");
     for spec in specs {
         let stem = spec.file_stem().unwrap().to_string_lossy().to_string();
@@ -51,7 +52,9 @@ fn every_model_passes_the_checker_and_matches_onnxruntime() {
 fn recurrent_training_form_matches_the_native_op_on_onnxruntime() {
     let dir = tempfile::tempdir().unwrap();
     let mut failures = vec![];
-    let layer = |kind: &str, activation: &str, sequences: bool| format!("[[layer]]\nkind = \"{kind}\"\nunits = 5\nactivation = \"{activation}\"\nreturn_sequences = {sequences}\n\n");
+    let layer = |kind: &str, activation: &str, sequences: bool| {
+        format!("[[layer]]\nkind = \"{kind}\"\nunits = 5\nactivation = \"{activation}\"\nreturn_sequences = {sequences}\n\n")
+    };
     let mut cases = vec![];
     for kind in ["lstm", "gru", "simple_rnn"] {
         for activation in ["tanh", "relu"] {

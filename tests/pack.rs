@@ -57,7 +57,8 @@ fn packing_costs_the_digits_cnn_under_half_a_point() {
     let data = dir.path().join("digits.npz");
     support::write_npz(&data, &["x".into(), "y".into()], &[x.select_rows(&train), y.select_rows(&train)]);
     let (model, packed) = (dir.path().join("cnn.onnx"), dir.path().join("cnn.fp16.onnx"));
-    let (ok, _, err) = run(&["train", "models/mnist_cnn.toml", "--data", data.to_str().unwrap(), "--epochs", "3", "--quiet", "-o", model.to_str().unwrap()]);
+    let (ok, _, err) =
+        run(&["train", "models/mnist_cnn.toml", "--data", data.to_str().unwrap(), "--epochs", "3", "--quiet", "-o", model.to_str().unwrap()]);
     assert!(ok, "{err}");
     let (ok, out, err) = run(&["pack", model.to_str().unwrap(), "--fp16", "-o", packed.to_str().unwrap()]);
     assert!(ok, "{err}");
@@ -66,12 +67,28 @@ fn packing_costs_the_digits_cnn_under_half_a_point() {
         let session = TractEngine.load(&onyx_proto::read_model(path).unwrap()).unwrap();
         let HostTensor::F32(p) = &session.run(&[x.select_rows(&test)]).unwrap()[0] else { panic!("float output") };
         let HostTensor::I64(labels) = y.select_rows(&test) else { panic!("int labels") };
-        let right = p.outer_iter().zip(labels.iter()).filter(|(row, l)| row.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map(|(i, _)| i as i64) == Some(**l)).count();
+        let right = p
+            .outer_iter()
+            .zip(labels.iter())
+            .filter(|(row, l)| row.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map(|(i, _)| i as i64) == Some(**l))
+            .count();
         right as f64 / labels.len() as f64
     };
     // `onyx train --pack fp16` exports what `onyx pack` makes of the same training.
     let direct = dir.path().join("direct.onnx");
-    let (ok, _, err) = run(&["train", "models/mnist_cnn.toml", "--data", data.to_str().unwrap(), "--epochs", "3", "--quiet", "--pack", "fp16", "-o", direct.to_str().unwrap()]);
+    let (ok, _, err) = run(&[
+        "train",
+        "models/mnist_cnn.toml",
+        "--data",
+        data.to_str().unwrap(),
+        "--epochs",
+        "3",
+        "--quiet",
+        "--pack",
+        "fp16",
+        "-o",
+        direct.to_str().unwrap(),
+    ]);
     assert!(ok, "{err}");
     assert!(err.contains("packed 4 weights"), "{err}");
     let weights = |path: &std::path::Path| -> std::collections::BTreeMap<String, Vec<u8>> {
@@ -85,7 +102,8 @@ fn packing_costs_the_digits_cnn_under_half_a_point() {
     // `pack --data … --target` measures the same on labelled data.
     let test_data = dir.path().join("test.npz");
     support::write_npz(&test_data, &["x".into(), "y".into()], &[x.select_rows(&test), y.select_rows(&test)]);
-    let (ok, out, err) = run(&["pack", model.to_str().unwrap(), "--fp16", "-o", packed.to_str().unwrap(), "--data", test_data.to_str().unwrap(), "--target"]);
+    let (ok, out, err) =
+        run(&["pack", model.to_str().unwrap(), "--fp16", "-o", packed.to_str().unwrap(), "--data", test_data.to_str().unwrap(), "--target"]);
     assert!(ok, "{err}");
     assert!(out.contains(&format!("accuracy on {} labelled samples: {before:.4} in float32, {after:.4} packed", test.len())), "{out}");
     assert!(before > 0.8 && before - after <= 0.005, "{before} → {after}");
@@ -145,7 +163,8 @@ fn models_computing_in_float16_stay_within_a_hundredth() {
         use onyx_compiler::ir::DType;
         let io = graph.inputs.iter().chain(&graph.outputs).map(|&v| graph.value(v));
         assert!(io.filter(|v| v.ty.dtype.is_float()).all(|v| v.ty.dtype == DType::F32), "{stem}: float inputs and outputs stay float32");
-        let inits: Vec<_> = graph.values.iter().filter_map(|v| v.init.as_ref().filter(|t| t.dtype.is_float()).map(|t| (v.name.as_str(), t.dtype))).collect();
+        let inits: Vec<_> =
+            graph.values.iter().filter_map(|v| v.init.as_ref().filter(|t| t.dtype.is_float()).map(|t| (v.name.as_str(), t.dtype))).collect();
         assert!(inits.iter().any(|(_, d)| *d == DType::F16), "{stem}: weights are float16: {inits:?}");
         for n in graph.nodes.iter().filter(|n| ["Softmax", "LogSoftmax"].contains(&n.op.op_type())) {
             let x = graph.value(n.inputs[0].unwrap());

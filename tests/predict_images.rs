@@ -37,7 +37,9 @@ fn a_folder_of_images_gets_one_row_per_file_with_its_top_classes() {
     let files = ["a.png", "some class/b.png", "some class/c,d.png"];
     let mut pixels = vec![];
     for (i, f) in files.iter().enumerate() {
-        let img = image::RgbImage::from_fn(8, 8, |x, y| image::Rgb([(x * 30 + i as u32 * 50) as u8, (y * 30) as u8, (255 - x * y * 3 - i as u32 * 40) as u8]));
+        let img = image::RgbImage::from_fn(8, 8, |x, y| {
+            image::Rgb([(x * 30 + i as u32 * 50) as u8, (y * 30) as u8, (255 - x * y * 3 - i as u32 * 40) as u8])
+        });
         img.save(images.join(f)).unwrap();
         for c in 0..3 {
             for p in img.pixels() {

@@ -71,12 +71,20 @@ fn every_endpoint_answers_and_bad_requests_get_a_reason() {
     wrong_type["inputs"][0]["datatype"] = json!("INT64");
     refused(post_json(port, "/v2/models/mnist_cnn/infer", &wrong_type), 400, &["input `image`", "INT64", "FP32"]);
     refused(post_json(port, "/v2/models/mnist_cnn/infer", &infer_json("image", &[1, 28, 28], &x[..784])), 400, &["input `image`", "shape"]);
-    refused(post_json(port, "/v2/models/mnist_cnn/infer", &infer_json("image", &[1, 1, 28, 27], &x[..756])), 400, &["input `image`", "axis 3 must be 28"]);
+    refused(
+        post_json(port, "/v2/models/mnist_cnn/infer", &infer_json("image", &[1, 1, 28, 27], &x[..756])),
+        400,
+        &["input `image`", "axis 3 must be 28"],
+    );
     refused(post_json(port, "/v2/models/mnist_cnn/infer", &infer_json("image", &[2, 1, 28, 28], &x[..784])), 400, &["input `image`", "1568 values"]);
     refused(post_json(port, "/v2/models/mnist_cnn/infer", &infer_json("pixels", &[1, 1, 28, 28], &x[..784])), 400, &["`pixels`", "no such input"]);
     refused(post_json(port, "/v2/models/mnist_cnn/infer", &json!({ "inputs": [] })), 400, &["input `image` is missing"]);
     refused(request(port, "POST", "/v2/models/mnist_cnn/infer", &[], b"{\"inputs\": [{\"name\": ").unwrap(), 400, &["not a valid inference request"]);
-    refused(request(port, "POST", "/v2/models/mnist_cnn/infer", &[("Inference-Header-Content-Length", "99999".into())], b"{}").unwrap(), 400, &["inference-header-content-length"]);
+    refused(
+        request(port, "POST", "/v2/models/mnist_cnn/infer", &[("Inference-Header-Content-Length", "99999".into())], b"{}").unwrap(),
+        400,
+        &["inference-header-content-length"],
+    );
     refused(post_json(port, "/v2/models/mnist_cnn/infer", &infer_json("image", &[64, 1, 28, 28], &[])), 413, &["input `image`", "50000 elements"]);
     // A body declared over the limit is refused before it is read (the client may stop sending).
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
@@ -85,7 +93,12 @@ fn every_endpoint_answers_and_bad_requests_get_a_reason() {
     refused(get(port, "/v1/models"), 404, &["Open Inference Protocol"]);
     // The server is still up, and counted all of it.
     let metrics = get(port, "/metrics").text();
-    for line in [r#"onyx_requests_total{route="/v2/models/{name}/infer",status="200"} 2"#, r#"route="/v2/models/{name}/infer",status="400"} 8"#, r#"status="413"} 2"#, "onyx_request_duration_seconds_bucket"] {
+    for line in [
+        r#"onyx_requests_total{route="/v2/models/{name}/infer",status="200"} 2"#,
+        r#"route="/v2/models/{name}/infer",status="400"} 8"#,
+        r#"status="413"} 2"#,
+        "onyx_request_duration_seconds_bucket",
+    ] {
         assert!(metrics.contains(line), "{line} in\n{metrics}");
     }
 }
@@ -114,10 +127,13 @@ fn two_hundred_requests_from_sixteen_clients_are_all_answered_correctly() {
         .map(|c| {
             let (x, want, port) = (x.clone(), want.clone(), server.port);
             std::thread::spawn(move || {
-                (0..200).filter(|i| i % 16 == c).filter(|&i| {
-                    let reply = post_json(port, "/v2/models/mnist_cnn/infer", &infer_json("image", &[1, 1, 28, 28], &x[i * 784..(i + 1) * 784]));
-                    reply.status == 200 && close(&output_values(&reply, "dense_1"), &want[i * 10..(i + 1) * 10])
-                }).count()
+                (0..200)
+                    .filter(|i| i % 16 == c)
+                    .filter(|&i| {
+                        let reply = post_json(port, "/v2/models/mnist_cnn/infer", &infer_json("image", &[1, 1, 28, 28], &x[i * 784..(i + 1) * 784]));
+                        reply.status == 200 && close(&output_values(&reply, "dense_1"), &want[i * 10..(i + 1) * 10])
+                    })
+                    .count()
             })
         })
         .collect();
@@ -151,7 +167,8 @@ fn sigterm_finishes_the_requests_under_way() {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let metrics = get(port, "/metrics").text();
-        let in_flight: f64 = metrics.lines().find_map(|l| l.strip_prefix("onyx_requests_in_flight ")).and_then(|v| v.trim().parse().ok()).unwrap_or(0.0);
+        let in_flight: f64 =
+            metrics.lines().find_map(|l| l.strip_prefix("onyx_requests_in_flight ")).and_then(|v| v.trim().parse().ok()).unwrap_or(0.0);
         if in_flight >= 17.0 {
             break;
         }

@@ -74,7 +74,9 @@ fn ten_thousand_mixed_requests_all_answered_right_with_memory_flat() {
     let one = move |i: usize| -> Result<(), String> {
         let k = i % 50;
         let image = &x[k * 784..(k + 1) * 784];
-        let expect = |reply: support::http::Reply, status: u16| if reply.status == status { Ok(reply) } else { Err(format!("request {i}: {} where {status} was due: {}", reply.status, reply.text())) };
+        let expect = |reply: support::http::Reply, status: u16| {
+            if reply.status == status { Ok(reply) } else { Err(format!("request {i}: {} where {status} was due: {}", reply.status, reply.text())) }
+        };
         if i % 5 != 4 {
             let reply = expect(post_json(port, "/v2/models/mnist_cnn/infer", &infer_json("image", &[1, 1, 28, 28], image)), 200)?;
             let got = output_values(&reply, "dense_1");
@@ -93,7 +95,8 @@ fn ten_thousand_mixed_requests_all_answered_right_with_memory_flat() {
             4 => {
                 // Declared far over the limit: refused before a byte of it is read.
                 let mut s = TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
-                s.write_all(b"POST /v2/models/mnist_cnn/infer HTTP/1.1\r\nHost: x\r\nContent-Length: 104857600\r\n\r\n").map_err(|e| e.to_string())?;
+                s.write_all(b"POST /v2/models/mnist_cnn/infer HTTP/1.1\r\nHost: x\r\nContent-Length: 104857600\r\n\r\n")
+                    .map_err(|e| e.to_string())?;
                 expect(support::http::read_reply(s).map_err(|e| e.to_string())?, 413)
             }
             // A shape over the element budget, with no data behind it: refused before any buffer.

@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 /// scikit-learn's LinearRegression on all 442 rows of diabetes.csv.
-const LINEAR_REGRESSION: [f64; 10] = [-10.0098663, -239.8156437, 519.8459201, 324.3846455, -792.1756386, 476.7390210, 101.0432679, 177.0632377, 751.2736996, 67.6266922];
+const LINEAR_REGRESSION: [f64; 10] =
+    [-10.0098663, -239.8156437, 519.8459201, 324.3846455, -792.1756386, 476.7390210, 101.0432679, 177.0632377, 751.2736996, 67.6266922];
 const INTERCEPT: f64 = 152.1334842;
 /// scikit-learn's Lasso(alpha=0.1): Keras' l1 = 2·alpha = 0.2.
 const LASSO_0_1: [f64; 10] = [0.0, -155.3431106, 517.2162412, 275.0872229, -52.5520358, 0.0, -210.1395090, 0.0, 483.9171746, 33.6621921];
@@ -59,7 +60,9 @@ fn max_relative_error(what: &str, got: &[f64], want: &[f64], tol: f64) -> f64 {
 
 fn write_spec(dir: &Path, name: &str, layer: &str, train: &str) -> PathBuf {
     let path = dir.join(format!("{name}.toml"));
-    let text = format!("[model]\nname = \"{name}\"\ninput = {{ name = \"x\", shape = [10] }}\n\n[[layer]]\nkind = \"dense\"\nunits = 1\n{layer}\n[train]\nloss = \"mse\"\n{train}");
+    let text = format!(
+        "[model]\nname = \"{name}\"\ninput = {{ name = \"x\", shape = [10] }}\n\n[[layer]]\nkind = \"dense\"\nunits = 1\n{layer}\n[train]\nloss = \"mse\"\n{train}"
+    );
     std::fs::write(&path, text).unwrap();
     path
 }

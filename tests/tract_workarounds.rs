@@ -23,8 +23,10 @@ fn tract_alone_runs(model: &Path, inputs: &Path) -> bool {
             }
         })
         .collect();
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| tract_onnx::onnx().model_for_path(model).and_then(|m| m.into_optimized()).and_then(|m| m.into_runnable()).and_then(|p| p.run(values)).is_ok()))
-        .unwrap_or(false)
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        tract_onnx::onnx().model_for_path(model).and_then(|m| m.into_optimized()).and_then(|m| m.into_runnable()).and_then(|p| p.run(values)).is_ok()
+    }))
+    .unwrap_or(false)
 }
 
 fn cases() -> tempfile::TempDir {
@@ -42,7 +44,16 @@ fn onyx_runs_on_tract_what_tract_alone_refuses() {
         let inputs = dir.path().join(format!("{case}.inputs.npz"));
         assert!(!tract_alone_runs(&model, &inputs), "{case}: tract now runs it alone; onyx's workaround may go (docs/engines.md)");
         let got = dir.path().join(format!("{case}.got.npz"));
-        let (ok, _, stderr) = support::run_onyx(&["predict", &model.to_string_lossy(), "--input", &inputs.to_string_lossy(), "-o", &got.to_string_lossy(), "--engine", "tract"]);
+        let (ok, _, stderr) = support::run_onyx(&[
+            "predict",
+            &model.to_string_lossy(),
+            "--input",
+            &inputs.to_string_lossy(),
+            "-o",
+            &got.to_string_lossy(),
+            "--engine",
+            "tract",
+        ]);
         assert!(ok, "{case}: {stderr}");
         let (same, report) = support::run_python("compare_npz.py", &[&got, &dir.path().join(format!("{case}.outputs.npz"))]);
         assert!(same, "{case}: {report}");
@@ -61,7 +72,16 @@ fn ops_tract_lacks_are_refused_at_load_with_the_way_out() {
     let (ok, _, stderr) = support::run_onyx(&["deploy", &model.to_string_lossy(), "-o", &app.to_string_lossy()]);
     assert!(!ok && stderr.contains("FusedMatMul") && !app.exists(), "{stderr}");
     let got = dir.path().join("ort.npz");
-    let (ok, _, stderr) = support::run_onyx(&["predict", &model.to_string_lossy(), "--input", &inputs.to_string_lossy(), "-o", &got.to_string_lossy(), "--engine", "ort"]);
+    let (ok, _, stderr) = support::run_onyx(&[
+        "predict",
+        &model.to_string_lossy(),
+        "--input",
+        &inputs.to_string_lossy(),
+        "-o",
+        &got.to_string_lossy(),
+        "--engine",
+        "ort",
+    ]);
     assert!(ok, "{stderr}");
     let (same, report) = support::run_python("compare_npz.py", &[&got, &dir.path().join("contrib_op.outputs.npz")]);
     assert!(same, "{report}");

@@ -26,7 +26,15 @@ fn fit(spec: &Spec, x: &HostTensor, y: &HostTensor, seed: u64) -> Vec<(String, V
     let train = spec.train.clone().unwrap();
     let graphs = onyx_compiler::train::build(&model.graph, &train).unwrap();
     let mut trainer = Trainer::new(graphs, &TractEngine).unwrap();
-    let opts = FitOptions { epochs: train.epochs, batch_size: train.batch_size, shuffle: train.shuffle, seed, lr: train.optimizer.lr as f32, early_stopping: None, checkpoint: None };
+    let opts = FitOptions {
+        epochs: train.epochs,
+        batch_size: train.batch_size,
+        shuffle: train.shuffle,
+        seed,
+        lr: train.optimizer.lr as f32,
+        early_stopping: None,
+        checkpoint: None,
+    };
     trainer.fit(std::slice::from_ref(x), y, None, &opts, &mut |_| {}).unwrap();
     trainer.params().unwrap().into_iter().map(|(n, t)| (n, t.to_f64_vec())).collect()
 }
@@ -358,14 +366,27 @@ fn training_continues_from_an_onnx_file() {
     let data = dir.path().join("line.csv");
     std::fs::write(&data, "x,y\n1,1\n2,2\n3,3\n4,4\n5,5\n").unwrap();
     let train = |model: &Path, epochs: &str, output: &str, extra: &[&str]| {
-        let out = support::onyx().arg("train").arg(model).arg("--data").arg(&data).args(["--epochs", epochs, "--quiet"]).args(extra).arg("-o").arg(dir.path().join(output)).output().unwrap();
+        let out = support::onyx()
+            .arg("train")
+            .arg(model)
+            .arg("--data")
+            .arg(&data)
+            .args(["--epochs", epochs, "--quiet"])
+            .args(extra)
+            .arg("-o")
+            .arg(dir.path().join(output))
+            .output()
+            .unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     };
     train(&spec, "600", "first.onnx", &["--standardize"]);
     train(&dir.path().join("first.onnx"), "400", "second.onnx", &[]);
     train(&spec, "1000", "whole.onnx", &["--standardize"]);
     let values = |file: &str| -> Vec<(String, Vec<f32>)> {
-        let mut named: Vec<(String, Vec<f32>)> = initializers(&dir.path().join(file)).into_iter().map(|(n, b)| (n, b.chunks(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())).collect();
+        let mut named: Vec<(String, Vec<f32>)> = initializers(&dir.path().join(file))
+            .into_iter()
+            .map(|(n, b)| (n, b.chunks(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()))
+            .collect();
         named.sort_by(|a, b| a.0.cmp(&b.0));
         named
     };
@@ -388,7 +409,18 @@ fn training_continues_from_an_onnx_file() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("--config"), "{}", String::from_utf8_lossy(&out.stderr));
     let config = dir.path().join("train.toml");
     std::fs::write(&config, "[train]\nloss = \"mse\"\noptimizer = { kind = \"sgd\", lr = 0.01 }\nepochs = 400\nshuffle = false\n").unwrap();
-    let out = support::onyx().arg("train").arg(&bare).arg("--config").arg(&config).arg("--data").arg(&data).arg("--quiet").arg("-o").arg(dir.path().join("third.onnx")).output().unwrap();
+    let out = support::onyx()
+        .arg("train")
+        .arg(&bare)
+        .arg("--config")
+        .arg(&config)
+        .arg("--data")
+        .arg(&data)
+        .arg("--quiet")
+        .arg("-o")
+        .arg(dir.path().join("third.onnx"))
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(values("third.onnx"), second);
 }
@@ -401,7 +433,18 @@ fn training_continues_from_an_onnx_file() {
 fn forecast(dir: &Path, data: &str, column: usize, window: usize, extra: &[&str]) -> (f64, f64, String) {
     let model = dir.join("forecast.onnx");
     let out = support::onyx()
-        .args(["train", "models/lstm_forecast.toml", "--data", data, "--window", &window.to_string(), "--standardize", "--validation-split", "0.2", "--quiet"])
+        .args([
+            "train",
+            "models/lstm_forecast.toml",
+            "--data",
+            data,
+            "--window",
+            &window.to_string(),
+            "--standardize",
+            "--validation-split",
+            "0.2",
+            "--quiet",
+        ])
         .args(extra)
         .arg("-o")
         .arg(&model)
@@ -418,7 +461,9 @@ fn forecast(dir: &Path, data: &str, column: usize, window: usize, extra: &[&str]
     let session = TractEngine.load(&onyx_proto::read_model(&model).unwrap()).unwrap();
     let outputs = session.run(std::slice::from_ref(&x)).unwrap();
     let predicted = outputs[0].to_f64_vec();
-    let rmse = |f: &dyn Fn(usize) -> f64| (held_out.iter().enumerate().map(|(k, &i)| (f(k) - series[i + window]).powi(2)).sum::<f64>() / held_out.len() as f64).sqrt();
+    let rmse = |f: &dyn Fn(usize) -> f64| {
+        (held_out.iter().enumerate().map(|(k, &i)| (f(k) - series[i + window]).powi(2)).sum::<f64>() / held_out.len() as f64).sqrt()
+    };
     let (lstm, persistence) = (rmse(&|k| predicted[k]), rmse(&|k| series[held_out[k] + window - 1]));
     println!("{data}, window {window}, last {} windows: LSTM RMSE {lstm:.4}, persistence {persistence:.4}", held_out.len());
     let (inputs, expected) = (dir.join("in.npz"), dir.join("out.npz"));
@@ -437,14 +482,26 @@ fn forecast(dir: &Path, data: &str, column: usize, window: usize, extra: &[&str]
 #[test]
 fn lstm_forecasts_sunspots_better_than_persistence() {
     let dir = tempfile::tempdir().unwrap();
-    let (lstm, persistence, stderr) = forecast(dir.path(), "data/sunspots.csv", 1, 12, &["--target", "SUNACTIVITY", "--batch-size", "16", "--epochs", "150"]);
+    let (lstm, persistence, stderr) =
+        forecast(dir.path(), "data/sunspots.csv", 1, 12, &["--target", "SUNACTIVITY", "--batch-size", "16", "--epochs", "150"]);
     assert!(lstm < persistence, "LSTM {lstm} against persistence {persistence}");
     assert!(stderr.contains(&format!("persistence, the last value: {persistence:.4}")), "{stderr}");
 
     let (model, png) = (dir.path().join("forecast.onnx"), dir.path().join("forecast.png"));
-    let out = support::onyx().arg("predict").arg(&model).args(["--series", "data/sunspots.csv", "--steps", "3", "--plot"]).arg(&png).current_dir(support::repo()).output().unwrap();
+    let out = support::onyx()
+        .arg("predict")
+        .arg(&model)
+        .args(["--series", "data/sunspots.csv", "--steps", "3", "--plot"])
+        .arg(&png)
+        .current_dir(support::repo())
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let printed: Vec<(usize, f64)> = String::from_utf8_lossy(&out.stdout).lines().skip(1).map(|l| l.split_once(',').map(|(s, v)| (s.parse().unwrap(), v.parse().unwrap())).unwrap()).collect();
+    let printed: Vec<(usize, f64)> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .skip(1)
+        .map(|l| l.split_once(',').map(|(s, v)| (s.parse().unwrap(), v.parse().unwrap())).unwrap())
+        .collect();
     let text = std::fs::read_to_string(support::repo().join("data/sunspots.csv")).unwrap();
     let mut series: Vec<f64> = text.lines().skip(1).map(|l| l.split(',').nth(1).unwrap().parse().unwrap()).collect();
     let session = TractEngine.load(&onyx_proto::read_model(&model).unwrap()).unwrap();
@@ -460,9 +517,18 @@ fn lstm_forecasts_sunspots_better_than_persistence() {
 
     let short = dir.path().join("short.csv");
     std::fs::write(&short, "t,v\n1,1\n2,2\n3,3\n").unwrap();
-    let out = support::onyx().args(["train", "models/lstm_forecast.toml", "--window", "12", "--data"]).arg(&short).current_dir(support::repo()).output().unwrap();
+    let out = support::onyx()
+        .args(["train", "models/lstm_forecast.toml", "--window", "12", "--data"])
+        .arg(&short)
+        .current_dir(support::repo())
+        .output()
+        .unwrap();
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("short.csv: 3 values make no window of 12 steps"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("short.csv: 3 values make no window of 12 steps"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// Weekly CO₂ at Mauna Loa (2,284 values), windows of 100 weeks: the series climbs past every level
@@ -481,47 +547,68 @@ fn optimizers_and_schedules_follow_keras_update_rules() {
     type Rule = Box<dyn Fn(f64, &mut Vec<f64>, f64, f64) -> f64>;
     let cases: Vec<(&str, Rule)> = vec![
         ("{ kind = \"sgd\", lr = 0.05 }", Box::new(move |w, _s: &mut Vec<f64>, lr, _t| w - lr * grad(w))),
-        ("{ kind = \"sgd\", lr = 0.05, momentum = 0.9 }", Box::new(move |w, s: &mut Vec<f64>, lr, _t| {
-            s[0] = 0.9 * s[0] - lr * grad(w);
-            w + s[0]
-        })),
-        ("{ kind = \"sgd\", lr = 0.05, momentum = 0.9, nesterov = true }", Box::new(move |w, s: &mut Vec<f64>, lr, _t| {
-            s[0] = 0.9 * s[0] - lr * grad(w);
-            w + 0.9 * s[0] - lr * grad(w)
-        })),
-        ("{ kind = \"adam\", lr = 0.1 }", Box::new(move |w, s: &mut Vec<f64>, lr, t| {
-            let g = grad(w);
-            s[0] += (g - s[0]) * 0.1;
-            s[1] += (g * g - s[1]) * 0.001;
-            let lr_t = lr * (1.0 - 0.999f64.powf(t)).sqrt() / (1.0 - 0.9f64.powf(t));
-            w - lr_t * s[0] / (s[1].sqrt() + 1e-7)
-        })),
-        ("{ kind = \"adamw\", lr = 0.1, weight_decay = 0.1 }", Box::new(move |w, s: &mut Vec<f64>, lr, t| {
-            let g = grad(w);
-            s[0] += (g - s[0]) * 0.1;
-            s[1] += (g * g - s[1]) * 0.001;
-            let lr_t = lr * (1.0 - 0.999f64.powf(t)).sqrt() / (1.0 - 0.9f64.powf(t));
-            (w - w * lr * 0.1) - lr_t * s[0] / (s[1].sqrt() + 1e-7)
-        })),
-        ("{ kind = \"rmsprop\", lr = 0.01 }", Box::new(move |w, s: &mut Vec<f64>, lr, _t| {
-            let g = grad(w);
-            s[0] = 0.9 * s[0] + 0.1 * g * g;
-            w - lr * g / (s[0] + 1e-7).sqrt()
-        })),
-        ("{ kind = \"adagrad\", lr = 0.1 }", Box::new(move |w, s: &mut Vec<f64>, lr, _t| {
-            let g = grad(w);
-            s[0] += g * g;
-            w - lr * g / (s[0] + 1e-7).sqrt()
-        })),
+        (
+            "{ kind = \"sgd\", lr = 0.05, momentum = 0.9 }",
+            Box::new(move |w, s: &mut Vec<f64>, lr, _t| {
+                s[0] = 0.9 * s[0] - lr * grad(w);
+                w + s[0]
+            }),
+        ),
+        (
+            "{ kind = \"sgd\", lr = 0.05, momentum = 0.9, nesterov = true }",
+            Box::new(move |w, s: &mut Vec<f64>, lr, _t| {
+                s[0] = 0.9 * s[0] - lr * grad(w);
+                w + 0.9 * s[0] - lr * grad(w)
+            }),
+        ),
+        (
+            "{ kind = \"adam\", lr = 0.1 }",
+            Box::new(move |w, s: &mut Vec<f64>, lr, t| {
+                let g = grad(w);
+                s[0] += (g - s[0]) * 0.1;
+                s[1] += (g * g - s[1]) * 0.001;
+                let lr_t = lr * (1.0 - 0.999f64.powf(t)).sqrt() / (1.0 - 0.9f64.powf(t));
+                w - lr_t * s[0] / (s[1].sqrt() + 1e-7)
+            }),
+        ),
+        (
+            "{ kind = \"adamw\", lr = 0.1, weight_decay = 0.1 }",
+            Box::new(move |w, s: &mut Vec<f64>, lr, t| {
+                let g = grad(w);
+                s[0] += (g - s[0]) * 0.1;
+                s[1] += (g * g - s[1]) * 0.001;
+                let lr_t = lr * (1.0 - 0.999f64.powf(t)).sqrt() / (1.0 - 0.9f64.powf(t));
+                (w - w * lr * 0.1) - lr_t * s[0] / (s[1].sqrt() + 1e-7)
+            }),
+        ),
+        (
+            "{ kind = \"rmsprop\", lr = 0.01 }",
+            Box::new(move |w, s: &mut Vec<f64>, lr, _t| {
+                let g = grad(w);
+                s[0] = 0.9 * s[0] + 0.1 * g * g;
+                w - lr * g / (s[0] + 1e-7).sqrt()
+            }),
+        ),
+        (
+            "{ kind = \"adagrad\", lr = 0.1 }",
+            Box::new(move |w, s: &mut Vec<f64>, lr, _t| {
+                let g = grad(w);
+                s[0] += g * g;
+                w - lr * g / (s[0] + 1e-7).sqrt()
+            }),
+        ),
     ];
     let schedules: Vec<(&str, Box<dyn Fn(f64, f64) -> f64>)> = vec![
         ("{ kind = \"constant\" }", Box::new(|lr, _step| lr)),
         ("{ kind = \"step\", step_size = 2, gamma = 0.5 }", Box::new(|lr, step: f64| lr * 0.5f64.powf((step / 2.0).floor()))),
         ("{ kind = \"exponential\", decay_steps = 3, decay_rate = 0.9 }", Box::new(|lr, step: f64| lr * 0.9f64.powf(step / 3.0))),
-        ("{ kind = \"cosine\", decay_steps = 4, alpha = 0.1 }", Box::new(|lr, step: f64| {
-            let s = step.min(4.0) / 4.0;
-            lr * ((1.0 - 0.1) * 0.5 * (1.0 + (std::f64::consts::PI * s).cos()) + 0.1)
-        })),
+        (
+            "{ kind = \"cosine\", decay_steps = 4, alpha = 0.1 }",
+            Box::new(|lr, step: f64| {
+                let s = step.min(4.0) / 4.0;
+                lr * ((1.0 - 0.1) * 0.5 * (1.0 + (std::f64::consts::PI * s).cos()) + 0.1)
+            }),
+        ),
     ];
     for (optimizer, rule) in &cases {
         for (schedule, rate) in &schedules {
@@ -567,7 +654,16 @@ fn npz_and_npy_training_data_match_the_csv() {
     let flat = ndarray::Array2::from_shape_vec((150, 5), table.rows.iter().flatten().copied().collect()).unwrap();
     ndarray_npy::WriteNpyExt::write_npy(&flat, std::fs::File::create(&npy).unwrap()).unwrap();
     let train = |data: &Path, out: &str, extra: &[&str]| {
-        let status = support::onyx().arg("train").arg(&spec_path).arg("--data").arg(data).args(["--quiet", "-o"]).arg(dir.path().join(out)).args(extra).output().unwrap();
+        let status = support::onyx()
+            .arg("train")
+            .arg(&spec_path)
+            .arg("--data")
+            .arg(data)
+            .args(["--quiet", "-o"])
+            .arg(dir.path().join(out))
+            .args(extra)
+            .output()
+            .unwrap();
         assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
         initializers(&dir.path().join(out))
     };

@@ -42,14 +42,21 @@ fn models_of_other_opsets_convert_to_opset_17() {
         assert_eq!(converted.opset_import[0].version, Some(17));
         let path = dir.path().join(format!("{case}_17.onnx"));
         onyx_proto::write_model(&path, &converted).unwrap();
-        let (ok, report) = support::run_python("check_model.py", &[&path, &dir.path().join(format!("{case}_in.npz")), &dir.path().join(format!("{case}_out.npz"))]);
+        let (ok, report) =
+            support::run_python("check_model.py", &[&path, &dir.path().join(format!("{case}_in.npz")), &dir.path().join(format!("{case}_out.npz"))]);
         println!("{case}: {}", report.trim());
         if !ok {
             failures.push(format!("{case}: {report}"));
         }
         // tract runs the converted model too, with the same result.
-        let x = ndarray_npy::NpzReader::new(std::fs::File::open(dir.path().join(format!("{case}_in.npz"))).unwrap()).unwrap().by_name::<ndarray::OwnedRepr<f32>, ndarray::IxDyn>("x").unwrap();
-        let want = ndarray_npy::NpzReader::new(std::fs::File::open(dir.path().join(format!("{case}_out.npz"))).unwrap()).unwrap().by_name::<ndarray::OwnedRepr<f32>, ndarray::IxDyn>("y").unwrap();
+        let x = ndarray_npy::NpzReader::new(std::fs::File::open(dir.path().join(format!("{case}_in.npz"))).unwrap())
+            .unwrap()
+            .by_name::<ndarray::OwnedRepr<f32>, ndarray::IxDyn>("x")
+            .unwrap();
+        let want = ndarray_npy::NpzReader::new(std::fs::File::open(dir.path().join(format!("{case}_out.npz"))).unwrap())
+            .unwrap()
+            .by_name::<ndarray::OwnedRepr<f32>, ndarray::IxDyn>("y")
+            .unwrap();
         let got = TractEngine.load(&converted).and_then(|s| s.run(&[HostTensor::F32(x)]));
         match got {
             Ok(outs) => {
@@ -88,7 +95,9 @@ fn import_lists_nodes_and_marks_the_classic_cut_points() {
     assert!(out.contains("176 nodes"), "{out}");
     let marked: Vec<&str> = out.lines().filter(|l| l.starts_with('▶') && !l.contains("classic")).collect();
     assert_eq!(marked.len(), 3, "{out}");
-    for (line, (tensor, shape)) in marked.iter().zip([("r171", "float32[1, 2048, 7, 7]"), ("r172", "float32[1, 2048, 1, 1]"), ("r173", "float32[1, 2048]")]) {
+    for (line, (tensor, shape)) in
+        marked.iter().zip([("r171", "float32[1, 2048, 7, 7]"), ("r172", "float32[1, 2048, 1, 1]"), ("r173", "float32[1, 2048]")])
+    {
         assert!(line.contains(tensor) && line.contains(shape), "{line}");
     }
     assert!(out.contains("classic cut points (deepest first): `r171`"), "{out}");
@@ -182,10 +191,14 @@ fn a_head_trained_on_a_frozen_base_exports_as_one_model() {
     // Features beyond the memory budget (0 MiB here) go to a file, read back batch by batch: the same
     // head, bit for bit, and the file is gone afterwards.
     let spilled = dir.path().join("spilled.onnx");
-    let (ok, _, err) = run(&["train", spec.to_str().unwrap(), "--data", data.to_str().unwrap(), "--cache-memory-mb", "0", "-o", spilled.to_str().unwrap()]);
+    let (ok, _, err) =
+        run(&["train", spec.to_str().unwrap(), "--data", data.to_str().unwrap(), "--cache-memory-mb", "0", "-o", spilled.to_str().unwrap()]);
     assert!(ok, "{err}");
     assert!(err.contains("kept on disk"), "{err}");
-    assert!(std::fs::read_dir(dir.path()).unwrap().all(|e| !e.unwrap().file_name().to_string_lossy().ends_with(".f32")), "the features file is removed");
+    assert!(
+        std::fs::read_dir(dir.path()).unwrap().all(|e| !e.unwrap().file_name().to_string_lossy().ends_with(".f32")),
+        "the features file is removed"
+    );
     assert_eq!(initializers(&spilled), initializers(&cached));
 
     let (a, b) = (initializers(&cached), initializers(&recomputed));
@@ -288,7 +301,11 @@ fn warm_start_copies_matching_weights_and_lists_the_rest() {
     let report = onyx_compiler::transfer::warm_start(&mut b, &a);
     assert_eq!(report.copied, ["dense/kernel", "dense/bias"]);
     assert_eq!(report.mismatched.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(), ["dense_1/kernel", "dense_1/bias"]);
-    assert!(report.mismatched[0].1.contains("[10, 1] in the file") && report.mismatched[0].1.contains("[10, 2] in the model"), "{:?}", report.mismatched);
+    assert!(
+        report.mismatched[0].1.contains("[10, 1] in the file") && report.mismatched[0].1.contains("[10, 2] in the model"),
+        "{:?}",
+        report.mismatched
+    );
     let init = |g: &onyx_compiler::ir::Graph, n: &str| g.value(g.find_value(n).unwrap()).init.clone().unwrap();
     assert_eq!(init(&b, "dense/kernel"), init(&a, "dense/kernel"));
     let fresh = onyx_compiler::compile_file(&other_spec).unwrap().graph;
@@ -298,12 +315,45 @@ fn warm_start_copies_matching_weights_and_lists_the_rest() {
     let first = dir.path().join("first.onnx");
     let spec = support::repo().join("models/logistic_regression.toml");
     let data = support::repo().join("data/breast_cancer.csv");
-    let (ok, _, err) = run(&["train", spec.to_str().unwrap(), "--data", data.to_str().unwrap(), "--standardize", "--epochs", "1", "--quiet", "-o", first.to_str().unwrap()]);
+    let (ok, _, err) = run(&[
+        "train",
+        spec.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+        "--standardize",
+        "--epochs",
+        "1",
+        "--quiet",
+        "-o",
+        first.to_str().unwrap(),
+    ]);
     assert!(ok, "{err}");
-    let (ok, _, err) = run(&["train", spec.to_str().unwrap(), "--data", data.to_str().unwrap(), "--standardize", "--epochs", "1", "--quiet", "--init-from", first.to_str().unwrap(), "-o", dir.path().join("second.onnx").to_str().unwrap()]);
+    let (ok, _, err) = run(&[
+        "train",
+        spec.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+        "--standardize",
+        "--epochs",
+        "1",
+        "--quiet",
+        "--init-from",
+        first.to_str().unwrap(),
+        "-o",
+        dir.path().join("second.onnx").to_str().unwrap(),
+    ]);
     assert!(ok, "{err}");
     assert!(err.contains("copied 2 of 2 weights: dense/kernel, dense/bias"), "{err}");
-    let (ok, _, err) = run(&["train", spec.to_str().unwrap(), "--data", data.to_str().unwrap(), "--init-from", dir.path().join("images.npz").to_str().unwrap(), "-o", dir.path().join("third.onnx").to_str().unwrap()]);
+    let (ok, _, err) = run(&[
+        "train",
+        spec.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+        "--init-from",
+        dir.path().join("images.npz").to_str().unwrap(),
+        "-o",
+        dir.path().join("third.onnx").to_str().unwrap(),
+    ]);
     assert!(!ok && err.contains("images.npz"), "{err}");
 }
 
@@ -368,7 +418,12 @@ metrics = ["accuracy"]
     let proto = onyx_proto::read_model(&model).unwrap();
     assert!(proto.metadata_props.iter().any(|p| p.key.as_deref() == Some("onyx.classes") && p.value.as_deref() == Some(r#"["blue","red"]"#)));
     let session = TractEngine.load(&proto).unwrap();
-    let folder = onyx_runtime::data::read_image_folder(&images, &session.inputs()[0], onyx_compiler::image_format::ImageFormat::of(&session.inputs()[0].shape, &[])).unwrap();
+    let folder = onyx_runtime::data::read_image_folder(
+        &images,
+        &session.inputs()[0],
+        onyx_compiler::image_format::ImageFormat::of(&session.inputs()[0].shape, &[]),
+    )
+    .unwrap();
     let HostTensor::F32(x) = &folder.x else { panic!("float pixels") };
     assert_eq!(x.shape(), [12, 3, 8, 8]);
     assert!(x.iter().all(|&v| (0.0..=255.0).contains(&v)) && x.iter().any(|&v| v > 200.0), "raw 0–255 pixels");
@@ -384,7 +439,14 @@ metrics = ["accuracy"]
 
     // A file that is not an image is refused, naming it.
     std::fs::write(images.join("red").join("broken.png"), "not a png").unwrap();
-    let e = onyx_runtime::data::read_image_folder(&images, &session.inputs()[0], onyx_compiler::image_format::ImageFormat::of(&session.inputs()[0].shape, &[])).err().unwrap().to_string();
+    let e = onyx_runtime::data::read_image_folder(
+        &images,
+        &session.inputs()[0],
+        onyx_compiler::image_format::ImageFormat::of(&session.inputs()[0].shape, &[]),
+    )
+    .err()
+    .unwrap()
+    .to_string();
     assert!(e.contains("broken.png") && e.contains("cannot read the image"), "{e}");
 }
 
@@ -393,7 +455,11 @@ fn accuracy(path: &Path, x: &HostTensor, y: &HostTensor) -> f64 {
     let session = TractEngine.load(&onyx_proto::read_model(path).unwrap()).unwrap();
     let HostTensor::F32(p) = &session.run(std::slice::from_ref(x)).unwrap()[0] else { panic!("float output") };
     let HostTensor::I64(y) = y else { panic!("int labels") };
-    let right = p.outer_iter().zip(y.iter()).filter(|(row, label)| row.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map(|(i, _)| i as i64) == Some(**label)).count();
+    let right = p
+        .outer_iter()
+        .zip(y.iter())
+        .filter(|(row, label)| row.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map(|(i, _)| i as i64) == Some(**label))
+        .count();
     right as f64 / y.len() as f64
 }
 
@@ -445,14 +511,20 @@ fn features_learnt_on_digits_0_to_4_help_to_learn_5_to_9() {
     let base = train(&support::repo().join("models/mnist_cnn.toml"), &first_data, "digits_0_4.onnx", &["--epochs", "10"]);
 
     let mnist = std::fs::read_to_string(support::repo().join("models/mnist_cnn.toml")).unwrap();
-    let (epochs, train_table) = ("10", "[train]\nloss = \"sparse_categorical_crossentropy\"\noptimizer = { kind = \"adam\" }\nbatch_size = 16\nepochs = 10\nmetrics = [\"accuracy\"]\n");
+    let (epochs, train_table) = (
+        "10",
+        "[train]\nloss = \"sparse_categorical_crossentropy\"\noptimizer = { kind = \"adam\" }\nbatch_size = 16\nepochs = 10\nmetrics = [\"accuracy\"]\n",
+    );
     let dense = |units: usize, activation: &str| format!("[[layer]]\nkind = \"dense\"\nunits = {units}\nactivation = \"{activation}\"\n\n");
     // The same architecture, never trained: the base of the "from random initialization" head.
     let random = dir.path().join("random.onnx");
     let (ok, _, err) = run(&["compile", support::repo().join("models/mnist_cnn.toml").to_str().unwrap(), "-o", random.to_str().unwrap()]);
     assert!(ok, "{err}");
     let on = |base: &Path, cut: &str, layers: &str, trainable_from: &str| {
-        format!("[model]\nname = \"digits_5_9\"\nbase = {{ onnx = \"{}\", cut = \"{cut}\"{trainable_from} }}\nseed = 5\n\n{layers}{train_table}", base.display())
+        format!(
+            "[model]\nname = \"digits_5_9\"\nbase = {{ onnx = \"{}\", cut = \"{cut}\"{trainable_from} }}\nseed = 5\n\n{layers}{train_table}",
+            base.display()
+        )
     };
     let head = |cut: &str, layers: &str, trainable_from: &str| on(&base, cut, layers, trainable_from);
     let seed_head = dense(128, "relu") + &dense(5, "softmax");
@@ -464,7 +536,10 @@ fn features_learnt_on_digits_0_to_4_help_to_learn_5_to_9() {
         ("transfer_at_dense", head("dense", &dense(5, "softmax"), "")),
         ("random_base_at_dense", on(&random, "dense", &dense(5, "softmax"), "")),
         ("fine_tuned", head("flatten", &seed_head, ", trainable_from = \"conv2d_1/Conv\"")),
-        ("scratch", format!("{}{train_table}", mnist[..mnist.find("[train]").unwrap()].replace("units = 10", "units = 5").replace("seed = 42", "seed = 5"))),
+        (
+            "scratch",
+            format!("{}{train_table}", mnist[..mnist.find("[train]").unwrap()].replace("units = 10", "units = 5").replace("seed = 42", "seed = 5")),
+        ),
     ];
     let mut results = vec![];
     for (name, text) in specs {
@@ -497,7 +572,8 @@ fn trainable_from_fine_tunes_the_top_of_the_base_only() {
     let (ok, _, err) = run(&["train", spec.to_str().unwrap(), "--data", data.to_str().unwrap(), "--epochs", "2", "-o", out.to_str().unwrap()]);
     assert!(ok, "{err}");
     assert!(err.contains("computed the frozen base's features of 4 samples once"), "the frozen prefix is cached: {err}");
-    let (ok, _, err) = run(&["train", spec.to_str().unwrap(), "--data", data.to_str().unwrap(), "--epochs", "2", "--no-cache", "-o", recomputed.to_str().unwrap()]);
+    let (ok, _, err) =
+        run(&["train", spec.to_str().unwrap(), "--data", data.to_str().unwrap(), "--epochs", "2", "--no-cache", "-o", recomputed.to_str().unwrap()]);
     assert!(ok, "{err}");
     assert!(!err.contains("features"), "{err}");
     let (before, after, again) = (initializers(&resnet()), initializers(&out), initializers(&recomputed));

@@ -6,7 +6,8 @@ mod support;
 use std::path::Path;
 
 fn train(args: &[&str]) -> (bool, String) {
-    let (ok, _, stderr) = support::run_onyx(&[&["train", "models/logistic_regression.toml", "--standardize", "--quiet", "--epochs", "4"], args].concat());
+    let (ok, _, stderr) =
+        support::run_onyx(&[&["train", "models/logistic_regression.toml", "--standardize", "--quiet", "--epochs", "4"], args].concat());
     (ok, stderr)
 }
 
@@ -36,13 +37,23 @@ fn validation_data_equals_the_split_it_replaces() {
     let (split, given) = (dir.path().join("split.onnx"), dir.path().join("given.onnx"));
     let (ok, err) = train(&["--data", "data/breast_cancer.csv", "--target", "benign", "--validation-split", "0.2", "-o", split.to_str().unwrap()]);
     assert!(ok, "{err}");
-    let (ok, err) = train(&["--data", head.to_str().unwrap(), "--validation-data", tail.to_str().unwrap(), "--target", "benign", "-o", given.to_str().unwrap()]);
+    let (ok, err) =
+        train(&["--data", head.to_str().unwrap(), "--validation-data", tail.to_str().unwrap(), "--target", "benign", "-o", given.to_str().unwrap()]);
     assert!(ok, "{err}");
     assert_eq!(history(&dir.path().join("split.history.csv")), history(&dir.path().join("given.history.csv")));
     let weights = |p: &Path| onyx_proto::read_model(p).unwrap().graph.unwrap().initializer;
     assert_eq!(weights(&split), weights(&given));
     // Both at once is a usage error.
-    let (ok, err) = train(&["--data", head.to_str().unwrap(), "--validation-data", tail.to_str().unwrap(), "--validation-split", "0.1", "-o", given.to_str().unwrap()]);
+    let (ok, err) = train(&[
+        "--data",
+        head.to_str().unwrap(),
+        "--validation-data",
+        tail.to_str().unwrap(),
+        "--validation-split",
+        "0.1",
+        "-o",
+        given.to_str().unwrap(),
+    ]);
     assert!(!ok && err.contains("--validation-split"), "{err}");
 }
 
@@ -53,7 +64,9 @@ fn validation_images_must_be_of_the_training_classes() {
         for class in classes {
             std::fs::create_dir_all(dir.path().join(name).join(class)).unwrap();
             for i in 0..2u32 {
-                image::GrayImage::from_fn(28, 28, |x, y| image::Luma([((x + y + i) % 255) as u8])).save(dir.path().join(name).join(class).join(format!("{i}.png"))).unwrap();
+                image::GrayImage::from_fn(28, 28, |x, y| image::Luma([((x + y + i) % 255) as u8]))
+                    .save(dir.path().join(name).join(class).join(format!("{i}.png")))
+                    .unwrap();
             }
         }
         dir.path().join(name)

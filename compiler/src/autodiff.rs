@@ -8,9 +8,7 @@ use std::sync::Arc;
 
 use crate::builder::Builder;
 use crate::ir::{Dim, Node, Tensor, TensorType, ValueId};
-use crate::ops::{
-    Binary, BinaryKind, Concat, MatMul, Op, OpError, Reduce, ReduceKind, Reshape, Squeeze, Transpose, Unary, UnaryKind,
-};
+use crate::ops::{Binary, BinaryKind, Concat, MatMul, Op, OpError, Reduce, ReduceKind, Reshape, Squeeze, Transpose, Unary, UnaryKind};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AutodiffError {
@@ -198,7 +196,9 @@ pub fn backward(b: &mut Builder, loss: ValueId, wrt: &[ValueId]) -> Result<Vec<V
     }
     wrt.iter()
         .map(|w| match terms.remove(w) {
-            Some(t) => sum_terms(b, &products, *w, t).map_err(|source| AutodiffError::Rule { node: b.graph.value(*w).name.clone(), layer: None, source }),
+            Some(t) => {
+                sum_terms(b, &products, *w, t).map_err(|source| AutodiffError::Rule { node: b.graph.value(*w).name.clone(), layer: None, source })
+            }
             None => Err(AutodiffError::Unreachable(b.graph.value(*w).name.clone())),
         })
         .collect()

@@ -20,8 +20,7 @@ impl Builder {
 
     /// Continues an existing graph, for passes: its value and node names are taken.
     pub fn from_graph(graph: Graph) -> Builder {
-        let names =
-            graph.values.iter().map(|v| v.name.clone()).chain(graph.nodes.iter().map(|n| n.name.clone())).collect();
+        let names = graph.values.iter().map(|v| v.name.clone()).chain(graph.nodes.iter().map(|n| n.name.clone())).collect();
         Builder { graph, names, layer: None }
     }
 
@@ -73,40 +72,22 @@ impl Builder {
                 self.graph.add_value(Value { name: value_name, ty, init: None, param: None })
             })
             .collect();
-        self.graph.nodes.push(Node {
-            name,
-            op,
-            inputs: inputs.to_vec(),
-            outputs: outputs.clone(),
-            layer: self.layer.clone(),
-        });
+        self.graph.nodes.push(Node { name, op, inputs: inputs.to_vec(), outputs: outputs.clone(), layer: self.layer.clone() });
         Ok(outputs)
     }
 
     /// Adds a node that defines values which already exist (a pass rebinding a replaced node's outputs),
     /// checking that the op's shape rule gives them the types they have.
-    pub fn node_into(
-        &mut self,
-        name: &str,
-        op: Arc<dyn Op>,
-        inputs: &[ValueId],
-        outputs: &[ValueId],
-    ) -> Result<(), OpError> {
+    pub fn node_into(&mut self, name: &str, op: Arc<dyn Op>, inputs: &[ValueId], outputs: &[ValueId]) -> Result<(), OpError> {
         let inputs: Vec<Option<ValueId>> = inputs.iter().copied().map(Some).collect();
         let types = self.graph.infer(op.as_ref(), &inputs)?;
         if types.len() < outputs.len() {
-            return Err(shape_error(
-                op.op_type(),
-                format!("gives {} outputs, {} are bound", types.len(), outputs.len()),
-            ));
+            return Err(shape_error(op.op_type(), format!("gives {} outputs, {} are bound", types.len(), outputs.len())));
         }
         for (ty, &id) in types.iter().zip(outputs) {
             let expected = &self.graph.value(id).ty;
             if ty != expected {
-                return Err(shape_error(
-                    op.op_type(),
-                    format!("gives {ty} for `{}`, which is {expected}", self.graph.value(id).name),
-                ));
+                return Err(shape_error(op.op_type(), format!("gives {ty} for `{}`, which is {expected}", self.graph.value(id).name)));
             }
         }
         let name = self.unique(name);

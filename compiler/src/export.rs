@@ -1,7 +1,7 @@
 //! The IR's serialization: a graph becomes an ONNX ModelProto (IR version 8, opset 17).
 use onyx_proto::onnx::{
-    GraphProto, ModelProto, NodeProto, OperatorSetIdProto, StringStringEntryProto, TensorProto, TensorShapeProto,
-    TypeProto, ValueInfoProto, tensor_shape_proto::Dimension, tensor_shape_proto::dimension, type_proto,
+    GraphProto, ModelProto, NodeProto, OperatorSetIdProto, StringStringEntryProto, TensorProto, TensorShapeProto, TypeProto, ValueInfoProto,
+    tensor_shape_proto::Dimension, tensor_shape_proto::dimension, type_proto,
 };
 
 use crate::ir::{Dim, Graph, Tensor, TensorType, Value};
@@ -67,7 +67,8 @@ pub fn to_onnx(graph: &Graph) -> ModelProto {
         .collect();
     // Initializers no node reads (left by an import's conversions, or by the exporter of an
     // imported file) are not written.
-    let read: std::collections::HashSet<usize> = graph.nodes.iter().flat_map(|n| n.inputs.iter().flatten().map(|v| v.0)).chain(graph.outputs.iter().map(|v| v.0)).collect();
+    let read: std::collections::HashSet<usize> =
+        graph.nodes.iter().flat_map(|n| n.inputs.iter().flatten().map(|v| v.0)).chain(graph.outputs.iter().map(|v| v.0)).collect();
     let initializer = graph
         .values
         .iter()
@@ -76,13 +77,7 @@ pub fn to_onnx(graph: &Graph) -> ModelProto {
         .filter_map(|(_, v)| v.init.as_ref().map(|t| tensor_proto(&v.name, t)))
         .collect();
     let is_io = |i: usize| graph.inputs.iter().chain(&graph.outputs).any(|id| id.0 == i);
-    let intermediate = graph
-        .values
-        .iter()
-        .enumerate()
-        .filter(|(i, v)| v.init.is_none() && !is_io(*i))
-        .map(|(_, v)| value_info(v))
-        .collect();
+    let intermediate = graph.values.iter().enumerate().filter(|(i, v)| v.init.is_none() && !is_io(*i)).map(|(_, v)| value_info(v)).collect();
     ModelProto {
         ir_version: Some(IR_VERSION),
         opset_import: vec![OperatorSetIdProto { domain: Some(String::new()), version: Some(OPSET) }],
@@ -106,7 +101,8 @@ pub fn to_onnx(graph: &Graph) -> ModelProto {
 /// weights (`FROZEN_KEY`, batch normalization's statistics aside: import knows them) made afresh.
 fn metadata(graph: &Graph) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = graph.metadata.iter().filter(|(k, _)| k != CONSTANTS_KEY && k != FROZEN_KEY).cloned().collect();
-    let constants: Vec<&str> = graph.values.iter().filter(|v| v.param.is_none() && v.init.as_ref().is_some_and(|t| t.dtype.is_float())).map(|v| v.name.as_str()).collect();
+    let constants: Vec<&str> =
+        graph.values.iter().filter(|v| v.param.is_none() && v.init.as_ref().is_some_and(|t| t.dtype.is_float())).map(|v| v.name.as_str()).collect();
     if !constants.is_empty() {
         out.push((CONSTANTS_KEY.into(), serde_json::to_string(&constants).unwrap_or_default()));
     }

@@ -9,18 +9,31 @@ use rand_distr::{Distribution, StandardNormal, Uniform};
 pub enum Init {
     Zeros,
     Ones,
-    Constant { value: f32 },
-    RandomUniform { minval: f32, maxval: f32 },
-    RandomNormal { mean: f32, stddev: f32 },
+    Constant {
+        value: f32,
+    },
+    RandomUniform {
+        minval: f32,
+        maxval: f32,
+    },
+    RandomNormal {
+        mean: f32,
+        stddev: f32,
+    },
     /// Normal, redrawn beyond two standard deviations.
-    TruncatedNormal { mean: f32, stddev: f32 },
+    TruncatedNormal {
+        mean: f32,
+        stddev: f32,
+    },
     GlorotUniform,
     GlorotNormal,
     HeUniform,
     HeNormal,
     LecunUniform,
     LecunNormal,
-    Orthogonal { gain: f32 },
+    Orthogonal {
+        gain: f32,
+    },
 }
 
 /// Every name a spec may use, for messages.
@@ -110,10 +123,12 @@ pub fn generate(init: &Init, shape: &[usize], seed: u64) -> Vec<f32> {
     let symmetric = |rng: &mut ChaCha8Rng, limit: f64| uniform(rng, -limit, limit);
     let truncated = |rng: &mut ChaCha8Rng, mean: f64, std: f64| -> Vec<f32> {
         (0..n)
-            .map(|_| loop {
-                let z: f64 = StandardNormal.sample(rng);
-                if z.abs() <= 2.0 {
-                    break (mean + std * z) as f32;
+            .map(|_| {
+                loop {
+                    let z: f64 = StandardNormal.sample(rng);
+                    if z.abs() <= 2.0 {
+                        break (mean + std * z) as f32;
+                    }
                 }
             })
             .collect()
@@ -123,9 +138,9 @@ pub fn generate(init: &Init, shape: &[usize], seed: u64) -> Vec<f32> {
         Init::Ones => vec![1.0; n],
         Init::Constant { value } => vec![value; n],
         Init::RandomUniform { minval, maxval } => uniform(&mut rng, minval as f64, maxval as f64),
-        Init::RandomNormal { mean, stddev } => (0..n)
-            .map(|_| (mean as f64 + stddev as f64 * Distribution::<f64>::sample(&StandardNormal, &mut rng)) as f32)
-            .collect(),
+        Init::RandomNormal { mean, stddev } => {
+            (0..n).map(|_| (mean as f64 + stddev as f64 * Distribution::<f64>::sample(&StandardNormal, &mut rng)) as f32).collect()
+        }
         Init::TruncatedNormal { mean, stddev } => truncated(&mut rng, mean as f64, stddev as f64),
         Init::GlorotUniform => symmetric(&mut rng, (6.0 / (fan_in + fan_out)).sqrt()),
         Init::HeUniform => symmetric(&mut rng, (6.0 / fan_in).sqrt()),

@@ -61,7 +61,9 @@ pub fn inspect(model: &ModelProto) -> Inspection {
     }
     Inspection {
         ir_version: model.ir_version.unwrap_or(0),
-        producer: format!("{} {}", model.producer_name.clone().unwrap_or_default(), model.producer_version.clone().unwrap_or_default()).trim().to_string(),
+        producer: format!("{} {}", model.producer_name.clone().unwrap_or_default(), model.producer_version.clone().unwrap_or_default())
+            .trim()
+            .to_string(),
         opsets: model.opset_import.iter().map(|o| (o.domain.clone().unwrap_or_default(), o.version.unwrap_or(0))).collect(),
         // Older exporters list initializers among the inputs; they are not inputs a user feeds.
         inputs: io(&graph.input, &init_names),

@@ -56,7 +56,8 @@ pub fn compile(spec: &Spec) -> Result<Model, SpecError> {
     let mut b = match &spec.base {
         None => Builder::new(&spec.name),
         Some(base) => {
-            let loaded = transfer::load(base).map_err(|e| spec.source.error(&[Seg::Key("model".into()), Seg::Key("base".into())], None, Some("base"), e.to_string()))?;
+            let loaded = transfer::load(base)
+                .map_err(|e| spec.source.error(&[Seg::Key("model".into()), Seg::Key("base".into())], None, Some("base"), e.to_string()))?;
             let (trainable, non_trainable) = loaded.graph.stored_param_counts();
             let input = loaded.graph.inputs.iter().map(|&i| loaded.graph.value(i).name.clone()).collect();
             base_info = Some(LayerInfo {
@@ -123,7 +124,12 @@ pub fn compile(spec: &Spec) -> Result<Model, SpecError> {
     }
     if let Some((mean, std)) = &spec.normalize {
         let [input] = b.graph.inputs[..] else {
-            return Err(spec.source.error(&[Seg::Key("model".into()), Seg::Key("normalize".into())], None, Some("normalize"), "normalizes a model with one input"));
+            return Err(spec.source.error(
+                &[Seg::Key("model".into()), Seg::Key("normalize".into())],
+                None,
+                Some("normalize"),
+                "normalizes a model with one input",
+            ));
         };
         let name = b.graph.value(input).name.clone();
         let shape = &b.graph.value(input).ty.shape;

@@ -27,12 +27,8 @@ fn memory(params: usize) -> String {
 }
 
 fn row(cells: &[String], widths: &[usize], right: &[bool]) -> String {
-    let body: Vec<String> = cells
-        .iter()
-        .zip(widths)
-        .zip(right)
-        .map(|((c, w), r)| if *r { format!(" {c:>w$} ") } else { format!(" {c:<w$} ") })
-        .collect();
+    let body: Vec<String> =
+        cells.iter().zip(widths).zip(right).map(|((c, w), r)| if *r { format!(" {c:>w$} ") } else { format!(" {c:<w$} ") }).collect();
     format!("│{}│\n", body.join("│"))
 }
 
@@ -44,9 +40,11 @@ fn rule(widths: &[usize], left: char, mid: char, right: char) -> String {
 pub fn summary(model: &Model, inputs: &[(String, String)]) -> String {
     // A model whose layers are not a simple chain gets Keras' functional view: input rows and a
     // "Connected to" column.
-    let chain = model.layers.iter().enumerate().all(|(i, l)| {
-        l.inputs.len() == 1 && if i == 0 { inputs.len() == 1 } else { l.inputs[0] == model.layers[i - 1].name }
-    });
+    let chain = model
+        .layers
+        .iter()
+        .enumerate()
+        .all(|(i, l)| l.inputs.len() == 1 && if i == 0 { inputs.len() == 1 } else { l.inputs[0] == model.layers[i - 1].name });
     let mut header = vec!["Layer (type)".to_string(), "Output Shape".to_string(), "Param #".to_string()];
     let mut rows: Vec<Vec<String>> = vec![];
     if !chain {

@@ -289,9 +289,8 @@ fn unknown_key_in_train() {
 #[test]
 fn unknown_key_in_a_layer_after_the_train_table() {
     // TOML allows `[[layer]]` items after `[train]`; the error still lands in the right layer.
-    let text = format!(
-        "{MODEL}\n[train]\nloss = \"mse\"\nepochs = 2\n\n[[layer]]\nname = \"late\"\nkind = \"dense\"\nunits = 1\nactivaton = \"relu\"\n"
-    );
+    let text =
+        format!("{MODEL}\n[train]\nloss = \"mse\"\nepochs = 2\n\n[[layer]]\nname = \"late\"\nkind = \"dense\"\nunits = 1\nactivaton = \"relu\"\n");
     let e = expect("x.toml", &text, "activaton", Some("activaton"), Some(2));
     assert!(e.message.contains("did you mean `activation`"), "{e}");
 }
@@ -308,9 +307,7 @@ const JSON_HEAD: &str = "{\n  \"model\": {\n    \"name\": \"m\",\n    \"input\":
 
 #[test]
 fn json_unknown_key_in_a_layer() {
-    let text = format!(
-        "{JSON_HEAD}    {{ \"kind\": \"flatten\" }},\n    {{\n      \"kind\": \"dense\",\n      \"unitz\": 3\n    }}\n  ]\n}}\n"
-    );
+    let text = format!("{JSON_HEAD}    {{ \"kind\": \"flatten\" }},\n    {{\n      \"kind\": \"dense\",\n      \"unitz\": 3\n    }}\n  ]\n}}\n");
     let e = expect("x.json", &text, "unitz", Some("unitz"), Some(2));
     assert!(e.message.contains("did you mean `units`"), "{e}");
 }
@@ -324,15 +321,14 @@ fn json_unknown_key_on_one_line() {
 
 #[test]
 fn json_key_of_another_kind() {
-    let text = format!("{JSON_HEAD}    {{ \"kind\": \"flatten\" }},\n    {{ \"kind\": \"dense\",\n      \"units\": 3,\n      \"kernel\": 3 }}\n  ]\n}}\n");
+    let text =
+        format!("{JSON_HEAD}    {{ \"kind\": \"flatten\" }},\n    {{ \"kind\": \"dense\",\n      \"units\": 3,\n      \"kernel\": 3 }}\n  ]\n}}\n");
     expect("x.json", &text, "\"kernel\"", Some("kernel"), Some(2));
 }
 
 #[test]
 fn json_wrong_type() {
-    let text = format!(
-        "{JSON_HEAD}    {{\n      \"kind\": \"conv2d\",\n      \"filters\": \"many\",\n      \"kernel\": 3\n    }}\n  ]\n}}\n"
-    );
+    let text = format!("{JSON_HEAD}    {{\n      \"kind\": \"conv2d\",\n      \"filters\": \"many\",\n      \"kernel\": 3\n    }}\n  ]\n}}\n");
     expect("x.json", &text, "many", Some("filters"), Some(1));
 }
 
@@ -344,6 +340,8 @@ fn json_wrong_type_of_a_number() {
 
 #[test]
 fn json_unknown_activation() {
-    let text = format!("{JSON_HEAD}    {{ \"kind\": \"flatten\" }},\n    {{\n      \"kind\": \"dense\",\n      \"units\": 3,\n      \"activation\": \"relu6\"\n    }}\n  ]\n}}\n");
+    let text = format!(
+        "{JSON_HEAD}    {{ \"kind\": \"flatten\" }},\n    {{\n      \"kind\": \"dense\",\n      \"units\": 3,\n      \"activation\": \"relu6\"\n    }}\n  ]\n}}\n"
+    );
     expect("x.json", &text, "relu6", Some("activation"), Some(2));
 }

@@ -15,9 +15,9 @@ use onyx_compiler::autodiff::{AutodiffError, backward};
 use onyx_compiler::builder::Builder;
 use onyx_compiler::ir::{DType, Dim, ParamInfo, Tensor, TensorType, ValueId};
 use onyx_compiler::ops::{
-    ArgMax, BatchNormalization, Binary, BinaryKind, Cast, Clip, Concat, Conv, ConvTranspose, Dropout, Flatten, Gather, Gemm,
-    GlobalAveragePool, MatMul, Op, Pad, Pool, PoolKind, Recurrent, RecurrentKind, Reduce, ReduceKind, Reshape, Slice, Softmax,
-    SoftmaxKind, Squeeze, Transpose, Unary, UnaryKind, Unsqueeze, Where,
+    ArgMax, BatchNormalization, Binary, BinaryKind, Cast, Clip, Concat, Conv, ConvTranspose, Dropout, Flatten, Gather, Gemm, GlobalAveragePool,
+    MatMul, Op, Pad, Pool, PoolKind, Recurrent, RecurrentKind, Reduce, ReduceKind, Reshape, Slice, Softmax, SoftmaxKind, Squeeze, Transpose, Unary,
+    UnaryKind, Unsqueeze, Where,
 };
 use onyx_compiler::passes::unroll_recurrent;
 use support::interp::{Arr, erf, eval, run_graph};
@@ -161,7 +161,8 @@ impl Case {
             let base = feeds.get(&w).cloned().unwrap_or_else(|| Arr::from_tensor(forward.value(w).init.as_ref().unwrap()));
             let analytic = env[gid.0].as_ref().unwrap();
             assert_eq!(analytic.shape, base.shape, "{what}: gradient of `{}`", forward.value(w).name);
-            let entries: Vec<usize> = if base.len() <= limit { (0..base.len()).collect() } else { (0..limit).map(|_| self.rng.below(base.len())).collect() };
+            let entries: Vec<usize> =
+                if base.len() <= limit { (0..base.len()).collect() } else { (0..limit).map(|_| self.rng.below(base.len())).collect() };
             for i in entries {
                 let h = 1e-6 * base.data[i].abs().max(1.0);
                 let mut at = |delta: f64| {
@@ -477,7 +478,10 @@ fn nearest_upsampling_by_whole_factors() {
     let x = c.batched("x", &[2, 3, 2, 3], Uniform);
     let roi = c.b.constant("roi", Tensor::from_f32(vec![0], &[]));
     let scales = c.b.constant("scales", Tensor::from_f32(vec![4], &[1.0, 1.0, 3.0, 2.0]));
-    let attributes = [onyx_compiler::ops::attrs::string("coordinate_transformation_mode", "asymmetric"), onyx_compiler::ops::attrs::string("nearest_mode", "floor")];
+    let attributes = [
+        onyx_compiler::ops::attrs::string("coordinate_transformation_mode", "asymmetric"),
+        onyx_compiler::ops::attrs::string("nearest_mode", "floor"),
+    ];
     let op = onyx_compiler::ops::Resize::from_attrs(&onyx_compiler::ops::Attrs { op: "Resize", list: &attributes }).unwrap();
     let y = c.b.node1("Resize", op, &[x, roi, scales]).unwrap();
     c.check("Resize nearest ×(3, 2)", y);
@@ -619,14 +623,25 @@ fn conv_case(seed: u64, k: &ConvCase) -> f64 {
     if k.bias {
         inputs.push(c.param("b", &[k.filters], Uniform));
     }
-    let op = Conv { kernel_shape: k.kernel.clone(), strides: k.strides.clone(), dilations: k.dilations.clone(), pads: k.pads.clone(), group: k.group };
+    let op =
+        Conv { kernel_shape: k.kernel.clone(), strides: k.strides.clone(), dilations: k.dilations.clone(), pads: k.pads.clone(), group: k.group };
     let y = c.node(op, &inputs);
     c.check(k.what, y)
 }
 
 #[test]
 fn conv_2d() {
-    let base = |what| ConvCase { what, x: vec![2, 3, 7, 7], filters: 4, kernel: vec![3, 3], strides: vec![1, 1], dilations: vec![1, 1], pads: vec![0; 4], group: 1, bias: true };
+    let base = |what| ConvCase {
+        what,
+        x: vec![2, 3, 7, 7],
+        filters: 4,
+        kernel: vec![3, 3],
+        strides: vec![1, 1],
+        dilations: vec![1, 1],
+        pads: vec![0; 4],
+        group: 1,
+        bias: true,
+    };
     let cases = [
         base("Conv2D plain"),
         ConvCase { strides: vec![2, 2], pads: vec![1, 1, 1, 1], ..base("Conv2D stride 2, pads 1") },
@@ -637,13 +652,34 @@ fn conv_2d() {
         ConvCase { strides: vec![3, 2], pads: vec![2, 0, 0, 1], ..base("Conv2D strides (3, 2), uneven pads") },
         ConvCase { dilations: vec![2, 2], pads: vec![2, 2, 2, 2], ..base("Conv2D dilation 2") },
         ConvCase { x: vec![2, 4, 7, 7], filters: 6, group: 2, pads: vec![1, 0, 1, 0], ..base("Conv2D groups 2") },
-        ConvCase { x: vec![2, 4, 9, 8], filters: 4, group: 2, strides: vec![2, 2], dilations: vec![2, 1], pads: vec![1, 1, 0, 1], ..base("Conv2D groups 2, stride 2, dilation 2") },
-        ConvCase { x: vec![2, 3, 6, 7], filters: 6, group: 3, kernel: vec![2, 3], bias: false, ..base("Conv2D depthwise, rectangular kernel, no bias") },
+        ConvCase {
+            x: vec![2, 4, 9, 8],
+            filters: 4,
+            group: 2,
+            strides: vec![2, 2],
+            dilations: vec![2, 1],
+            pads: vec![1, 1, 0, 1],
+            ..base("Conv2D groups 2, stride 2, dilation 2")
+        },
+        ConvCase {
+            x: vec![2, 3, 6, 7],
+            filters: 6,
+            group: 3,
+            kernel: vec![2, 3],
+            bias: false,
+            ..base("Conv2D depthwise, rectangular kernel, no bias")
+        },
         // Eight input channels or more take the weight gradient from patches.
         ConvCase { x: vec![2, 8, 7, 7], ..base("Conv2D 8 channels (patches)") },
         ConvCase { x: vec![2, 8, 8, 8], strides: vec![2, 2], pads: vec![0, 0, 1, 1], ..base("Conv2D 8 channels, stride 2, asymmetric pads") },
         ConvCase { x: vec![2, 9, 8, 8], strides: vec![2, 2], ..base("Conv2D 9 channels, stride 2, uncovered edge") },
-        ConvCase { x: vec![2, 8, 7, 7], strides: vec![3, 2], pads: vec![2, 0, 0, 1], kernel: vec![2, 3], ..base("Conv2D 8 channels, strides (3, 2), uneven pads, rectangular kernel") },
+        ConvCase {
+            x: vec![2, 8, 7, 7],
+            strides: vec![3, 2],
+            pads: vec![2, 0, 0, 1],
+            kernel: vec![2, 3],
+            ..base("Conv2D 8 channels, strides (3, 2), uneven pads, rectangular kernel")
+        },
         ConvCase { x: vec![2, 8, 7, 7], dilations: vec![2, 2], pads: vec![2, 2, 2, 2], ..base("Conv2D 8 channels, dilation 2") },
     ];
     for (seed, k) in cases.iter().enumerate() {
@@ -653,7 +689,17 @@ fn conv_2d() {
 
 #[test]
 fn conv_1d() {
-    let base = |what| ConvCase { what, x: vec![2, 3, 11], filters: 4, kernel: vec![3], strides: vec![1], dilations: vec![1], pads: vec![0, 0], group: 1, bias: true };
+    let base = |what| ConvCase {
+        what,
+        x: vec![2, 3, 11],
+        filters: 4,
+        kernel: vec![3],
+        strides: vec![1],
+        dilations: vec![1],
+        pads: vec![0, 0],
+        group: 1,
+        bias: true,
+    };
     let cases = [
         base("Conv1D plain"),
         ConvCase { strides: vec![2], pads: vec![1, 2], dilations: vec![2], ..base("Conv1D stride 2, dilation 2, pads (1, 2)") },
@@ -682,7 +728,8 @@ fn conv_transpose() {
         let channels = w_shape[1] * group;
         let b = c.param("b", &[channels], Uniform);
         let rank = strides.len();
-        let op = ConvTranspose { kernel_shape: w_shape[2..].to_vec(), strides: strides.clone(), dilations: vec![1; rank], pads, output_padding, group };
+        let op =
+            ConvTranspose { kernel_shape: w_shape[2..].to_vec(), strides: strides.clone(), dilations: vec![1; rank], pads, output_padding, group };
         let y = c.node(op, &[x, w, b]);
         c.check(&format!("ConvTranspose x{x_shape:?} w{w_shape:?} strides {strides:?} groups {group}"), y);
     }
@@ -809,7 +856,8 @@ fn shared_weight_products_are_summed_as_one() {
     let grads = backward(&mut probe, loss, &[w]).unwrap();
     let graph = probe.graph.extract("probe", &probe.graph.inputs.clone(), &grads).unwrap();
     // The forward's own products are there too: the loss's gradient reads the output's shape.
-    let products: Vec<&str> = graph.nodes.iter().filter(|n| n.op.op_type() == "MatMul" && n.name.contains("/grad")).map(|n| n.name.as_str()).collect();
+    let products: Vec<&str> =
+        graph.nodes.iter().filter(|n| n.op.op_type() == "MatMul" && n.name.contains("/grad")).map(|n| n.name.as_str()).collect();
     assert_eq!(products.len(), 1, "w's four product terms should be one MatMul: {products:?}");
     c.check("a weight read by four products and a square", out);
 }
@@ -847,7 +895,13 @@ fn ops_without_a_rule_are_named() {
     let x = b.input("x", TensorType::f32(vec![Dim::Fixed(2), Dim::batch(), Dim::Fixed(3)]));
     let w = b.param("W", Tensor::from_f32(vec![1, 4, 3], &[0.1; 12]), param_info());
     let r = b.param("R", Tensor::from_f32(vec![1, 4, 4], &[0.1; 16]), param_info());
-    let op = Recurrent { kind: RecurrentKind::Rnn, hidden_size: 4, direction: onyx_compiler::ops::Direction::Forward, activations: vec!["Tanh".into()], linear_before_reset: false };
+    let op = Recurrent {
+        kind: RecurrentKind::Rnn,
+        hidden_size: 4,
+        direction: onyx_compiler::ops::Direction::Forward,
+        activations: vec!["Tanh".into()],
+        linear_before_reset: false,
+    };
     let outs = b.node("my_rnn", Arc::new(op), &[Some(x), Some(w), Some(r)]).unwrap();
     let loss = b.node("loss", Arc::new(Reduce { kind: ReduceKind::Sum, axes: None, keepdims: false }), &[Some(outs[0])]).unwrap()[0];
     let e = backward(&mut b, loss, &[w, r]).unwrap_err();
@@ -896,7 +950,9 @@ fn model_gradients_match_finite_differences() {
         checked.push((name, worst));
     }
     let names: Vec<&str> = checked.iter().map(|(n, _)| n.as_str()).collect();
-    for expected in ["conv1d_rnn", "gru_classifier", "he_mlp", "linear_regression", "logistic_regression", "lstm_forecast", "mnist_cnn", "resnet_small"] {
+    for expected in
+        ["conv1d_rnn", "gru_classifier", "he_mlp", "linear_regression", "logistic_regression", "lstm_forecast", "mnist_cnn", "resnet_small"]
+    {
         assert!(names.contains(&expected), "{expected} was not checked: {names:?}");
     }
 }
@@ -906,7 +962,9 @@ fn model_gradients_match_finite_differences() {
 #[test]
 fn recurrent_training_forms_match_finite_differences() {
     use onyx_compiler::passes::unroll_recurrent_for_training;
-    let layer = |kind: &str, activation: &str, sequences: bool| format!("[[layer]]\nkind = \"{kind}\"\nunits = 3\nactivation = \"{activation}\"\nreturn_sequences = {sequences}\n\n");
+    let layer = |kind: &str, activation: &str, sequences: bool| {
+        format!("[[layer]]\nkind = \"{kind}\"\nunits = 3\nactivation = \"{activation}\"\nreturn_sequences = {sequences}\n\n")
+    };
     let mut seed = 40;
     for kind in ["lstm", "gru", "simple_rnn"] {
         let mut cases = vec![];
@@ -939,14 +997,18 @@ fn recurrent_training_forms_match_finite_differences() {
 /// and padded windows included.
 #[test]
 fn pooling_before_relu_changes_nothing() {
-    for (seed, (kernel, strides, pads)) in [(vec![2, 2], vec![2, 2], vec![0; 4]), (vec![3, 3], vec![2, 2], vec![1, 1, 1, 1])].into_iter().enumerate() {
+    for (seed, (kernel, strides, pads)) in [(vec![2, 2], vec![2, 2], vec![0; 4]), (vec![3, 3], vec![2, 2], vec![1, 1, 1, 1])].into_iter().enumerate()
+    {
         let mut c = Case::new(70 + seed as u64);
         let values = c.rng.distinct(2 * 3 * 7 * 7);
         // Centred on zero, so many windows are all negative and Relu's zeros tie.
         let mean = values.iter().sum::<f64>() / values.len() as f64;
         let x = c.batched("x", &[2, 3, 7, 7], Values(values.iter().map(|v| v - mean).collect()));
         let r = c.node(Unary::new(UnaryKind::Relu), &[x]);
-        let y = c.node(Pool { kind: PoolKind::Max, kernel_shape: kernel.clone(), strides: strides.clone(), pads: pads.clone(), count_include_pad: false }, &[r]);
+        let y = c.node(
+            Pool { kind: PoolKind::Max, kernel_shape: kernel.clone(), strides: strides.clone(), pads: pads.clone(), count_include_pad: false },
+            &[r],
+        );
         let before = run_graph(&c.b.graph, &c.feeds)[y.0].clone().unwrap();
         assert_eq!(onyx_compiler::passes::pool_before_relu(&mut c.b.graph), 1);
         let ops: Vec<&str> = c.b.graph.nodes.iter().map(|n| n.op.op_type()).collect();
@@ -1038,7 +1100,11 @@ fn wide_dilated_and_grouped_convs_keep_their_pooling() {
         let z = c.node(conv, &[x, w]);
         let y = c.node(Pool { kind: PoolKind::Max, kernel_shape: vec![2, 2], strides: vec![2, 2], pads: vec![0; 4], count_include_pad: false }, &[z]);
         c.b.graph.outputs.push(y);
-        assert_eq!(onyx_compiler::passes::pool_by_strided_convs(&mut c.b.graph).unwrap(), 0, "{channels} channels, dilation {dilation}, group {group}");
+        assert_eq!(
+            onyx_compiler::passes::pool_by_strided_convs(&mut c.b.graph).unwrap(),
+            0,
+            "{channels} channels, dilation {dilation}, group {group}"
+        );
     }
 }
 
@@ -1112,7 +1178,8 @@ fn cropping_follows_what_is_read_back_to_the_image() {
     assert_eq!(onyx_compiler::passes::pool_before_relu(&mut c.b.graph), 2);
     assert_eq!(onyx_compiler::passes::crop_unread(&mut c.b.graph).unwrap(), 3);
     // Channels and spatial sizes (the batch is a symbol).
-    let sizes: Vec<(&str, Vec<usize>)> = c.b.graph.nodes.iter().map(|n| (n.op.op_type(), c.b.graph.value(n.outputs[0]).ty.shape.iter().filter_map(|d| d.fixed()).collect())).collect();
+    let sizes: Vec<(&str, Vec<usize>)> =
+        c.b.graph.nodes.iter().map(|n| (n.op.op_type(), c.b.graph.value(n.outputs[0]).ty.shape.iter().filter_map(|d| d.fixed()).collect())).collect();
     let expected: [(&str, &[usize]); 7] = [
         ("Slice", &[1, 10, 10]),
         ("Conv", &[3, 8, 8]),
@@ -1210,7 +1277,9 @@ fn every_further_element_wise_op() {
 
 #[test]
 fn min_prelu_and_mod() {
-    for (seed, (sa, sb)) in [(vec![3, 4], vec![3, 4]), (vec![3, 4], vec![4]), (vec![2, 3, 4], vec![3, 1]), (vec![3, 4], vec![])].into_iter().enumerate() {
+    for (seed, (sa, sb)) in
+        [(vec![3, 4], vec![3, 4]), (vec![3, 4], vec![4]), (vec![2, 3, 4], vec![3, 1]), (vec![3, 4], vec![])].into_iter().enumerate()
+    {
         let mut c = Case::new(seed as u64);
         let (na, nb) = (sa.iter().product(), sb.iter().product());
         let (va, vb) = (c.rng.uniform(na), c.rng.uniform(nb));
@@ -1271,7 +1340,9 @@ fn lrn_across_channels() {
 #[test]
 fn layer_and_instance_normalization() {
     use onyx_compiler::ops::{InstanceNormalization, LayerNormalization};
-    for (seed, (axis, scale_shape, bias)) in [(-1, vec![4], true), (1, vec![3, 4], true), (-2, vec![1, 4], false), (2, vec![4], true)].into_iter().enumerate() {
+    for (seed, (axis, scale_shape, bias)) in
+        [(-1, vec![4], true), (1, vec![3, 4], true), (-2, vec![1, 4], false), (2, vec![4], true)].into_iter().enumerate()
+    {
         let mut c = Case::new(seed as u64);
         let x = c.batched("x", &[2, 3, 4], Uniform);
         let scale = c.param("scale", &scale_shape, Away);
@@ -1302,7 +1373,11 @@ fn expand_tile_and_cumsum() {
         let y = c.node(Expand, &[x, shape]);
         c.check(&format!("Expand {from:?} to {to:?}"), y);
     }
-    for (seed, (batched, shape, repeats)) in [(false, vec![2, 3], vec![2, 1]), (true, vec![2, 3], vec![1, 3]), (true, vec![2, 3, 2], vec![2, 2, 1]), (false, vec![3], vec![1])].into_iter().enumerate() {
+    for (seed, (batched, shape, repeats)) in
+        [(false, vec![2, 3], vec![2, 1]), (true, vec![2, 3], vec![1, 3]), (true, vec![2, 3, 2], vec![2, 2, 1]), (false, vec![3], vec![1])]
+            .into_iter()
+            .enumerate()
+    {
         let mut c = Case::new(seed as u64);
         let x = if batched { c.batched("x", &shape, Uniform) } else { c.input("x", &shape, Uniform) };
         let r = c.ints(&repeats);

@@ -103,14 +103,7 @@ fn reads_typed_initializer_fields_and_drops_unnamed_trailing_outputs() {
     assert_eq!(node.outputs.len(), 2);
     assert!(!graph.value(node.outputs[0]).name.is_empty());
     let original = lstm_model();
-    let w = original
-        .graph
-        .as_ref()
-        .unwrap()
-        .initializer
-        .iter()
-        .find(|t| t.name.as_deref().unwrap().ends_with("/W"))
-        .unwrap();
+    let w = original.graph.as_ref().unwrap().initializer.iter().find(|t| t.name.as_deref().unwrap().ends_with("/W")).unwrap();
     let id = graph.find_value(w.name.as_deref().unwrap()).unwrap();
     assert_eq!(graph.value(id).init.as_ref().unwrap().data, *w.raw_data.as_ref().unwrap());
     assert!(graph.value(id).param.as_ref().is_some_and(|p| p.trainable));

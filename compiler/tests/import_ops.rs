@@ -152,12 +152,24 @@ fn every_element_wise_op_of_opset_17_imports() {
     // BitShift shifts unsigned integers, in the direction it names, and nothing else.
     let u = ty(DType::U32, &[-1, 3, 4]);
     for direction in ["LEFT", "RIGHT"] {
-        let m = model(17, &[("a", u.clone()), ("b", ty(DType::U32, &[4]))], &[], vec![node("BitShift", &["a", "b"], &["y"], vec![attrs::string("direction", direction)])], &["y"]);
+        let m = model(
+            17,
+            &[("a", u.clone()), ("b", ty(DType::U32, &[4]))],
+            &[],
+            vec![node("BitShift", &["a", "b"], &["y"], vec![attrs::string("direction", direction)])],
+            &["y"],
+        );
         let (g, e) = round_trip("BitShift", &m);
         assert_eq!(output_types(&g), vec![u.clone()]);
         assert_eq!(attribute(exported_node(&e, "BitShift"), "direction").and_then(|a| a.s.clone()), Some(direction.as_bytes().to_vec()));
     }
-    let m = model(17, &[("a", x.clone()), ("b", row.clone())], &[], vec![node("BitShift", &["a", "b"], &["y"], vec![attrs::string("direction", "LEFT")])], &["y"]);
+    let m = model(
+        17,
+        &[("a", x.clone()), ("b", row.clone())],
+        &[],
+        vec![node("BitShift", &["a", "b"], &["y"], vec![attrs::string("direction", "LEFT")])],
+        &["y"],
+    );
     assert!(import(&m).unwrap_err().to_string().contains("unsigned"));
 }
 
@@ -180,7 +192,13 @@ fn quantized_ops_import_with_integer_types() {
     let m = model(17, &[("q", q)], &[("b", b)], vec![node("MatMulInteger", &["q", "b"], &["y"], vec![])], &["y"]);
     assert_eq!(output_types(&round_trip("MatMulInteger", &m).0), vec![ty(DType::I32, &[-1, 3])]);
     // A float operand is refused, naming the op.
-    let m = model(17, &[("q", ty(DType::F32, &[-1, 6]))], &[("b", Tensor::from_f32(vec![6, 3], &[1.0; 18]))], vec![node("MatMulInteger", &["q", "b"], &["y"], vec![])], &["y"]);
+    let m = model(
+        17,
+        &[("q", ty(DType::F32, &[-1, 6]))],
+        &[("b", Tensor::from_f32(vec![6, 3], &[1.0; 18]))],
+        vec![node("MatMulInteger", &["q", "b"], &["y"], vec![])],
+        &["y"],
+    );
     let e = import(&m).unwrap_err().to_string();
     assert!(e.contains("MatMulInteger") && e.contains("8-bit"), "{e}");
 }
@@ -232,7 +250,8 @@ fn normalizations() {
     let scale = Tensor::from_f32(vec![4], &[1.0, 2.0, 0.5, 1.5]);
     let bias = Tensor::from_f32(vec![4], &[0.0, 0.1, 0.2, 0.3]);
     // LayerNormalization, without and with its statistics outputs.
-    let ln = |outputs: &[&str]| node("LayerNormalization", &["x", "scale", "bias"], outputs, vec![attrs::int("axis", -1), attrs::float("epsilon", 1e-3)]);
+    let ln =
+        |outputs: &[&str]| node("LayerNormalization", &["x", "scale", "bias"], outputs, vec![attrs::int("axis", -1), attrs::float("epsilon", 1e-3)]);
     let inits = [("scale", scale.clone()), ("bias", bias.clone())];
     let m = model(17, &[("x", x.clone())], &inits, vec![ln(&["y"])], &["y"]);
     assert_eq!(output_types(&round_trip("LayerNormalization", &m).0), vec![x.clone()]);
@@ -246,12 +265,24 @@ fn normalizations() {
     let m = model(17, &[("x", x.clone())], &inits, vec![ln(&["y", "mean", "inv_std"])], &["y"]);
     assert_eq!(round_trip("LayerNormalization, statistics unread", &m).0.nodes[0].outputs.len(), 1);
     // A scale that does not fit the normalized axes.
-    let m = model(17, &[("x", x.clone())], &[("scale", Tensor::from_f32(vec![3], &[1.0; 3]))], vec![node("LayerNormalization", &["x", "scale"], &["y"], vec![])], &["y"]);
+    let m = model(
+        17,
+        &[("x", x.clone())],
+        &[("scale", Tensor::from_f32(vec![3], &[1.0; 3]))],
+        vec![node("LayerNormalization", &["x", "scale"], &["y"], vec![])],
+        &["y"],
+    );
     assert!(import(&m).unwrap_err().to_string().contains("scale"));
 
     let img = ty(DType::F32, &[-1, 3, 4, 4]);
     let per_channel = [("s", Tensor::from_f32(vec![3], &[1.0; 3])), ("b", Tensor::from_f32(vec![3], &[0.0; 3]))];
-    let m = model(9, &[("x", img.clone())], &per_channel, vec![node("InstanceNormalization", &["x", "s", "b"], &["y"], vec![attrs::float("epsilon", 1e-5)])], &["y"]);
+    let m = model(
+        9,
+        &[("x", img.clone())],
+        &per_channel,
+        vec![node("InstanceNormalization", &["x", "s", "b"], &["y"], vec![attrs::float("epsilon", 1e-5)])],
+        &["y"],
+    );
     assert_eq!(output_types(&round_trip("InstanceNormalization", &m).0), vec![img.clone()]);
     let m = model(9, &[("x", img.clone())], &[], vec![node("GlobalMaxPool", &["x"], &["y"], vec![])], &["y"]);
     assert_eq!(output_types(&round_trip("GlobalMaxPool", &m).0), vec![ty(DType::F32, &[-1, 3, 1, 1])]);
@@ -262,7 +293,8 @@ fn reductions_in_both_axes_forms() {
     let x = ty(DType::F32, &[-1, 3, 4]);
     for op in ["ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2", "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare", "ReduceMax", "ReduceMean"] {
         // Opset 13: axes as an attribute.
-        let m = model(13, &[("x", x.clone())], &[], vec![node(op, &["x"], &["y"], vec![attrs::ints("axes", &[2]), attrs::int("keepdims", 0)])], &["y"]);
+        let m =
+            model(13, &[("x", x.clone())], &[], vec![node(op, &["x"], &["y"], vec![attrs::ints("axes", &[2]), attrs::int("keepdims", 0)])], &["y"]);
         let (g, _) = round_trip(op, &m);
         assert_eq!(output_types(&g), vec![ty(DType::F32, &[-1, 3])], "{op}");
         // Opset 18: axes as a constant input.
@@ -281,7 +313,10 @@ fn shapes_repetition_and_selection() {
         output_types(&round_trip(what, &m).0)
     };
     assert_eq!(case("Expand", &[("s", ints(&[1, 3, 5]))], node("Expand", &["x", "s"], &["y"], vec![]), &["y"]), vec![ty(DType::F32, &[-1, 3, 5])]);
-    assert_eq!(case("Expand to more axes", &[("s", ints(&[2, 1, 1, 1]))], node("Expand", &["x", "s"], &["y"], vec![]), &["y"]), vec![ty(DType::F32, &[2, -1, 3, 1])]);
+    assert_eq!(
+        case("Expand to more axes", &[("s", ints(&[2, 1, 1, 1]))], node("Expand", &["x", "s"], &["y"], vec![]), &["y"]),
+        vec![ty(DType::F32, &[2, -1, 3, 1])]
+    );
     assert_eq!(case("Tile", &[("r", ints(&[1, 2, 4]))], node("Tile", &["x", "r"], &["y"], vec![]), &["y"]), vec![ty(DType::F32, &[-1, 6, 4])]);
     assert_eq!(
         case("Tile over the batch", &[("r", ints(&[2, 1, 1]))], node("Tile", &["x", "r"], &["y"], vec![]), &["y"]),
@@ -308,7 +343,12 @@ fn conversions_at_import_compute_the_same() {
     let feed = |seed: f64| Arr::new(vec![2, 3], (0..6).map(|i| (i as f64 * 0.7 + seed).sin()).collect());
     let (a, b, c) = (feed(0.1), feed(1.3), feed(2.9));
     let inputs = [("a", x.clone()), ("b", x.clone()), ("c", x.clone())];
-    for (op, f) in [("Sum", (|v: &[f64]| v.iter().sum::<f64>()) as fn(&[f64]) -> f64), ("Mean", |v| v.iter().sum::<f64>() / 3.0), ("Min", |v| v.iter().copied().fold(f64::INFINITY, f64::min)), ("Max", |v| v.iter().copied().fold(f64::NEG_INFINITY, f64::max))] {
+    for (op, f) in [
+        ("Sum", (|v: &[f64]| v.iter().sum::<f64>()) as fn(&[f64]) -> f64),
+        ("Mean", |v| v.iter().sum::<f64>() / 3.0),
+        ("Min", |v| v.iter().copied().fold(f64::INFINITY, f64::min)),
+        ("Max", |v| v.iter().copied().fold(f64::NEG_INFINITY, f64::max)),
+    ] {
         let m = model(9, &inputs, &[], vec![node(op, &["a", "b", "c"], &["y"], vec![])], &["y"]);
         let (g, e) = round_trip(op, &m);
         assert_eq!(output_types(&g), vec![x.clone()]);
@@ -348,7 +388,12 @@ fn branch(name: &str, nodes: Vec<NodeProto>, outputs: &[&str]) -> AttributeProto
         output: outputs.iter().map(|n| ValueInfoProto { name: Some(n.to_string()), ..Default::default() }).collect(),
         ..Default::default()
     };
-    AttributeProto { name: Some(name.into()), r#type: Some(onyx_proto::onnx::attribute_proto::AttributeType::Graph as i32), g: Some(Box::new(g)), ..Default::default() }
+    AttributeProto {
+        name: Some(name.into()),
+        r#type: Some(onyx_proto::onnx::attribute_proto::AttributeType::Graph as i32),
+        g: Some(Box::new(g)),
+        ..Default::default()
+    }
 }
 
 /// With the input's shape given, the shape arithmetic exporters write (an int32 round trip, a
@@ -370,7 +415,11 @@ fn given_shapes_fold_shape_arithmetic_and_inline_if() {
             &["tall"],
             &["y"],
             vec![
-                branch("then_branch", vec![node("Conv", &["x", "w"], &["conv"], vec![attrs::string("auto_pad", "SAME_UPPER"), attrs::ints("kernel_shape", &[2, 2])])], &["conv"]),
+                branch(
+                    "then_branch",
+                    vec![node("Conv", &["x", "w"], &["conv"], vec![attrs::string("auto_pad", "SAME_UPPER"), attrs::ints("kernel_shape", &[2, 2])])],
+                    &["conv"],
+                ),
                 branch("else_branch", vec![], &["x"]),
             ],
         ),
@@ -405,13 +454,25 @@ fn reflect_and_edge_pads_import() {
     let pads = Tensor::from_i64(vec![4], &[0, 2, 0, 1]);
     let a = Arr::new(vec![1, 3], vec![1.0, 2.0, 3.0]);
     for (mode, want) in [("reflect", [3.0, 2.0, 1.0, 2.0, 3.0, 2.0]), ("edge", [1.0, 1.0, 1.0, 2.0, 3.0, 3.0])] {
-        let m = model(13, &[("x", x.clone())], &[("pads", pads.clone())], vec![node("Pad", &["x", "pads"], &["y"], vec![attrs::string("mode", mode)])], &["y"]);
+        let m = model(
+            13,
+            &[("x", x.clone())],
+            &[("pads", pads.clone())],
+            vec![node("Pad", &["x", "pads"], &["y"], vec![attrs::string("mode", mode)])],
+            &["y"],
+        );
         let (g, e) = round_trip(mode, &m);
         assert_eq!(output_types(&g), vec![ty(DType::F32, &[-1, 6])]);
         let y = &run(&e, &[("x", a.clone())])["y"];
         assert_eq!(y.data, want, "{mode}");
     }
-    let m = model(13, &[("x", x.clone())], &[("pads", Tensor::from_i64(vec![4], &[0, 3, 0, 0]))], vec![node("Pad", &["x", "pads"], &["y"], vec![attrs::string("mode", "reflect")])], &["y"]);
+    let m = model(
+        13,
+        &[("x", x.clone())],
+        &[("pads", Tensor::from_i64(vec![4], &[0, 3, 0, 0]))],
+        vec![node("Pad", &["x", "pads"], &["y"], vec![attrs::string("mode", "reflect")])],
+        &["y"],
+    );
     assert!(import(&m).unwrap_err().to_string().contains("smaller than its size 3"));
 }
 
@@ -451,7 +512,11 @@ fn scikit_learn_linear_models_are_lowered() {
     // Scores: row 1 gives [1, -1] (label 7), row 2 [-2.5, 2.5] (label 9).
     assert_eq!(run(&e, &[("x", a.clone())])["label64"].data, vec![7.0, 9.0]);
     let mut m = model(17, &[("x", x.clone())], &[], vec![], &["label", "p"]);
-    let classifier = vec![attrs::floats("coefficients", &[-1.0, 1.0, 1.0, -1.0]), AttributeProto { ints: vec![7, 9], ..attrs::ints("classlabels_ints", &[]) }, attrs::string("post_transform", "SOFTMAX")];
+    let classifier = vec![
+        attrs::floats("coefficients", &[-1.0, 1.0, 1.0, -1.0]),
+        AttributeProto { ints: vec![7, 9], ..attrs::ints("classlabels_ints", &[]) },
+        attrs::string("post_transform", "SOFTMAX"),
+    ];
     ml(&mut m, "LinearClassifier", &["label", "p"], classifier);
     let (_, e) = round_trip("LinearClassifier", &m);
     let p = &run(&e, &[("x", a)])["p"];
@@ -473,7 +538,10 @@ fn an_if_on_a_run_time_value_with_like_branches_becomes_a_where() {
             "If",
             &["positive"],
             &["y"],
-            vec![branch("then_branch", vec![node("Mul", &["x", "x"], &["square"], vec![])], &["square"]), branch("else_branch", vec![node("Neg", &["x"], &["negated"], vec![])], &["negated"])],
+            vec![
+                branch("then_branch", vec![node("Mul", &["x", "x"], &["square"], vec![])], &["square"]),
+                branch("else_branch", vec![node("Neg", &["x"], &["negated"], vec![])], &["negated"]),
+            ],
         ),
     ];
     let m = model(11, &[("x", x.clone())], &[("zero", zero)], nodes, &["y"]);
@@ -489,7 +557,15 @@ fn an_if_on_a_run_time_value_with_like_branches_becomes_a_where() {
     let nodes = vec![
         node("ReduceSum", &["x"], &["total"], vec![attrs::int("keepdims", 0)]),
         node("Greater", &["total", "zero"], &["positive"], vec![]),
-        node("If", &["positive"], &["y"], vec![branch("then_branch", vec![node("ReduceSum", &["x"], &["sum"], vec![attrs::int("keepdims", 0)])], &["sum"]), branch("else_branch", vec![], &["x"])]),
+        node(
+            "If",
+            &["positive"],
+            &["y"],
+            vec![
+                branch("then_branch", vec![node("ReduceSum", &["x"], &["sum"], vec![attrs::int("keepdims", 0)])], &["sum"]),
+                branch("else_branch", vec![], &["x"]),
+            ],
+        ),
     ];
     let m = model(11, &[("x", ty(DType::F32, &[1, 2]))], &[("zero", Tensor::from_f32(vec![], &[0.0]))], nodes, &["y"]);
     let e = import(&m).unwrap_err().to_string();

@@ -230,7 +230,11 @@ fn parameter_free_layers_count_zero() {
 #[test]
 fn conv2d_same_padding_gives_ceil_input_over_stride() {
     for (size, want) in [(7, 4), (8, 4), (9, 5), (1, 1)] {
-        let m = chain(&format!("[2, {size}, {size}]"), "float32", "[[layer]]\nkind = \"conv2d\"\nfilters = 3\nkernel = 3\nstride = 2\npadding = \"same\"\n");
+        let m = chain(
+            &format!("[2, {size}, {size}]"),
+            "float32",
+            "[[layer]]\nkind = \"conv2d\"\nfilters = 3\nkernel = 3\nstride = 2\npadding = \"same\"\n",
+        );
         assert_eq!(shapes(&m), vec![format!("(None, 3, {want}, {want})")], "same padding, stride 2, on {size}");
     }
 }

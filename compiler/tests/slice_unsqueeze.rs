@@ -56,11 +56,7 @@ fn slice_shapes() {
     let (it, _) = ints(&[0]);
     let (et, ev) = ints(&[1]);
     let op = from_onnx("Slice", &[]).unwrap();
-    let e = op.infer(&[
-        Some(Fact { ty: &y, value: None }),
-        Some(Fact { ty: &it, value: None }),
-        Some(Fact { ty: &et, value: Some(&ev) }),
-    ]);
+    let e = op.infer(&[Some(Fact { ty: &y, value: None }), Some(Fact { ty: &it, value: None }), Some(Fact { ty: &et, value: Some(&ev) })]);
     assert!(e.unwrap_err().to_string().contains("constant"));
 }
 
@@ -69,10 +65,7 @@ fn unsqueeze_shapes() {
     let x = ty(&[Dim::batch(), Dim::Fixed(5)]);
     assert_eq!(infer("Unsqueeze", &x, &[&[0]]).unwrap(), vec![Dim::Fixed(1), Dim::batch(), Dim::Fixed(5)]);
     assert_eq!(infer("Unsqueeze", &x, &[&[-1]]).unwrap(), vec![Dim::batch(), Dim::Fixed(5), Dim::Fixed(1)]);
-    assert_eq!(
-        infer("Unsqueeze", &x, &[&[3, 0]]).unwrap(),
-        vec![Dim::Fixed(1), Dim::batch(), Dim::Fixed(5), Dim::Fixed(1)]
-    );
+    assert_eq!(infer("Unsqueeze", &x, &[&[3, 0]]).unwrap(), vec![Dim::Fixed(1), Dim::batch(), Dim::Fixed(5), Dim::Fixed(1)]);
     assert!(infer("Unsqueeze", &x, &[&[1, 1]]).is_err(), "an axis twice");
     assert!(infer("Unsqueeze", &x, &[&[4]]).is_err(), "axis out of range");
     assert!(from_onnx("Unsqueeze", &[]).unwrap().infer(&[Some(Fact { ty: &x, value: None })]).is_err(), "axes missing");

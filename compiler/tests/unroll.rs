@@ -51,13 +51,7 @@ impl Weights {
 }
 
 /// Y as [t][n][j], and the final C for LSTM.
-fn reference(
-    kind: RecurrentKind,
-    acts: &[&str],
-    linear_before_reset: bool,
-    x: &Arr,
-    wt: &Weights,
-) -> (Vec<Vec<Vec<f64>>>, Vec<Vec<f64>>) {
+fn reference(kind: RecurrentKind, acts: &[&str], linear_before_reset: bool, x: &Arr, wt: &Weights) -> (Vec<Vec<Vec<f64>>>, Vec<Vec<f64>>) {
     let mut h = vec![vec![0.0; U]; N];
     let mut c = vec![vec![0.0; U]; N];
     let mut ys = vec![];
@@ -137,14 +131,7 @@ fn param() -> ParamInfo {
     ParamInfo { trainable: true, regularizer: None, layer: "rnn".into() }
 }
 
-fn build(
-    kind: RecurrentKind,
-    acts: &[&str],
-    linear_before_reset: bool,
-    direction: Direction,
-    seq: Dim,
-    seed: u64,
-) -> Case {
+fn build(kind: RecurrentKind, acts: &[&str], linear_before_reset: bool, direction: Direction, seq: Dim, seed: u64) -> Case {
     let mut rng = Rng(seed);
     let (rows, dirs) = (kind.gates() * U, direction.count());
     let (w, r, b) = (rng.vec(dirs * rows * F, 0.6), rng.vec(dirs * rows * U, 0.6), rng.vec(dirs * 2 * rows, 0.4));
@@ -153,13 +140,7 @@ fn build(
     let wv = bld.param("W", Tensor::from_f32(vec![dirs, rows, F], &w), param());
     let rv = bld.param("R", Tensor::from_f32(vec![dirs, rows, U], &r), param());
     let bv = bld.param("B", Tensor::from_f32(vec![dirs, 2 * rows], &b), param());
-    let op = Recurrent {
-        kind,
-        hidden_size: U,
-        direction,
-        activations: acts.iter().map(|s| s.to_string()).collect(),
-        linear_before_reset,
-    };
+    let op = Recurrent { kind, hidden_size: U, direction, activations: acts.iter().map(|s| s.to_string()).collect(), linear_before_reset };
     let mut outputs = bld.node("rnn", Arc::new(op), &[Some(x), Some(wv), Some(rv), Some(bv)]).unwrap();
     if dirs == 1 {
         let axes = bld.constant("axes0", Tensor::from_i64(vec![1], &[0]));
@@ -205,7 +186,9 @@ fn check(kind: RecurrentKind, acts: &[&str], linear_before_reset: bool) {
     let nodes = &unrolled.graph.as_ref().unwrap().node;
     assert!(nodes.iter().all(|n| !matches!(n.op_type.as_deref(), Some("LSTM" | "GRU" | "RNN"))));
     // The model's own metadata survives; the list of constants is made afresh for the new graph.
-    let own = |m: &onyx_proto::onnx::ModelProto| m.metadata_props.iter().filter(|p| p.key.as_deref() != Some(onyx_compiler::export::CONSTANTS_KEY)).cloned().collect::<Vec<_>>();
+    let own = |m: &onyx_proto::onnx::ModelProto| {
+        m.metadata_props.iter().filter(|p| p.key.as_deref() != Some(onyx_compiler::export::CONSTANTS_KEY)).cloned().collect::<Vec<_>>()
+    };
     assert_eq!(own(&unrolled), own(&original));
     // The unrolled model reads back: every op is in the table and every shape checks.
     let reread = import(&unrolled).unwrap();
@@ -287,11 +270,8 @@ fn unroll_error(case: &mut Case) -> String {
 #[test]
 fn refuses_other_directions() {
     for dir in [Direction::Reverse, Direction::Bidirectional] {
-        let acts: &[&str] = if dir == Direction::Reverse {
-            &["Sigmoid", "Relu", "Relu"]
-        } else {
-            &["Sigmoid", "Relu", "Relu", "Sigmoid", "Relu", "Relu"]
-        };
+        let acts: &[&str] =
+            if dir == Direction::Reverse { &["Sigmoid", "Relu", "Relu"] } else { &["Sigmoid", "Relu", "Relu", "Sigmoid", "Relu", "Relu"] };
         let mut case = build(RecurrentKind::Lstm, acts, false, dir, Dim::Fixed(T), 1);
         let e = unroll_error(&mut case);
         assert!(e.contains("rnn") && e.contains(dir.name()), "{e}");

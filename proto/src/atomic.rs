@@ -18,10 +18,7 @@ pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<(), ProtoError> {
 }
 
 /// Like [`atomic_write`], with the content produced by `fill`, so large outputs can be streamed.
-pub(crate) fn atomic_write_with(
-    path: &Path,
-    fill: impl FnOnce(&mut BufWriter<File>) -> io::Result<()>,
-) -> Result<(), ProtoError> {
+pub(crate) fn atomic_write_with(path: &Path, fill: impl FnOnce(&mut BufWriter<File>) -> io::Result<()>) -> Result<(), ProtoError> {
     let Some(name) = path.file_name() else {
         let reason = io::Error::new(io::ErrorKind::InvalidInput, "the path names no file");
         return Err(ProtoError::io("write", path, reason));
@@ -33,13 +30,8 @@ pub(crate) fn atomic_write_with(
     let prefix = format!(".{}.tmp-", name.to_string_lossy());
     remove_orphans(dir, &prefix);
     // Same folder as the target, so the rename stays on one file system and is atomic.
-    let temp = dir.join(format!(
-        "{prefix}{}-{}",
-        std::process::id(),
-        NEXT_TEMP.fetch_add(1, Ordering::Relaxed)
-    ));
-    let result = write_synced(&temp, fill)
-        .and_then(|()| fs::rename(&temp, path).map_err(|e| ProtoError::io("replace", path, e)));
+    let temp = dir.join(format!("{prefix}{}-{}", std::process::id(), NEXT_TEMP.fetch_add(1, Ordering::Relaxed)));
+    let result = write_synced(&temp, fill).and_then(|()| fs::rename(&temp, path).map_err(|e| ProtoError::io("replace", path, e)));
     if result.is_err() {
         // Best effort: the original error is what the caller needs to see.
         let _ = fs::remove_file(&temp);
@@ -49,22 +41,11 @@ pub(crate) fn atomic_write_with(
     Ok(())
 }
 
-fn write_synced(
-    temp: &PathBuf,
-    fill: impl FnOnce(&mut BufWriter<File>) -> io::Result<()>,
-) -> Result<(), ProtoError> {
-    let file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(temp)
-        .map_err(|e| ProtoError::io("create", temp, e))?;
+fn write_synced(temp: &PathBuf, fill: impl FnOnce(&mut BufWriter<File>) -> io::Result<()>) -> Result<(), ProtoError> {
+    let file = OpenOptions::new().write(true).create_new(true).open(temp).map_err(|e| ProtoError::io("create", temp, e))?;
     let mut out = BufWriter::new(file);
-    fill(&mut out)
-        .and_then(|()| out.flush())
-        .map_err(|e| ProtoError::io("write", temp, e))?;
-    let file = out
-        .into_inner()
-        .map_err(|e| ProtoError::io("write", temp, e.into_error()))?;
+    fill(&mut out).and_then(|()| out.flush()).map_err(|e| ProtoError::io("write", temp, e))?;
+    let file = out.into_inner().map_err(|e| ProtoError::io("write", temp, e.into_error()))?;
     file.sync_all().map_err(|e| ProtoError::io("sync", temp, e))
 }
 
@@ -77,11 +58,8 @@ fn remove_orphans(dir: &Path, prefix: &str) {
     let Ok(entries) = fs::read_dir(dir) else { return };
     for entry in entries.flatten() {
         let name = entry.file_name();
-        let Some(pid) = name
-            .to_str()
-            .and_then(|n| n.strip_prefix(prefix))
-            .and_then(|rest| rest.split_once('-'))
-            .and_then(|(pid, _)| pid.parse::<u32>().ok())
+        let Some(pid) =
+            name.to_str().and_then(|n| n.strip_prefix(prefix)).and_then(|rest| rest.split_once('-')).and_then(|(pid, _)| pid.parse::<u32>().ok())
         else {
             continue;
         };
@@ -97,11 +75,7 @@ const ORPHAN_AGE: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Whether process `pid` exists, where the platform can say.
 fn process_alive(pid: u32) -> Option<bool> {
-    if cfg!(target_os = "linux") {
-        Some(Path::new("/proc").join(pid.to_string()).exists())
-    } else {
-        None
-    }
+    if cfg!(target_os = "linux") { Some(Path::new("/proc").join(pid.to_string()).exists()) } else { None }
 }
 
 /// Makes the rename itself durable. Not every platform can open a folder for syncing (Windows

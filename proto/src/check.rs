@@ -15,11 +15,7 @@ pub(crate) fn declared_bytes(t: &TensorProto, limits: &Limits) -> Result<Option<
     if let Some(bytes) = declared
         && bytes > limits.max_tensor_bytes
     {
-        return Err(ProtoError::TooLarge {
-            what: format!("tensor `{}`", t.display_name()),
-            bytes,
-            limit: limits.max_tensor_bytes,
-        });
+        return Err(ProtoError::TooLarge { what: format!("tensor `{}`", t.display_name()), bytes, limit: limits.max_tensor_bytes });
     }
     Ok(declared)
 }
@@ -38,21 +34,13 @@ pub(crate) fn check_raw_size(t: &TensorProto, declared: Option<u64>) -> Result<(
     }
     let present = raw.len() as u64;
     if present != declared {
-        return Err(ProtoError::RawDataSize {
-            tensor: t.display_name().to_string(),
-            declared_bytes: declared,
-            present_bytes: present,
-        });
+        return Err(ProtoError::RawDataSize { tensor: t.display_name().to_string(), declared_bytes: declared, present_bytes: present });
     }
     Ok(())
 }
 
 fn has_typed_data(t: &TensorProto) -> bool {
-    !(t.float_data.is_empty()
-        && t.int32_data.is_empty()
-        && t.int64_data.is_empty()
-        && t.double_data.is_empty()
-        && t.uint64_data.is_empty())
+    !(t.float_data.is_empty() && t.int32_data.is_empty() && t.int64_data.is_empty() && t.double_data.is_empty() && t.uint64_data.is_empty())
 }
 
 #[cfg(test)]
@@ -63,36 +51,16 @@ mod tests {
     #[test]
     fn limit_applies_to_declared_size() {
         let t = f32_tensor("big", &[1000, 1000], &[]);
-        let small = Limits {
-            max_tensor_bytes: 1024,
-            ..Limits::default()
-        };
-        assert!(matches!(
-            declared_bytes(&t, &small),
-            Err(ProtoError::TooLarge {
-                bytes: 4_000_000,
-                limit: 1024,
-                ..
-            })
-        ));
-        assert_eq!(
-            declared_bytes(&t, &Limits::default()).ok(),
-            Some(Some(4_000_000))
-        );
+        let small = Limits { max_tensor_bytes: 1024, ..Limits::default() };
+        assert!(matches!(declared_bytes(&t, &small), Err(ProtoError::TooLarge { bytes: 4_000_000, limit: 1024, .. })));
+        assert_eq!(declared_bytes(&t, &Limits::default()).ok(), Some(Some(4_000_000)));
     }
 
     #[test]
     fn raw_size_mismatch() {
         let mut t = f32_tensor("w", &[3], &[1.0, 2.0]);
         let err = check_raw_size(&t, Some(12));
-        assert!(matches!(
-            err,
-            Err(ProtoError::RawDataSize {
-                declared_bytes: 12,
-                present_bytes: 8,
-                ..
-            })
-        ));
+        assert!(matches!(err, Err(ProtoError::RawDataSize { declared_bytes: 12, present_bytes: 8, .. })));
         t.raw_data = Some(Vec::new());
         t.float_data = vec![1.0, 2.0, 3.0];
         assert!(check_raw_size(&t, Some(12)).is_ok());

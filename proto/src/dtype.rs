@@ -13,14 +13,7 @@ pub fn element_bits(dtype: DataType) -> Option<u64> {
         D::Uint2 | D::Int2 => 2,
         D::Uint4 | D::Int4 | D::Float4e2m1 => 4,
         D::Float6e2m3 | D::Float6e3m2 => 6,
-        D::Uint8
-        | D::Int8
-        | D::Bool
-        | D::Float8e4m3fn
-        | D::Float8e4m3fnuz
-        | D::Float8e5m2
-        | D::Float8e5m2fnuz
-        | D::Float8e8m0 => 8,
+        D::Uint8 | D::Int8 | D::Bool | D::Float8e4m3fn | D::Float8e4m3fnuz | D::Float8e5m2 | D::Float8e5m2fnuz | D::Float8e8m0 => 8,
         D::Uint16 | D::Int16 | D::Float16 | D::Bfloat16 => 16,
         D::Float | D::Int32 | D::Uint32 => 32,
         D::Int64 | D::Uint64 | D::Double | D::Complex64 => 64,
@@ -33,11 +26,7 @@ pub fn element_bits(dtype: DataType) -> Option<u64> {
 /// packed sub-byte types, whose size only makes sense for a whole tensor ([`storage_bytes`]).
 pub fn element_size(dtype: DataType) -> Option<usize> {
     let bits = element_bits(dtype)?;
-    if bits % 8 == 0 {
-        usize::try_from(bits / 8).ok()
-    } else {
-        None
-    }
+    if bits % 8 == 0 { usize::try_from(bits / 8).ok() } else { None }
 }
 
 /// Bytes that `count` elements take in `raw_data`. `None` when the type has no fixed size or the

@@ -25,56 +25,33 @@ struct Entries {
 /// `model_dir` must already be canonical. `declared` is the byte size the tensor's dims and type
 /// call for, already checked against the size limit; `None` means the type cannot be stored
 /// externally.
-pub(crate) fn load(
-    t: &mut TensorProto,
-    model_dir: &Path,
-    declared: Option<u64>,
-) -> Result<(), ProtoError> {
+pub(crate) fn load(t: &mut TensorProto, model_dir: &Path, declared: Option<u64>) -> Result<(), ProtoError> {
     let tensor = t.display_name().to_string();
     let entries = parse_entries(t, &tensor)?;
     let Some(declared) = declared else {
         return Err(ProtoError::BadExternalData {
             tensor,
-            reason: "only tensors of fixed-size element types can keep their data externally"
-                .to_string(),
+            reason: "only tensors of fixed-size element types can keep their data externally".to_string(),
         });
     };
     let path = resolve(model_dir, &tensor, &entries.location)?;
     let mut file = File::open(&path).map_err(|e| ProtoError::io("open", &path, e))?;
-    let file_len = file
-        .metadata()
-        .map_err(|e| ProtoError::io("inspect", &path, e))?
-        .len();
+    let file_len = file.metadata().map_err(|e| ProtoError::io("inspect", &path, e))?.len();
 
-    let range_error = |end| ProtoError::ExternalDataRange {
-        tensor: tensor.clone(),
-        location: entries.location.clone(),
-        offset: entries.offset,
-        end,
-        file_len,
-    };
+    let range_error =
+        |end| ProtoError::ExternalDataRange { tensor: tensor.clone(), location: entries.location.clone(), offset: entries.offset, end, file_len };
     let present = match entries.length {
         Some(length) => {
-            let end = entries
-                .offset
-                .checked_add(length)
-                .ok_or_else(|| range_error(u64::MAX))?;
+            let end = entries.offset.checked_add(length).ok_or_else(|| range_error(u64::MAX))?;
             if end > file_len {
                 return Err(range_error(end));
             }
             length
         }
-        None => file_len
-            .checked_sub(entries.offset)
-            .ok_or_else(|| range_error(entries.offset))?,
+        None => file_len.checked_sub(entries.offset).ok_or_else(|| range_error(entries.offset))?,
     };
     if present != declared {
-        return Err(ProtoError::ExternalDataSize {
-            tensor,
-            location: entries.location,
-            declared,
-            present,
-        });
+        return Err(ProtoError::ExternalDataSize { tensor, location: entries.location, declared, present });
     }
 
     // `declared` fits the tensor limit and the file, so this allocation is bounded by both.
@@ -84,19 +61,11 @@ pub(crate) fn load(
         limit: usize::MAX as u64,
     })?;
     let mut bytes = Vec::with_capacity(capacity);
-    file.seek(SeekFrom::Start(entries.offset))
-        .map_err(|e| ProtoError::io("seek in", &path, e))?;
-    file.take(declared)
-        .read_to_end(&mut bytes)
-        .map_err(|e| ProtoError::io("read", &path, e))?;
+    file.seek(SeekFrom::Start(entries.offset)).map_err(|e| ProtoError::io("seek in", &path, e))?;
+    file.take(declared).read_to_end(&mut bytes).map_err(|e| ProtoError::io("read", &path, e))?;
     // The file can shrink between the size check and the read.
     if bytes.len() as u64 != declared {
-        return Err(ProtoError::ExternalDataSize {
-            tensor,
-            location: entries.location,
-            declared,
-            present: bytes.len() as u64,
-        });
+        return Err(ProtoError::ExternalDataSize { tensor, location: entries.location, declared, present: bytes.len() as u64 });
     }
 
     t.raw_data = Some(bytes);
@@ -106,17 +75,9 @@ pub(crate) fn load(
 }
 
 fn parse_entries(t: &TensorProto, tensor: &str) -> Result<Entries, ProtoError> {
-    let bad = |reason: String| ProtoError::BadExternalData {
-        tensor: tensor.to_string(),
-        reason,
-    };
-    let number = |key: &str, value: &str| {
-        value.trim().parse::<u64>().map_err(|_| {
-            bad(format!(
-                "`{key}` is `{value}`, not a non-negative whole number"
-            ))
-        })
-    };
+    let bad = |reason: String| ProtoError::BadExternalData { tensor: tensor.to_string(), reason };
+    let number =
+        |key: &str, value: &str| value.trim().parse::<u64>().map_err(|_| bad(format!("`{key}` is `{value}`, not a non-negative whole number")));
     let mut location = None;
     let mut offset = 0;
     let mut length = None;
@@ -131,37 +92,22 @@ fn parse_entries(t: &TensorProto, tensor: &str) -> Result<Entries, ProtoError> {
             _ => {}
         }
     }
-    let location = location
-        .filter(|l| !l.is_empty())
-        .ok_or_else(|| bad("it has no `location` entry".to_string()))?;
-    Ok(Entries {
-        location,
-        offset,
-        length,
-    })
+    let location = location.filter(|l| !l.is_empty()).ok_or_else(|| bad("it has no `location` entry".to_string()))?;
+    Ok(Entries { location, offset, length })
 }
 
 /// The file `location` names, if it exists inside `model_dir` (canonical) once symlinks resolve.
 fn resolve(model_dir: &Path, tensor: &str, location: &str) -> Result<PathBuf, ProtoError> {
-    let outside = || ProtoError::ExternalDataOutsideFolder {
-        tensor: tensor.to_string(),
-        location: location.to_string(),
-    };
+    let outside = || ProtoError::ExternalDataOutsideFolder { tensor: tensor.to_string(), location: location.to_string() };
     let relative = Path::new(location);
-    if !relative
-        .components()
-        .all(|c| matches!(c, Component::Normal(_) | Component::CurDir))
-    {
+    if !relative.components().all(|c| matches!(c, Component::Normal(_) | Component::CurDir)) {
         return Err(outside());
     }
     let joined = model_dir.join(relative);
     let canonical = match joined.canonicalize() {
         Ok(path) => path,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(ProtoError::ExternalDataMissing {
-                tensor: tensor.to_string(),
-                location: location.to_string(),
-            });
+            return Err(ProtoError::ExternalDataMissing { tensor: tensor.to_string(), location: location.to_string() });
         }
         Err(e) => return Err(ProtoError::io("resolve", &joined, e)),
     };
@@ -170,10 +116,7 @@ fn resolve(model_dir: &Path, tensor: &str, location: &str) -> Result<PathBuf, Pr
     }
     // Directories, pipes and devices are refused: reading them would fail or never finish.
     if !canonical.is_file() {
-        return Err(ProtoError::BadExternalData {
-            tensor: tensor.to_string(),
-            reason: format!("`{location}` is not a regular file"),
-        });
+        return Err(ProtoError::BadExternalData { tensor: tensor.to_string(), reason: format!("`{location}` is not a regular file") });
     }
     Ok(canonical)
 }

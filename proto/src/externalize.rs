@@ -21,41 +21,27 @@ const ALIGN: u64 = 4096;
 /// The data file is written first, then the model, each atomically, so a reader never finds a model
 /// pointing into a data file that is not complete yet. Tensors without `raw_data` (values in typed
 /// fields) stay inline, as in ONNX's own converter.
-pub fn write_model_with_external_data(
-    path: &Path,
-    model: &ModelProto,
-    data_file: &str,
-    threshold_bytes: usize,
-) -> Result<(), ProtoError> {
+pub fn write_model_with_external_data(path: &Path, model: &ModelProto, data_file: &str, threshold_bytes: usize) -> Result<(), ProtoError> {
     check_data_file_name(path, data_file)?;
     let mut model = model.clone();
     let mut chunks: Vec<(u64, Vec<u8>)> = Vec::new();
     let mut end = 0u64;
     for_each_tensor(&mut model, Scope::Initializers, u32::MAX, &mut |t| {
-        let big = t
-            .raw_data
-            .as_ref()
-            .is_some_and(|raw| !raw.is_empty() && raw.len() >= threshold_bytes);
+        let big = t.raw_data.as_ref().is_some_and(|raw| !raw.is_empty() && raw.len() >= threshold_bytes);
         if !big || t.is_external() {
             return Ok(());
         }
         let raw = t.raw_data.take().unwrap_or_default();
         let offset = end.next_multiple_of(ALIGN);
         let length = raw.len() as u64;
-        t.external_data = vec![
-            entry("location", data_file.to_string()),
-            entry("offset", offset.to_string()),
-            entry("length", length.to_string()),
-        ];
+        t.external_data = vec![entry("location", data_file.to_string()), entry("offset", offset.to_string()), entry("length", length.to_string())];
         t.data_location = Some(DataLocation::External as i32);
         end = offset + length;
         chunks.push((offset, raw));
         Ok(())
     })?;
 
-    atomic_write_with(&path.with_file_name(data_file), |out| {
-        write_chunks(out, &chunks)
-    })?;
+    atomic_write_with(&path.with_file_name(data_file), |out| write_chunks(out, &chunks))?;
     write_model(path, &model)
 }
 
@@ -64,9 +50,7 @@ fn write_chunks(out: &mut impl Write, chunks: &[(u64, Vec<u8>)]) -> io::Result<(
     let mut position = 0u64;
     for (offset, raw) in chunks {
         // Padding is always shorter than one alignment unit.
-        let padding = usize::try_from(offset - position)
-            .unwrap_or(0)
-            .min(ZEROS.len());
+        let padding = usize::try_from(offset - position).unwrap_or(0).min(ZEROS.len());
         out.write_all(&ZEROS[..padding])?;
         out.write_all(raw)?;
         position = offset + raw.len() as u64;
@@ -75,17 +59,11 @@ fn write_chunks(out: &mut impl Write, chunks: &[(u64, Vec<u8>)]) -> io::Result<(
 }
 
 fn entry(key: &str, value: String) -> StringStringEntryProto {
-    StringStringEntryProto {
-        key: Some(key.to_string()),
-        value: Some(value),
-    }
+    StringStringEntryProto { key: Some(key.to_string()), value: Some(value) }
 }
 
 fn check_data_file_name(model_path: &Path, data_file: &str) -> Result<(), ProtoError> {
-    let bad = |reason: &str| ProtoError::BadDataFileName {
-        name: data_file.to_string(),
-        reason: reason.to_string(),
-    };
+    let bad = |reason: &str| ProtoError::BadDataFileName { name: data_file.to_string(), reason: reason.to_string() };
     let mut components = Path::new(data_file).components();
     let plain = match (components.next(), components.next()) {
         (Some(Component::Normal(name)), None) => name == data_file,

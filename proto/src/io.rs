@@ -47,49 +47,29 @@ pub fn read_model(path: &Path) -> Result<ModelProto, ProtoError> {
 /// declared size against its data and against `limits`.
 pub fn read_model_with(path: &Path, limits: &Limits) -> Result<ModelProto, ProtoError> {
     let file = File::open(path).map_err(|e| ProtoError::io("open", path, e))?;
-    let len = file
-        .metadata()
-        .map_err(|e| ProtoError::io("inspect", path, e))?
-        .len();
-    let too_large = |bytes| ProtoError::TooLarge {
-        what: format!("model file `{}`", path.display()),
-        bytes,
-        limit: limits.max_model_bytes,
-    };
+    let len = file.metadata().map_err(|e| ProtoError::io("inspect", path, e))?.len();
+    let too_large = |bytes| ProtoError::TooLarge { what: format!("model file `{}`", path.display()), bytes, limit: limits.max_model_bytes };
     if len > limits.max_model_bytes {
         return Err(too_large(len));
     }
     let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
     // Read at most one byte past the limit, in case the file grew after we looked.
-    file.take(limits.max_model_bytes.saturating_add(1))
-        .read_to_end(&mut bytes)
-        .map_err(|e| ProtoError::io("read", path, e))?;
+    file.take(limits.max_model_bytes.saturating_add(1)).read_to_end(&mut bytes).map_err(|e| ProtoError::io("read", path, e))?;
     if bytes.len() as u64 > limits.max_model_bytes {
         return Err(too_large(bytes.len() as u64));
     }
-    let mut model = ModelProto::decode(bytes.as_slice()).map_err(|source| ProtoError::Decode {
-        path: Some(path.to_path_buf()),
-        source,
-    })?;
+    let mut model = ModelProto::decode(bytes.as_slice()).map_err(|source| ProtoError::Decode { path: Some(path.to_path_buf()), source })?;
     drop(bytes);
     check_ir_version(&model)?;
 
-    let mut model_dir = ModelDir {
-        model: path,
-        canonical: None,
-    };
-    for_each_tensor(
-        &mut model,
-        Scope::Everything,
-        limits.max_nesting,
-        &mut |t| {
-            let declared = declared_bytes(t, limits)?;
-            if t.is_external() {
-                external::load(t, model_dir.canonical()?, declared)?;
-            }
-            check_raw_size(t, declared)
-        },
-    )?;
+    let mut model_dir = ModelDir { model: path, canonical: None };
+    for_each_tensor(&mut model, Scope::Everything, limits.max_nesting, &mut |t| {
+        let declared = declared_bytes(t, limits)?;
+        if t.is_external() {
+            external::load(t, model_dir.canonical()?, declared)?;
+        }
+        check_raw_size(t, declared)
+    })?;
     Ok(model)
 }
 
@@ -99,11 +79,7 @@ pub fn write_model(path: &Path, model: &ModelProto) -> Result<(), ProtoError> {
     let limit = Limits::default().max_model_bytes;
     let len = model.encoded_len() as u64;
     if len > limit {
-        return Err(ProtoError::TooLarge {
-            what: "the encoded model".to_string(),
-            bytes: len,
-            limit,
-        });
+        return Err(ProtoError::TooLarge { what: "the encoded model".to_string(), bytes: len, limit });
     }
     atomic_write(path, &encode_model(model))
 }
@@ -123,8 +99,7 @@ impl ModelDir<'_> {
                     Some(dir) if !dir.as_os_str().is_empty() => dir,
                     _ => Path::new("."),
                 };
-                dir.canonicalize()
-                    .map_err(|e| ProtoError::io("resolve", dir, e))?
+                dir.canonicalize().map_err(|e| ProtoError::io("resolve", dir, e))?
             }
         };
         Ok(self.canonical.insert(canonical))

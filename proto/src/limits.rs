@@ -19,10 +19,6 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Self {
-            max_tensor_bytes: MAX_TENSOR_BYTES,
-            max_model_bytes: (2 << 30) - 1,
-            max_nesting: 64,
-        }
+        Self { max_tensor_bytes: MAX_TENSOR_BYTES, max_model_bytes: (2 << 30) - 1, max_nesting: 64 }
     }
 }

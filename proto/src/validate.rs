@@ -27,7 +27,9 @@ pub enum Problem {
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Problem::Opset { version } => write!(f, "the model imports opset {version} of the default ONNX domain; onyx runs opsets up to {NEWEST_OPSET}"),
+            Problem::Opset { version } => {
+                write!(f, "the model imports opset {version} of the default ONNX domain; onyx runs opsets up to {NEWEST_OPSET}")
+            }
             Problem::NoOpset => write!(f, "the model imports no opset of the default ONNX domain"),
             Problem::Undefined { node, value } => write!(f, "node {node} reads `{value}`, which no initializer, graph input or node defines"),
             Problem::Cycle { nodes } => {
@@ -57,7 +59,8 @@ pub fn problems(model: &ModelProto) -> Vec<Problem> {
     let mut defined: HashSet<&str> = graph.input.iter().filter_map(|v| v.name.as_deref()).collect();
     defined.extend(graph.initializer.iter().filter_map(|t| t.name.as_deref()));
     defined.extend(graph.sparse_initializer.iter().filter_map(|t| t.values.as_ref().and_then(|v| v.name.as_deref())));
-    let produced: HashMap<&str, usize> = graph.node.iter().enumerate().flat_map(|(i, n)| n.output.iter().filter(|o| !o.is_empty()).map(move |o| (o.as_str(), i))).collect();
+    let produced: HashMap<&str, usize> =
+        graph.node.iter().enumerate().flat_map(|(i, n)| n.output.iter().filter(|o| !o.is_empty()).map(move |o| (o.as_str(), i))).collect();
     let label = |i: usize| {
         let n = &graph.node[i];
         let op = n.op_type.as_deref().unwrap_or("?");
@@ -84,8 +87,13 @@ pub fn problems(model: &ModelProto) -> Vec<Problem> {
             }
         }
     }
-    let undefined_readers: HashSet<usize> =
-        graph.node.iter().enumerate().filter(|(_, n)| n.input.iter().any(|s| !s.is_empty() && !defined.contains(s.as_str()) && !produced.contains_key(s.as_str()))).map(|(i, _)| i).collect();
+    let undefined_readers: HashSet<usize> = graph
+        .node
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| n.input.iter().any(|s| !s.is_empty() && !defined.contains(s.as_str()) && !produced.contains_key(s.as_str())))
+        .map(|(i, _)| i)
+        .collect();
     let mut ready: Vec<usize> = (0..graph.node.len()).filter(|&i| waiting[i] == 0).collect();
     let mut ran = vec![false; graph.node.len()];
     while let Some(i) = ready.pop() {

@@ -1,9 +1,7 @@
 //! Visiting every tensor stored in a model, wherever ONNX allows one to be.
 
 use crate::error::ProtoError;
-use crate::onnx::{
-    AttributeProto, GraphProto, ModelProto, NodeProto, SparseTensorProto, TensorProto,
-};
+use crate::onnx::{AttributeProto, GraphProto, ModelProto, NodeProto, SparseTensorProto, TensorProto};
 
 /// Which tensors a walk visits.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -24,25 +22,13 @@ struct Walk<'f> {
 
 /// Calls `visit` on each tensor in `scope`: the main graph, training graphs, function bodies, and
 /// graphs nested in attributes down to `max_nesting` levels (deeper is an error).
-pub(crate) fn for_each_tensor(
-    model: &mut ModelProto,
-    scope: Scope,
-    max_nesting: u32,
-    visit: Visit<'_>,
-) -> Result<(), ProtoError> {
-    let mut walk = Walk {
-        scope,
-        max_nesting,
-        visit,
-    };
+pub(crate) fn for_each_tensor(model: &mut ModelProto, scope: Scope, max_nesting: u32, visit: Visit<'_>) -> Result<(), ProtoError> {
+    let mut walk = Walk { scope, max_nesting, visit };
     if let Some(graph) = model.graph.as_mut() {
         walk.graph(graph, 0)?;
     }
     for info in &mut model.training_info {
-        for graph in [info.initialization.as_mut(), info.algorithm.as_mut()]
-            .into_iter()
-            .flatten()
-        {
+        for graph in [info.initialization.as_mut(), info.algorithm.as_mut()].into_iter().flatten() {
             walk.graph(graph, 0)?;
         }
     }
@@ -85,19 +71,13 @@ impl Walk<'_> {
             for tensor in attribute.t.iter_mut().chain(attribute.tensors.iter_mut()) {
                 (self.visit)(tensor)?;
             }
-            for sparse in attribute
-                .sparse_tensor
-                .iter_mut()
-                .chain(attribute.sparse_tensors.iter_mut())
-            {
+            for sparse in attribute.sparse_tensor.iter_mut().chain(attribute.sparse_tensors.iter_mut()) {
                 self.sparse(sparse)?;
             }
         }
         let has_subgraphs = attribute.g.is_some() || !attribute.graphs.is_empty();
         if has_subgraphs && depth >= self.max_nesting {
-            return Err(ProtoError::TooDeep {
-                limit: self.max_nesting,
-            });
+            return Err(ProtoError::TooDeep { limit: self.max_nesting });
         }
         if let Some(graph) = attribute.g.as_deref_mut() {
             self.graph(graph, depth + 1)?;
@@ -130,18 +110,10 @@ mod tests {
             }],
             ..Default::default()
         };
-        GraphProto {
-            initializer: vec![f32_tensor(initializer, &[1], &[1.0])],
-            node: vec![node],
-            ..Default::default()
-        }
+        GraphProto { initializer: vec![f32_tensor(initializer, &[1], &[1.0])], node: vec![node], ..Default::default() }
     }
 
-    fn names(
-        model: &mut ModelProto,
-        scope: Scope,
-        max_nesting: u32,
-    ) -> Result<Vec<String>, ProtoError> {
+    fn names(model: &mut ModelProto, scope: Scope, max_nesting: u32) -> Result<Vec<String>, ProtoError> {
         let mut seen = Vec::new();
         for_each_tensor(model, scope, max_nesting, &mut |t| {
             seen.push(t.display_name().to_string());
@@ -153,29 +125,12 @@ mod tests {
     #[test]
     fn visits_nested_graphs_and_respects_scope_and_depth() {
         let inner = graph_with("inner", None);
-        let mut model = ModelProto {
-            graph: Some(graph_with("outer", Some(inner))),
-            ..Default::default()
-        };
+        let mut model = ModelProto { graph: Some(graph_with("outer", Some(inner))), ..Default::default() };
         let all = names(&mut model, Scope::Everything, 8).ok();
-        assert_eq!(
-            all,
-            Some(vec![
-                "outer".to_string(),
-                "outer.const".to_string(),
-                "inner".to_string(),
-                "inner.const".to_string()
-            ])
-        );
+        assert_eq!(all, Some(vec!["outer".to_string(), "outer.const".to_string(), "inner".to_string(), "inner.const".to_string()]));
         let weights = names(&mut model, Scope::Initializers, 8).ok();
-        assert_eq!(
-            weights,
-            Some(vec!["outer".to_string(), "inner".to_string()])
-        );
+        assert_eq!(weights, Some(vec!["outer".to_string(), "inner".to_string()]));
         assert!(names(&mut model, Scope::Everything, 1).is_ok());
-        assert!(matches!(
-            names(&mut model, Scope::Everything, 0),
-            Err(ProtoError::TooDeep { limit: 0 })
-        ));
+        assert!(matches!(names(&mut model, Scope::Everything, 0), Err(ProtoError::TooDeep { limit: 0 })));
     }
 }

@@ -268,10 +268,7 @@ fn drive(dir: &Path, names: &[String], timeout: Duration) -> Vec<TestResult> {
         // The test in progress loses the check that was running; the worker's restart goes on
         // with the rest of it.
         let Some((name, mut skip)) = (!queue.is_empty()).then(|| queue.remove(0)) else { break };
-        let mut t = current
-            .take()
-            .or_else(|| partial.remove(&name))
-            .unwrap_or_else(|| TestResult { name: name.clone(), ..Default::default() });
+        let mut t = current.take().or_else(|| partial.remove(&name)).unwrap_or_else(|| TestResult { name: name.clone(), ..Default::default() });
         let col = running.unwrap_or_else(|| COLUMNS.into_iter().find(|c| !t.columns.contains_key(c)).unwrap_or("import"));
         t.columns.insert(col, Outcome::Fail(format!("crashed: {death}")));
         skip.extend(t.columns.keys().copied());
@@ -347,11 +344,8 @@ fn guarded<T>(f: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
         Ok(r) => r,
         Err(payload) => {
             let hooked = PANIC.lock().map(|p| p.clone()).unwrap_or_default();
-            let message = payload
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_default();
+            let message =
+                payload.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| payload.downcast_ref::<String>().cloned()).unwrap_or_default();
             Err(format!("panic: {}", if hooked.is_empty() { message } else { hooked }))
         }
     }
@@ -803,15 +797,9 @@ impl Report {
         s += &format!("- wall time: {:.0} s\n\n", elapsed.as_secs_f64());
 
         s += "## Summary\n\n";
-        s += &format!(
-            "Over the {} applicable tests ({} more are not applicable, listed at the end).\n\n",
-            applicable.len(),
-            na.len()
-        );
+        s += &format!("Over the {} applicable tests ({} more are not applicable, listed at the end).\n\n", applicable.len(), na.len());
         let in_range: Vec<&TestResult> = applicable.iter().copied().filter(|t| t.in_range()).collect();
-        s += &format!(
-            "| check | pass | fail | pass % | in opsets {OLDEST}–{NEWEST}: pass | fail | pass % |\n|---|---:|---:|---:|---:|---:|---:|\n"
-        );
+        s += &format!("| check | pass | fail | pass % | in opsets {OLDEST}–{NEWEST}: pass | fail | pass % |\n|---|---:|---:|---:|---:|---:|---:|\n");
         for col in SHOWN {
             let c = Report::count(applicable.iter().copied(), col);
             let r = Report::count(in_range.iter().copied(), col);
@@ -834,20 +822,11 @@ impl Report {
         );
         let imported: Vec<&TestResult> = applicable.iter().copied().filter(|t| t.columns.get("import") == Some(&Outcome::Pass)).collect();
         let rt = Report::count(imported.iter().copied(), "round-trip");
-        s += &format!(
-            "\nOf the {} tests that import, {} ({:.1} %) round-trip.\n",
-            imported.len(),
-            rt.pass,
-            percent(rt.pass, imported.len())
-        );
-        let both = applicable
-            .iter()
-            .filter(|t| t.columns.get("tract") == Some(&Outcome::Pass) && t.columns.get("ort") == Some(&Outcome::Pass))
-            .count();
-        let either = applicable
-            .iter()
-            .filter(|t| t.columns.get("tract") == Some(&Outcome::Pass) || t.columns.get("ort") == Some(&Outcome::Pass))
-            .count();
+        s += &format!("\nOf the {} tests that import, {} ({:.1} %) round-trip.\n", imported.len(), rt.pass, percent(rt.pass, imported.len()));
+        let both =
+            applicable.iter().filter(|t| t.columns.get("tract") == Some(&Outcome::Pass) && t.columns.get("ort") == Some(&Outcome::Pass)).count();
+        let either =
+            applicable.iter().filter(|t| t.columns.get("tract") == Some(&Outcome::Pass) || t.columns.get("ort") == Some(&Outcome::Pass)).count();
         s += &format!("Both engines pass {both}; at least one passes {either}.\n\n");
 
         s += "## Most frequent failure reasons\n\n";

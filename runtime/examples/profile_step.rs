@@ -12,16 +12,11 @@ fn main() -> TractResult<()> {
     let args: Vec<String> = std::env::args().collect();
     let (path, batch) = (&args[1], args[2].parse::<usize>()?);
     let runs: usize = args.get(3).map_or(Ok(20), |r| r.parse::<usize>())?.max(1);
-    let proto = onyx_proto::read_model(std::path::Path::new(path))
-        .map_err(|e| TractError::msg(e.to_string()))?;
-    let proto = onyx_compiler::passes::for_tract(&onyx_compiler::passes::fix_batch(&proto, batch))
-        .map_err(|e| TractError::msg(e.to_string()))?;
+    let proto = onyx_proto::read_model(std::path::Path::new(path)).map_err(|e| TractError::msg(e.to_string()))?;
+    let proto = onyx_compiler::passes::for_tract(&onyx_compiler::passes::fix_batch(&proto, batch)).map_err(|e| TractError::msg(e.to_string()))?;
     let bytes = onyx_proto::encode_model(&proto);
     let loading = Instant::now();
-    let plan = tract_onnx::onnx()
-        .model_for_read(&mut bytes.as_slice())?
-        .into_optimized()?
-        .into_runnable()?;
+    let plan = tract_onnx::onnx().model_for_read(&mut bytes.as_slice())?.into_optimized()?.into_runnable()?;
     let load_ms = loading.elapsed().as_secs_f64() * 1e3;
     let model = plan.model();
     let inputs: TVec<TValue> = model
@@ -32,19 +27,9 @@ fn main() -> TractResult<()> {
             let shape: Vec<usize> = fact.shape.as_concrete().expect("fixed shapes").to_vec();
             let n: usize = shape.iter().product();
             Ok(if fact.datum_type == i64::datum_type() {
-                tract_ndarray::ArrayD::from_shape_vec(
-                    shape,
-                    (0..n).map(|i| (i % 10) as i64).collect(),
-                )?
-                .into_tvalue()
+                tract_ndarray::ArrayD::from_shape_vec(shape, (0..n).map(|i| (i % 10) as i64).collect())?.into_tvalue()
             } else {
-                tract_ndarray::ArrayD::from_shape_vec(
-                    shape,
-                    (0..n)
-                        .map(|i| ((i * 7919) % 1000) as f32 / 1000.0 - 0.5)
-                        .collect(),
-                )?
-                .into_tvalue()
+                tract_ndarray::ArrayD::from_shape_vec(shape, (0..n).map(|i| ((i * 7919) % 1000) as f32 / 1000.0 - 0.5).collect())?.into_tvalue()
             })
         })
         .collect::<TractResult<_>>()?;
@@ -69,16 +54,9 @@ fn main() -> TractResult<()> {
     rows.sort_by(|a, b| b.1.cmp(&a.1));
     let mut by_op: HashMap<String, f64> = HashMap::new();
     for (id, d) in &rows {
-        *by_op
-            .entry(model.node(*id).op().name().to_string())
-            .or_default() += d.as_secs_f64() * 1e3 / runs as f64;
+        *by_op.entry(model.node(*id).op().name().to_string()).or_default() += d.as_secs_f64() * 1e3 / runs as f64;
     }
-    println!(
-        "{total:.2} ms per run over {runs} runs (median {:.2}, fastest {:.2}), {} nodes",
-        per_run[runs / 2],
-        per_run[0],
-        model.nodes().len()
-    );
+    println!("{total:.2} ms per run over {runs} runs (median {:.2}, fastest {:.2}), {} nodes", per_run[runs / 2], per_run[0], model.nodes().len());
     println!("{load_ms:.0} ms to load and optimize the plan");
     let mut ops: Vec<_> = by_op.into_iter().collect();
     ops.sort_by(|a, b| b.1.total_cmp(&a.1));
@@ -112,10 +90,7 @@ fn main() -> TractResult<()> {
             d.as_secs_f64() * 1e3 / runs as f64,
             node.op().name(),
             node.name,
-            model
-                .outlet_fact(OutletId::new(*id, 0))
-                .map(|f| format!("{:?}", f.shape))
-                .unwrap_or_default()
+            model.outlet_fact(OutletId::new(*id, 0)).map(|f| format!("{:?}", f.shape)).unwrap_or_default()
         );
     }
     Ok(())

@@ -62,13 +62,24 @@ impl<'e> Evaluator<'e> {
         Ok(Evaluation { loss, metrics, confusion })
     }
 
-    fn confusion(&self, session: &dyn Session, x: &HostTensor, y: &HostTensor, batch: usize, classes: Option<&[String]>) -> Result<Confusion, RuntimeError> {
+    fn confusion(
+        &self,
+        session: &dyn Session,
+        x: &HostTensor,
+        y: &HostTensor,
+        batch: usize,
+        classes: Option<&[String]>,
+    ) -> Result<Confusion, RuntimeError> {
         let n = y.shape()[0];
         let mut predicted = Vec::with_capacity(n);
         let mut width = 1;
         for start in (0..n).step_by(batch.max(1)) {
             let rows: Vec<usize> = (start..(start + batch).min(n)).collect();
-            let out = session.run(&[x.select_rows(&rows)])?.into_iter().next().ok_or_else(|| RuntimeError::Unsupported("the model has no output".into()))?;
+            let out = session
+                .run(&[x.select_rows(&rows)])?
+                .into_iter()
+                .next()
+                .ok_or_else(|| RuntimeError::Unsupported("the model has no output".into()))?;
             width = out.shape().iter().skip(1).product::<usize>().max(1);
             let threshold = if self.loss == Loss::BinaryCrossentropyFromLogits { 0.0 } else { 0.5 };
             predicted.extend(out.to_f64_vec().chunks(width).map(|row| if width == 1 { usize::from(row[0] >= threshold) } else { argmax(row) }));

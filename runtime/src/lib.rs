@@ -2,8 +2,8 @@
 pub mod classes;
 pub mod data;
 pub mod engine;
-pub mod evaluate;
 pub mod error;
+pub mod evaluate;
 pub mod fallback;
 pub mod memory;
 #[cfg(feature = "ort")]
@@ -18,7 +18,7 @@ pub mod train;
 pub use engine::{Engine, EngineTensor, Session};
 pub use error::RuntimeError;
 pub use fallback::FallbackEngine;
-pub use tensor::{HostTensor, IoInfo, model_io};
-pub use tract_engine::TractEngine;
 #[cfg(feature = "ort")]
 pub use ort_engine::{Device, OrtEngine};
+pub use tensor::{HostTensor, IoInfo, model_io};
+pub use tract_engine::TractEngine;

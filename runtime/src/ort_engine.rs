@@ -102,7 +102,8 @@ impl Engine for OrtEngine {
             builder = builder.with_intra_threads(n).map_err(load_error)?;
         }
         if let Device::Cuda(id) = self.device {
-            builder = builder.with_execution_providers([ort::ep::CUDA::default().with_device_id(id).build().error_on_failure()]).map_err(load_error)?;
+            builder =
+                builder.with_execution_providers([ort::ep::CUDA::default().with_device_id(id).build().error_on_failure()]).map_err(load_error)?;
         }
         let session = builder.commit_from_memory(&bytes).map_err(load_error)?;
         let (inputs, outputs) = model_io(model);
@@ -159,8 +160,8 @@ fn to_ort(t: &HostTensor) -> Result<DynValue, RuntimeError> {
 }
 
 fn from_ort(v: &DynValue) -> Result<HostTensor, RuntimeError> {
-    use ort::value::TensorElementType as E;
     use onyx_compiler::ir::DType;
+    use ort::value::TensorElementType as E;
     let dtype = match v.dtype().tensor_type() {
         Some(E::Float32) => DType::F32,
         Some(E::Float64) => DType::F64,
@@ -199,7 +200,8 @@ impl Session for OrtSessionBox {
 
     fn run(&self, inputs: &[HostTensor]) -> Result<Vec<HostTensor>, RuntimeError> {
         check_inputs(&self.inputs, inputs)?;
-        let values = self.inputs.iter().zip(inputs).map(|(i, t)| Ok((i.name.clone(), to_ort(t)?.into()))).collect::<Result<Vec<_>, RuntimeError>>()?;
+        let values =
+            self.inputs.iter().zip(inputs).map(|(i, t)| Ok((i.name.clone(), to_ort(t)?.into()))).collect::<Result<Vec<_>, RuntimeError>>()?;
         self.execute(values)?.iter().map(from_ort).collect()
     }
 

@@ -40,7 +40,9 @@ pub fn line_chart(path: &Path, title: &str, (x_desc, y_desc): (&str, &str), line
     if !register_font() {
         return Err(plot_error(format!("no TrueType font found (looked for {})", FONTS.join(", "))));
     }
-    let range = |values: &mut dyn Iterator<Item = f64>| values.filter(|v| v.is_finite()).fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    let range = |values: &mut dyn Iterator<Item = f64>| {
+        values.filter(|v| v.is_finite()).fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)))
+    };
     let (x_lo, x_hi) = range(&mut lines.iter().flat_map(|(_, p)| p.iter().map(|(x, _)| *x)));
     let (lo, hi) = range(&mut lines.iter().flat_map(|(_, p)| p.iter().map(|(_, y)| *y)));
     let pad = ((hi - lo) * 0.05).max(1e-9);
@@ -121,7 +123,11 @@ pub fn confusion_matrix(path: &Path, title: &str, labels: &[String], counts: &[V
                 let shade = RGBColor((255.0 - 200.0 * share) as u8, (255.0 - 140.0 * share) as u8, 255);
                 let cell_area = [(SegmentValue::Exact(p), SegmentValue::Exact(y)), (SegmentValue::Exact(p + 1), SegmentValue::Exact(y + 1))];
                 chart.draw_series(std::iter::once(Rectangle::new(cell_area, shade.filled()))).map_err(|e| plot_error(e.to_string()))?;
-                let text = Text::new(count.to_string(), (SegmentValue::CenterOf(p), SegmentValue::CenterOf(y)), ("sans-serif", 16).into_font().color(&BLACK));
+                let text = Text::new(
+                    count.to_string(),
+                    (SegmentValue::CenterOf(p), SegmentValue::CenterOf(y)),
+                    ("sans-serif", 16).into_font().color(&BLACK),
+                );
                 chart.draw_series(std::iter::once(text)).map_err(|e| plot_error(e.to_string()))?;
             }
         }

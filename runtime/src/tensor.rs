@@ -184,29 +184,64 @@ macro_rules! with_element {
     ($dtype:expr, $T:ident => $body:expr) => {{
         use onyx_compiler::ir::DType;
         match $dtype {
-            DType::F32 => { type $T = f32; $body }
-            DType::I64 => { type $T = i64; $body }
-            DType::F64 => { type $T = f64; $body }
-            DType::F16 => { type $T = $crate::tensor::f16; $body }
-            DType::BF16 => { type $T = $crate::tensor::bf16; $body }
-            DType::I8 => { type $T = i8; $body }
-            DType::I16 => { type $T = i16; $body }
-            DType::I32 => { type $T = i32; $body }
-            DType::U8 => { type $T = u8; $body }
-            DType::U16 => { type $T = u16; $body }
-            DType::U32 => { type $T = u32; $body }
-            DType::U64 => { type $T = u64; $body }
-            DType::Bool => { type $T = bool; $body }
+            DType::F32 => {
+                type $T = f32;
+                $body
+            }
+            DType::I64 => {
+                type $T = i64;
+                $body
+            }
+            DType::F64 => {
+                type $T = f64;
+                $body
+            }
+            DType::F16 => {
+                type $T = $crate::tensor::f16;
+                $body
+            }
+            DType::BF16 => {
+                type $T = $crate::tensor::bf16;
+                $body
+            }
+            DType::I8 => {
+                type $T = i8;
+                $body
+            }
+            DType::I16 => {
+                type $T = i16;
+                $body
+            }
+            DType::I32 => {
+                type $T = i32;
+                $body
+            }
+            DType::U8 => {
+                type $T = u8;
+                $body
+            }
+            DType::U16 => {
+                type $T = u16;
+                $body
+            }
+            DType::U32 => {
+                type $T = u32;
+                $body
+            }
+            DType::U64 => {
+                type $T = u64;
+                $body
+            }
+            DType::Bool => {
+                type $T = bool;
+                $body
+            }
         }
     }};
 }
 
 fn cast_array<S: Element, T: Element>(a: &ArrayD<S>) -> ArrayD<T> {
-    if S::DTYPE.is_float() || T::DTYPE.is_float() {
-        a.mapv(|v| T::from_f64(v.to_f64()))
-    } else {
-        a.mapv(|v| T::from_i128(v.to_i128()))
-    }
+    if S::DTYPE.is_float() || T::DTYPE.is_float() { a.mapv(|v| T::from_f64(v.to_f64())) } else { a.mapv(|v| T::from_i128(v.to_i128())) }
 }
 
 impl HostTensor {

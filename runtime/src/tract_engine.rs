@@ -76,24 +76,54 @@ impl Engine for TractEngine {
         let (inputs, outputs) = model_io(&model);
         let symbolic = guarded(|| tract_onnx::onnx().model_for_read(&mut bytes.as_slice()).and_then(optimize));
         let symbolic_error = match symbolic {
-            Ok(plan) => return Ok(Box::new(TractSession { plan: Some(plan), model: None, proto: None, symbolic_error: None, by_shape: Mutex::default(), inputs, outputs })),
+            Ok(plan) => {
+                return Ok(Box::new(TractSession {
+                    plan: Some(plan),
+                    model: None,
+                    proto: None,
+                    symbolic_error: None,
+                    by_shape: Mutex::default(),
+                    inputs,
+                    outputs,
+                }));
+            }
             Err(e) => e,
         };
         let lenient = || tract_onnx::onnx().with_ignore_output_shapes(true).with_ignore_value_info(true);
         let decoded = guarded(|| lenient().model_for_read(&mut bytes.as_slice())).map_err(refused)?;
         // An op tract lacks stays lacking whatever the shapes: refused now, not at the first run.
         if let Some(node) = decoded.nodes().iter().find(|n| n.op.name().starts_with("Unimplemented")) {
-            return Err(load_error(format!("tract does not implement {} (node `{}`); `--engine ort` runs it on ONNX Runtime", node.op.name().trim_start_matches("Unimplemented"), node.name)));
+            return Err(load_error(format!(
+                "tract does not implement {} (node `{}`); `--engine ort` runs it on ONNX Runtime",
+                node.op.name().trim_start_matches("Unimplemented"),
+                node.name
+            )));
         }
         // Without the declared shapes, a symbolic plan may now work.
         if let Ok(plan) = guarded(|| optimize(decoded.clone())) {
-            return Ok(Box::new(TractSession { plan: Some(plan), model: Some(decoded), proto: Some(model), symbolic_error: None, by_shape: Mutex::default(), inputs, outputs }));
+            return Ok(Box::new(TractSession {
+                plan: Some(plan),
+                model: Some(decoded),
+                proto: Some(model),
+                symbolic_error: None,
+                by_shape: Mutex::default(),
+                inputs,
+                outputs,
+            }));
         }
         // Every input fully known and still no plan: concrete shapes cannot help.
         if inputs.iter().all(|i| i.shape.iter().all(|d| d.fixed().is_some())) {
             return Err(refused(symbolic_error));
         }
-        Ok(Box::new(TractSession { plan: None, model: Some(decoded), proto: Some(model), symbolic_error: Some(symbolic_error), by_shape: Mutex::default(), inputs, outputs }))
+        Ok(Box::new(TractSession {
+            plan: None,
+            model: Some(decoded),
+            proto: Some(model),
+            symbolic_error: Some(symbolic_error),
+            by_shape: Mutex::default(),
+            inputs,
+            outputs,
+        }))
     }
 
     fn upload(&self, t: HostTensor) -> Result<EngineTensor, RuntimeError> {
@@ -128,7 +158,12 @@ fn into_tract(t: HostTensor) -> Result<TValue, RuntimeError> {
         HostTensor::I64(a) => Tensor::from(a).into_tvalue(),
         HostTensor::F64(a) => Tensor::from(a).into_tvalue(),
         HostTensor::F16(a) => Tensor::from(a).into_tvalue(),
-        HostTensor::BF16(_) => return Err(RuntimeError::Input { input: "bfloat16".into(), message: "tract has no bfloat16 type; run this model with --engine ort".into() }),
+        HostTensor::BF16(_) => {
+            return Err(RuntimeError::Input {
+                input: "bfloat16".into(),
+                message: "tract has no bfloat16 type; run this model with --engine ort".into(),
+            });
+        }
         HostTensor::I8(a) => Tensor::from(a).into_tvalue(),
         HostTensor::I16(a) => Tensor::from(a).into_tvalue(),
         HostTensor::I32(a) => Tensor::from(a).into_tvalue(),
@@ -219,8 +254,10 @@ impl TractSession {
         if let Some(plan) = self.by_shape.lock().map_err(|_| run_error("a previous run panicked"))?.get(&key) {
             return Ok(plan.clone());
         }
-        let facts: Vec<InferenceFact> =
-            values.iter().map(|v| if scalar(v) { InferenceFact::from(v.clone().into_tensor()) } else { InferenceFact::dt_shape(v.datum_type(), v.shape()) }).collect();
+        let facts: Vec<InferenceFact> = values
+            .iter()
+            .map(|v| if scalar(v) { InferenceFact::from(v.clone().into_tensor()) } else { InferenceFact::dt_shape(v.datum_type(), v.shape()) })
+            .collect();
         let with_facts = |mut m: InferenceModel| -> TractResult<Plan> {
             for (i, f) in facts.iter().enumerate() {
                 m.set_input_fact(i, f.clone())?;
@@ -233,7 +270,13 @@ impl TractSession {
             && let Some(inlined) = self.proto.as_ref().and_then(|p| crate::tract_rewrite::inline_known_ifs(p, &facts))
         {
             let bytes = onyx_proto::encode_model(&inlined);
-            if let Ok(plan) = guarded(|| tract_onnx::onnx().with_ignore_output_shapes(true).with_ignore_value_info(true).model_for_read(&mut bytes.as_slice()).and_then(with_facts)) {
+            if let Ok(plan) = guarded(|| {
+                tract_onnx::onnx()
+                    .with_ignore_output_shapes(true)
+                    .with_ignore_value_info(true)
+                    .model_for_read(&mut bytes.as_slice())
+                    .and_then(with_facts)
+            }) {
                 planned = Ok(plan);
             }
         }

@@ -12,7 +12,9 @@ use tract_onnx::tract_hir::infer::Factoid;
 /// of ZipMap, and nothing onyx returns needs it.
 pub fn without_non_tensor_outputs(model: &ModelProto) -> Option<ModelProto> {
     let graph = model.graph.as_ref()?;
-    let is_tensor = |v: &onyx_proto::onnx::ValueInfoProto| matches!(v.r#type.as_ref().and_then(|t| t.value.as_ref()), Some(type_proto::Value::TensorType(_)) | None);
+    let is_tensor = |v: &onyx_proto::onnx::ValueInfoProto| {
+        matches!(v.r#type.as_ref().and_then(|t| t.value.as_ref()), Some(type_proto::Value::TensorType(_)) | None)
+    };
     if graph.output.iter().all(is_tensor) {
         return None;
     }

@@ -124,7 +124,11 @@ pub fn decode_request(json: &[u8], binary: &[u8], inputs: &[IoInfo], outputs: &[
         if input.datatype != datatype(info.dtype) {
             return Err(at(format!("datatype {} where the model takes {}", input.datatype, datatype(info.dtype))));
         }
-        let shape: Vec<usize> = input.shape.iter().map(|&d| usize::try_from(d).map_err(|_| at(format!("shape {:?} has a negative dimension", input.shape)))).collect::<Result<_, _>>()?;
+        let shape: Vec<usize> = input
+            .shape
+            .iter()
+            .map(|&d| usize::try_from(d).map_err(|_| at(format!("shape {:?} has a negative dimension", input.shape))))
+            .collect::<Result<_, _>>()?;
         let elements = shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d)).filter(|&n| n <= max_elements).ok_or_else(|| {
             RequestError::TooLarge(format!("input `{}`: shape {:?} is over the server's limit of {max_elements} elements", input.name, input.shape))
         })?;
@@ -139,8 +143,12 @@ pub fn decode_request(json: &[u8], binary: &[u8], inputs: &[IoInfo], outputs: &[
         }
         let tensor = match (input.parameters.get("binary_data_size"), input.data) {
             (Some(size), None) => {
-                let size = size.as_u64().and_then(|s| usize::try_from(s).ok()).ok_or_else(|| at(format!("binary_data_size {size} is not a byte count")))?;
-                let bytes = offset.checked_add(size).and_then(|end| binary.get(offset..end)).ok_or_else(|| at(format!("binary_data_size {size} runs past the {} bytes of binary data", binary.len())))?;
+                let size =
+                    size.as_u64().and_then(|s| usize::try_from(s).ok()).ok_or_else(|| at(format!("binary_data_size {size} is not a byte count")))?;
+                let bytes = offset
+                    .checked_add(size)
+                    .and_then(|end| binary.get(offset..end))
+                    .ok_or_else(|| at(format!("binary_data_size {size} runs past the {} bytes of binary data", binary.len())))?;
                 offset += size;
                 from_bytes(info.dtype, &shape, elements, bytes).map_err(at)?
             }
@@ -164,7 +172,8 @@ pub fn decode_request(json: &[u8], binary: &[u8], inputs: &[IoInfo], outputs: &[
         Some(list) => list
             .into_iter()
             .map(|o| {
-                let i = outputs.iter().position(|x| x.name == o.name).ok_or_else(|| bad(format!("output `{}`: the model has no such output", o.name)))?;
+                let i =
+                    outputs.iter().position(|x| x.name == o.name).ok_or_else(|| bad(format!("output `{}`: the model has no such output", o.name)))?;
                 Ok((i, o.parameters.get("binary_data").and_then(Value::as_bool).unwrap_or(all_binary)))
             })
             .collect::<Result<_, RequestError>>()?,
@@ -363,13 +372,18 @@ mod tests {
         let wrong = |body: &str| decode_request(body.as_bytes(), &[], &inputs, &outputs, 100).unwrap_err().to_string();
         assert!(wrong(r#"{"inputs":[{"name":"x","shape":[2,3],"datatype":"FP32","data":[1,2,3,4,5,6]}]}"#).contains("axis 1 must be 2"));
         assert!(wrong(r#"{"inputs":[{"name":"x","shape":[2,2],"datatype":"FP32","data":[1,2,3]}]}"#).contains("holds 4 values, `data` has 3"));
-        assert!(wrong(r#"{"inputs":[{"name":"x","shape":[2,2],"datatype":"INT64","data":[1,2,3,4]}]}"#).contains("datatype INT64 where the model takes FP32"));
+        assert!(
+            wrong(r#"{"inputs":[{"name":"x","shape":[2,2],"datatype":"INT64","data":[1,2,3,4]}]}"#)
+                .contains("datatype INT64 where the model takes FP32")
+        );
         assert!(wrong(r#"{"inputs":[{"name":"z","shape":[1,2],"datatype":"FP32","data":[1,2]}]}"#).contains("no such input"));
         assert!(wrong(r#"{"inputs":[]}"#).contains("input `x` is missing"));
         assert!(wrong(r#"{"inputs":[{"name":"x","shape":[2,2],"datatype":"FP32","data":[1,"a",3,4]}]}"#).contains("not a valid inference request"));
         let deep = format!(r#"{{"inputs":[{{"name":"x","shape":[1,2],"datatype":"FP32","data":{}1{}}}]}}"#, "[".repeat(100), "]".repeat(100));
         assert!(wrong(&deep).contains("nested deeper"));
-        let huge = decode_request(br#"{"inputs":[{"name":"x","shape":[4611686018427387904,4],"datatype":"FP32","data":[]}]}"#, &[], &inputs, &outputs, 100).unwrap_err();
+        let huge =
+            decode_request(br#"{"inputs":[{"name":"x","shape":[4611686018427387904,4],"datatype":"FP32","data":[]}]}"#, &[], &inputs, &outputs, 100)
+                .unwrap_err();
         assert!(matches!(huge, RequestError::TooLarge(_)), "{huge}");
     }
 

@@ -121,7 +121,9 @@ pub async fn serve(model: Model, addr: SocketAddr, limits: Limits, bound: impl F
 pub fn serve_blocking(model: Model, addr: SocketAddr, limits: Limits) -> Result<(), ServeError> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let name = model.name.clone();
-    runtime.block_on(serve(model, addr, limits, |at| eprintln!("serving `{name}` on http://{at} (Open Inference Protocol v2: POST /v2/models/{name}/infer)")))
+    runtime.block_on(serve(model, addr, limits, |at| {
+        eprintln!("serving `{name}` on http://{at} (Open Inference Protocol v2: POST /v2/models/{name}/infer)")
+    }))
 }
 
 fn router(app: Arc<App>) -> Router {
@@ -243,7 +245,9 @@ async fn run_inference(app: Arc<App>, name: String, version: Option<String>, hea
     }
     let bytes: Bytes = match tokio::time::timeout_at(deadline.into(), axum::body::to_bytes(body, limit)).await {
         Err(_) => return error(StatusCode::REQUEST_TIMEOUT, format!("the body did not arrive within {:?}", app.limits.timeout)),
-        Ok(Err(e)) if is_length_limit(&e) => return error(StatusCode::PAYLOAD_TOO_LARGE, format!("the body is over the server's limit of {limit} bytes")),
+        Ok(Err(e)) if is_length_limit(&e) => {
+            return error(StatusCode::PAYLOAD_TOO_LARGE, format!("the body is over the server's limit of {limit} bytes"));
+        }
         Ok(Err(e)) => return error(StatusCode::BAD_REQUEST, format!("reading the body: {e}")),
         Ok(Ok(b)) => b,
     };
@@ -253,7 +257,8 @@ async fn run_inference(app: Arc<App>, name: String, version: Option<String>, hea
         Some(_) => return error(StatusCode::BAD_REQUEST, format!("{HEADER_LENGTH} is not a length within the {}-byte body", bytes.len())),
     };
     let session = app.model.session.clone();
-    let decoded = match protocol::decode_request(&bytes[..json_len], &bytes[json_len..], session.inputs(), session.outputs(), app.limits.max_elements) {
+    let decoded = match protocol::decode_request(&bytes[..json_len], &bytes[json_len..], session.inputs(), session.outputs(), app.limits.max_elements)
+    {
         Ok(d) => d,
         Err(e) => return refuse(e),
     };

@@ -68,7 +68,14 @@ fn escape(s: &str) -> String {
 }
 
 /// Writes `dir/<name>/1/model.onnx` and `dir/<name>/config.pbtxt`; returns the model's folder.
-pub fn write_repository(dir: &Path, name: &str, model: &[u8], inputs: &[IoInfo], outputs: &[IoInfo], max_batch_size: usize) -> Result<PathBuf, TritonError> {
+pub fn write_repository(
+    dir: &Path,
+    name: &str,
+    model: &[u8],
+    inputs: &[IoInfo],
+    outputs: &[IoInfo],
+    max_batch_size: usize,
+) -> Result<PathBuf, TritonError> {
     if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c)) || name.starts_with('.') {
         return Err(TritonError::Name(name.into()));
     }

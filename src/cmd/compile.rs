@@ -34,7 +34,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     if let Some(dir) = &args.emit_training {
         let Some(train) = &spec.train else { anyhow::bail!("{}: --emit-training needs a [train] table", args.spec.display()) };
-        let graphs = onyx_compiler::train::build(&model.graph, train).with_context(|| format!("deriving the training graphs of {}", args.spec.display()))?;
+        let graphs =
+            onyx_compiler::train::build(&model.graph, train).with_context(|| format!("deriving the training graphs of {}", args.spec.display()))?;
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         let mut files = vec![("train_step.onnx", &graphs.step), ("eval.onnx", &graphs.eval)];
         if let Some(sharded) = &graphs.sharded {

@@ -60,7 +60,9 @@ fn runner(given: Option<&Path>) -> anyhow::Result<PathBuf> {
     let path = match (given, std::env::var_os("ONYX_RUNNER")) {
         (Some(p), _) => p.to_path_buf(),
         (None, Some(p)) => PathBuf::from(p),
-        (None, None) => std::env::current_exe().context("finding this executable")?.with_file_name(format!("onyx-runner{}", std::env::consts::EXE_SUFFIX)),
+        (None, None) => {
+            std::env::current_exe().context("finding this executable")?.with_file_name(format!("onyx-runner{}", std::env::consts::EXE_SUFFIX))
+        }
     };
     if !path.is_file() {
         bail!(

@@ -87,7 +87,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     let result = evaluator.evaluate(&x, &y, args.batch_size as usize, classes.as_deref())?;
     if let (Some(png), Some(c)) = (&args.plot, &result.confusion) {
-        let title = format!("{}: confusion matrix", args.model.file_name().map_or_else(|| args.model.display().to_string(), |f| f.to_string_lossy().to_string()));
+        let title = format!(
+            "{}: confusion matrix",
+            args.model.file_name().map_or_else(|| args.model.display().to_string(), |f| f.to_string_lossy().to_string())
+        );
         onyx_runtime::plot::confusion_matrix(png, &title, &c.labels, &c.counts)?;
         eprintln!("wrote {}", png.display());
     } else if args.plot.is_some() {

@@ -31,7 +31,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let (inputs, outputs) = (session.inputs(), session.outputs());
     let name = args.name.clone().unwrap_or_else(|| super::serve::model_name(&proto, &args.model));
     let folder = onyx_serve::triton::write_repository(&args.triton, &name, &bytes, inputs, outputs, args.max_batch_size)?;
-    let batching = if args.max_batch_size > 0 && onyx_serve::triton::batches(inputs, outputs) { format!("batches up to {}", args.max_batch_size) } else { "no batching".into() };
-    eprintln!("wrote {} (config.pbtxt and 1/model.onnx; {batching}); serve it with `tritonserver --model-repository {}`", folder.display(), args.triton.display());
+    let batching = if args.max_batch_size > 0 && onyx_serve::triton::batches(inputs, outputs) {
+        format!("batches up to {}", args.max_batch_size)
+    } else {
+        "no batching".into()
+    };
+    eprintln!(
+        "wrote {} (config.pbtxt and 1/model.onnx; {batching}); serve it with `tritonserver --model-repository {}`",
+        folder.display(),
+        args.triton.display()
+    );
     Ok(())
 }

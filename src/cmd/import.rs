@@ -35,14 +35,22 @@ pub struct Args {
 
 /// `NAME=16000` or `NAME=1,2,3`.
 fn parse_input_value(text: &str) -> Result<(String, Vec<f64>), String> {
-    let (name, values) = text.rsplit_once('=').filter(|(n, _)| !n.is_empty()).ok_or_else(|| format!("`{text}` is not NAME=V1,V2,... (e.g. sr=16000)"))?;
-    let values = values.split(',').map(|v| v.trim().parse::<f64>().map_err(|_| format!("value `{v}` of `{name}` is not a number"))).collect::<Result<_, _>>()?;
+    let (name, values) =
+        text.rsplit_once('=').filter(|(n, _)| !n.is_empty()).ok_or_else(|| format!("`{text}` is not NAME=V1,V2,... (e.g. sr=16000)"))?;
+    let values = values
+        .split(',')
+        .map(|v| v.trim().parse::<f64>().map_err(|_| format!("value `{v}` of `{name}` is not a number")))
+        .collect::<Result<_, _>>()?;
     Ok((name.to_string(), values))
 }
 
 /// The constant an input is bound to: its declared type, the shape its declared (or given) sizes
 /// fix, else one dimension of the values given.
-fn bound_value(proto: &onyx_proto::onnx::ModelProto, shapes: &[(String, Vec<Dim>)], (name, values): &(String, Vec<f64>)) -> anyhow::Result<(String, onyx_compiler::ir::Tensor)> {
+fn bound_value(
+    proto: &onyx_proto::onnx::ModelProto,
+    shapes: &[(String, Vec<Dim>)],
+    (name, values): &(String, Vec<f64>),
+) -> anyhow::Result<(String, onyx_compiler::ir::Tensor)> {
     use onyx_compiler::ir::{DType, Tensor};
     let declared = proto.graph.iter().flat_map(|g| &g.input).find(|v| v.name.as_deref() == Some(name.as_str()));
     let Some(declared) = declared else { anyhow::bail!("--input-value {name}: the model has no such input") };
@@ -83,10 +91,12 @@ fn parse_input_shape(text: &str) -> Result<(String, Vec<Dim>), String> {
 pub fn run(args: Args) -> anyhow::Result<()> {
     let proto = onyx_proto::read_model(&args.model).with_context(|| format!("reading {}", args.model.display()))?;
     let values = args.input_value.iter().map(|v| bound_value(&proto, &args.input_shape, v)).collect::<anyhow::Result<Vec<_>>>()?;
-    let graph = onyx_compiler::import_with_values(&proto, &args.input_shape, &values).with_context(|| format!("importing {}", args.model.display()))?;
+    let graph =
+        onyx_compiler::import_with_values(&proto, &args.input_shape, &values).with_context(|| format!("importing {}", args.model.display()))?;
     let rows = onyx_compiler::transfer::rows(&graph);
     let width = |f: &dyn Fn(&onyx_compiler::transfer::Row) -> usize, min: usize| rows.iter().map(f).max().unwrap_or(0).max(min);
-    let (wn, wo, wt, ws) = (width(&|r| r.node.chars().count(), 4), width(&|r| r.op.len(), 2), width(&|r| r.output.chars().count(), 6), width(&|r| r.shape.len(), 5));
+    let (wn, wo, wt, ws) =
+        (width(&|r| r.node.chars().count(), 4), width(&|r| r.op.len(), 2), width(&|r| r.output.chars().count(), 6), width(&|r| r.shape.len(), 5));
     let mut out = String::new();
     let _ = writeln!(out, "  {:>4}  {:<wn$}  {:<wo$}  {:<wt$}  {:<ws$}  {:>11}", "#", "node", "op", "output", "shape", "params");
     for (i, r) in rows.iter().enumerate() {
@@ -94,14 +104,25 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let _ = writeln!(out, "{mark} {i:>4}  {:<wn$}  {:<wo$}  {:<wt$}  {:<ws$}  {:>11}", r.node, r.op, r.output, r.shape, thousands(r.params));
     }
     let (trainable, non) = graph.stored_param_counts();
-    let _ = writeln!(out, "\n{} nodes, {} parameters ({} of them batch-normalization statistics or otherwise frozen)", rows.len(), thousands(trainable + non), thousands(non));
+    let _ = writeln!(
+        out,
+        "\n{} nodes, {} parameters ({} of them batch-normalization statistics or otherwise frozen)",
+        rows.len(),
+        thousands(trainable + non),
+        thousands(non)
+    );
     let cuts = onyx_compiler::transfer::cut_points(&graph);
     if cuts.is_empty() {
         let _ = writeln!(out, "no classic cut point found: cut at any output tensor above");
     } else {
         let names: Vec<String> = cuts.iter().map(|&c| format!("`{}` {}", graph.value(c).name, graph.value(c).ty)).collect();
         let _ = writeln!(out, "▶ classic cut points (deepest first): {}", names.join(", "));
-        let _ = writeln!(out, "use one in a spec: [model] base = {{ onnx = \"{}\", cut = \"{}\", trainable = false }}", args.model.display(), graph.value(cuts[0]).name);
+        let _ = writeln!(
+            out,
+            "use one in a spec: [model] base = {{ onnx = \"{}\", cut = \"{}\", trainable = false }}",
+            args.model.display(),
+            graph.value(cuts[0]).name
+        );
     }
     super::print(&out)
 }

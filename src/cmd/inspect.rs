@@ -19,7 +19,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let mut out = String::new();
     let _ = writeln!(out, "model:      {}", args.model.display());
     let _ = writeln!(out, "producer:   {}", if i.producer.is_empty() { "(unknown)" } else { &i.producer });
-    let opsets: Vec<String> = i.opsets.iter().map(|(d, v)| format!("{}{v}", if d.is_empty() { "ai.onnx ".to_string() } else { format!("{d} ") })).collect();
+    let opsets: Vec<String> =
+        i.opsets.iter().map(|(d, v)| format!("{}{v}", if d.is_empty() { "ai.onnx ".to_string() } else { format!("{d} ") })).collect();
     let _ = writeln!(out, "ir version: {}   opsets: {}", i.ir_version, opsets.join(", "));
     for (name, ty) in &i.inputs {
         let _ = writeln!(out, "input:      {name}: {ty}");

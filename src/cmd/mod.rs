@@ -63,7 +63,10 @@ pub fn read_one_file_model(path: &std::path::Path) -> anyhow::Result<(Vec<u8>, o
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     let proto = onyx_proto::read_model(path).with_context(|| format!("reading {}", path.display()))?;
     if onyx_proto::decode_model(&bytes).ok().as_ref() != Some(&proto) {
-        anyhow::bail!("{} keeps tensors in external data files; save it as one file first (onnx.save with save_as_external_data=False)", path.display());
+        anyhow::bail!(
+            "{} keeps tensors in external data files; save it as one file first (onnx.save with save_as_external_data=False)",
+            path.display()
+        );
     }
     Ok((bytes, proto))
 }

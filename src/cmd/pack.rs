@@ -1,8 +1,8 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
-use onyx_compiler::summary::thousands;
 use onyx_compiler::ir::{DType, Dim, TensorType};
+use onyx_compiler::summary::thousands;
 use onyx_runtime::{HostTensor, Session};
 
 /// Store a model's weights as float16 (each followed by a Cast to float32), halving the file, or
@@ -54,12 +54,25 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             let report = onyx_compiler::passes::compute_fp16(&mut graph)?;
             let kept: Vec<String> = report.float_ops.iter().map(|(op, n)| format!("{n} {op}")).collect();
             let kept = if kept.is_empty() { String::new() } else { format!("; kept in float32: {}", kept.join(", ")) };
-            (format!("{} compute in float16, {} weights ({} values) stored so, {} at the boundaries{kept}", super::plural(report.half_nodes, "node"), report.weights, thousands(report.elements), super::plural(report.casts, "cast")), report.notes())
+            (
+                format!(
+                    "{} compute in float16, {} weights ({} values) stored so, {} at the boundaries{kept}",
+                    super::plural(report.half_nodes, "node"),
+                    report.weights,
+                    thousands(report.elements),
+                    super::plural(report.casts, "cast")
+                ),
+                report.notes(),
+            )
         }
         None => {
             let report = onyx_compiler::passes::pack_fp16(&mut graph)?;
             if report.packed.is_empty() {
-                bail!("{}: no float32 weight of {} values or more to pack (smaller ones would grow the file)", args.model.display(), onyx_compiler::passes::PACK_MIN_ELEMENTS);
+                bail!(
+                    "{}: no float32 weight of {} values or more to pack (smaller ones would grow the file)",
+                    args.model.display(),
+                    onyx_compiler::passes::PACK_MIN_ELEMENTS
+                );
             }
             (format!("packed {} weights ({} values) as float16", report.packed.len(), thousands(report.elements)), report.notes())
         }
@@ -76,7 +89,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let engine = args.engine.engine()?;
     let original = engine.load(&proto)?;
     let small = engine.load(&packed).with_context(|| match args.compute {
-        Some(_) => format!("{} is written, but this engine cannot run it to measure the difference; ONNX Runtime can (--engine ort)", args.output.display()),
+        Some(_) => {
+            format!("{} is written, but this engine cannot run it to measure the difference; ONNX Runtime can (--engine ort)", args.output.display())
+        }
         None => format!("running {}", args.output.display()),
     })?;
     let (inputs, labels) = match (&args.data, &args.target) {
@@ -84,7 +99,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             let [input] = original.inputs() else { bail!("--target reads labelled data for a model with one input") };
             let width = original.outputs().first().and_then(|o| o.shape.last()).and_then(|d| d.fixed()).unwrap_or(1);
             // Class indices for a model with several outputs per sample, 0/1 for one.
-            let target = if width > 1 { TensorType::new(DType::I64, vec![Dim::batch()]) } else { TensorType::new(DType::F32, vec![Dim::batch(), Dim::Fixed(1)]) };
+            let target = if width > 1 {
+                TensorType::new(DType::I64, vec![Dim::batch()])
+            } else {
+                TensorType::new(DType::F32, vec![Dim::batch(), Dim::Fixed(1)])
+            };
             let (x, y) = onyx_runtime::data::read_labelled(path, input, &target, Some(column.as_str()).filter(|c| !c.is_empty()))?;
             (vec![x], Some(y))
         }
@@ -99,7 +118,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let (x, y) = (x.to_f64_vec(), y.to_f64_vec());
         let abs = x.iter().zip(&y).map(|(p, q)| (p - q).abs()).fold(0.0, f64::max);
         let scale = x.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-        println!("output `{}`: largest difference {abs:.3e} absolute, {:.3e} relative to its largest value, over {} samples", info.name, abs / scale.max(f64::MIN_POSITIVE), inputs[0].shape().first().copied().unwrap_or(0));
+        println!(
+            "output `{}`: largest difference {abs:.3e} absolute, {:.3e} relative to its largest value, over {} samples",
+            info.name,
+            abs / scale.max(f64::MIN_POSITIVE),
+            inputs[0].shape().first().copied().unwrap_or(0)
+        );
     }
     Ok(())
 }

@@ -1,8 +1,8 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
-use onyx_runtime::data::{self, OutputFormat};
 use onyx_runtime::Session;
+use onyx_runtime::data::{self, OutputFormat};
 
 /// Run a model on inputs from a CSV, NPY or NPZ file, or forecast a series.
 ///
@@ -87,10 +87,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 fn forecast(args: &Args, session: &dyn Session) -> anyhow::Result<()> {
     let Some(path) = &args.series else { bail!("give --input or --series") };
     let info = &session.inputs()[0];
-    let window = match (session.inputs().len(), info.shape.get(1).and_then(|d| d.fixed()), info.shape.get(2).and_then(|d| d.fixed()), info.shape.len()) {
-        (1, Some(w), Some(1), 3) => w,
-        _ => bail!("--series needs a model of one (window, 1) input, but it takes {}", info.describe()),
-    };
+    let window =
+        match (session.inputs().len(), info.shape.get(1).and_then(|d| d.fixed()), info.shape.get(2).and_then(|d| d.fixed()), info.shape.len()) {
+            (1, Some(w), Some(1), 3) => w,
+            _ => bail!("--series needs a model of one (window, 1) input, but it takes {}", info.describe()),
+        };
     let (column, mut series) = data::read_series(path, args.column.as_deref())?;
     let known = series.len();
     if known < window {
@@ -111,11 +112,20 @@ fn forecast(args: &Args, session: &dyn Session) -> anyhow::Result<()> {
         let first = (known - ((known - window) as f64 * args.validation_split).floor() as usize).max(window);
         let ends: Vec<usize> = (first..known).collect();
         let fitted = if ends.is_empty() { vec![] } else { session.run(&[data::windows_ending(&series, window, &ends)])?.remove(0).to_f64_vec() };
-        let points = |range: std::ops::Range<usize>, values: &[f64]| -> Vec<(f64, f64)> { range.map(|i| i as f64).zip(values.iter().copied()).collect() };
+        let points =
+            |range: std::ops::Range<usize>, values: &[f64]| -> Vec<(f64, f64)> { range.map(|i| i as f64).zip(values.iter().copied()).collect() };
         let mut ahead = points(known - 1..series.len(), &series[known - 1..]);
         ahead.truncate(args.steps as usize + 1);
         let lines = [("series", points(0..known, &series[..known])), ("one-step fit", points(first..known, &fitted)), ("forecast", ahead)];
-        onyx_runtime::plot::line_chart(png, &format!("{column}: forecast by {}", args.model.file_name().map_or_else(|| args.model.display().to_string(), |f| f.to_string_lossy().to_string())), ("step", &column), &lines)?;
+        onyx_runtime::plot::line_chart(
+            png,
+            &format!(
+                "{column}: forecast by {}",
+                args.model.file_name().map_or_else(|| args.model.display().to_string(), |f| f.to_string_lossy().to_string())
+            ),
+            ("step", &column),
+            &lines,
+        )?;
         eprintln!("wrote {}", png.display());
     }
     Ok(())
@@ -128,7 +138,8 @@ fn classify_images(args: &Args, dir: &std::path::Path, proto: &onyx_proto::onnx:
     let files = data::image_files(dir)?;
     let [info] = session.inputs() else { bail!("a folder of images feeds a model of one input; this one takes {}", session.inputs().len()) };
     let names = onyx_runtime::classes::class_names(proto);
-    let metadata: Vec<(String, String)> = proto.metadata_props.iter().map(|p| (p.key.clone().unwrap_or_default(), p.value.clone().unwrap_or_default())).collect();
+    let metadata: Vec<(String, String)> =
+        proto.metadata_props.iter().map(|p| (p.key.clone().unwrap_or_default(), p.value.clone().unwrap_or_default())).collect();
     let format = onyx_compiler::image_format::ImageFormat::of(&info.shape, &metadata);
     let top = args.top as usize;
     let mut header = vec!["path".to_string()];

@@ -12,9 +12,14 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<()> {
     let spec = onyx_compiler::Spec::from_file(&args.spec)?;
     let model = onyx_compiler::compile(&spec)?;
-    let inputs: Vec<(String, String)> = model.graph.inputs.iter().map(|&i| {
-        let v = model.graph.value(i);
-        (v.name.clone(), v.ty.keras_shape())
-    }).collect();
+    let inputs: Vec<(String, String)> = model
+        .graph
+        .inputs
+        .iter()
+        .map(|&i| {
+            let v = model.graph.value(i);
+            (v.name.clone(), v.ty.keras_shape())
+        })
+        .collect();
     super::print(&onyx_compiler::summary::summary(&model, &inputs))
 }

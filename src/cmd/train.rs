@@ -6,10 +6,12 @@ use onyx_compiler::Spec;
 use onyx_compiler::ir::{Graph, Regularizer, Tensor, ValueId};
 use onyx_compiler::spec::TrainSpec;
 use onyx_proto::onnx::ModelProto;
-use onyx_runtime::train::EpochLog;
-use onyx_runtime::{HostTensor, TractEngine, solve};
 use onyx_runtime::data::{changes, feature_stats, overall_stats, read_image_folder_for, read_labelled, read_series, standardize, windows};
-use onyx_runtime::train::{EarlyStopping, Event, FitOptions, Features, Trainer, features, load_checkpoint, split_frozen_base, write_history_csv, write_loss_plot};
+use onyx_runtime::train::EpochLog;
+use onyx_runtime::train::{
+    EarlyStopping, Event, Features, FitOptions, Trainer, features, load_checkpoint, split_frozen_base, write_history_csv, write_loss_plot,
+};
+use onyx_runtime::{HostTensor, TractEngine, solve};
 
 /// Train a spec, or an existing .onnx from its current weights, on labelled data by running the ONNX
 /// training-step graph on tract (or on ONNX Runtime with --engine ort). A linear model whose [train]
@@ -137,8 +139,13 @@ fn start(args: &Args) -> anyhow::Result<Start> {
         let meta = |key: &str| graph.metadata.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
         let train = match (config, meta("onyx.train")) {
             (Some(train), _) => train,
-            (None, Some(stored)) => onyx_compiler::spec::parse_train(&PathBuf::from(format!("{} (metadata onyx.train).json", args.spec.display())), stored)?,
-            (None, None) => bail!("{} holds no training settings (onyx stores its [train] table as metadata `onyx.train`); give --config FILE with a [train] table", args.spec.display()),
+            (None, Some(stored)) => {
+                onyx_compiler::spec::parse_train(&PathBuf::from(format!("{} (metadata onyx.train).json", args.spec.display())), stored)?
+            }
+            (None, None) => bail!(
+                "{} holds no training settings (onyx stores its [train] table as metadata `onyx.train`); give --config FILE with a [train] table",
+                args.spec.display()
+            ),
         };
         let name = args.spec.file_stem().map_or_else(|| graph.name.clone(), |s| s.to_string_lossy().to_string());
         let seed = meta("onyx.seed").and_then(|s| s.parse().ok()).unwrap_or(onyx_compiler::spec::DEFAULT_SEED);
@@ -159,9 +166,19 @@ fn start(args: &Args) -> anyhow::Result<Start> {
         let from = onyx_compiler::import(&onyx_proto::read_model(path)?).with_context(|| format!("importing {}", path.display()))?;
         let report = onyx_compiler::transfer::warm_start(&mut graph, &from);
         if report.copied.is_empty() {
-            bail!("--init-from {}: no weight of the model has a match (same name and shape) there; the model's weights are {}", path.display(), report.missing.iter().chain(report.mismatched.iter().map(|(n, _)| n)).take(8).cloned().collect::<Vec<_>>().join(", "));
+            bail!(
+                "--init-from {}: no weight of the model has a match (same name and shape) there; the model's weights are {}",
+                path.display(),
+                report.missing.iter().chain(report.mismatched.iter().map(|(n, _)| n)).take(8).cloned().collect::<Vec<_>>().join(", ")
+            );
         }
-        eprintln!("warm start from {}: copied {} of {} weights: {}", path.display(), report.copied.len(), report.copied.len() + report.mismatched.len() + report.missing.len(), report.copied.join(", "));
+        eprintln!(
+            "warm start from {}: copied {} of {} weights: {}",
+            path.display(),
+            report.copied.len(),
+            report.copied.len() + report.mismatched.len() + report.missing.len(),
+            report.copied.join(", ")
+        );
         for (name, why) in &report.mismatched {
             eprintln!("  kept the initialized `{name}`: {why}");
         }
@@ -198,12 +215,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let linear = match (&spec, train.solver != "gd") {
         (_, false) => None,
         (Some(spec), true) => Some(linear_model(&args.spec, &train, spec, &graph)?),
-        (None, true) => bail!("[train] solver = \"{}\" fits a linear model from its spec; train {} with solver = \"gd\"", train.solver, args.spec.display()),
+        (None, true) => {
+            bail!("[train] solver = \"{}\" fits a linear model from its spec; train {} with solver = \"gd\"", train.solver, args.spec.display())
+        }
     };
     // A frozen base runs once over the data; the head trains on its features.
     let frozen = if args.no_cache { None } else { split_frozen_base(&graph) };
     let trained_part = frozen.as_ref().map_or(&graph, |f| &f.head);
-    let graphs = onyx_compiler::train::build(trained_part, &train).with_context(|| format!("deriving the training graph of {}", args.spec.display()))?;
+    let graphs =
+        onyx_compiler::train::build(trained_part, &train).with_context(|| format!("deriving the training graph of {}", args.spec.display()))?;
     let [input] = graph.inputs.as_slice() else { bail!("onyx train feeds one model input; this model has {}", graph.inputs.len()) };
     let v = graph.value(*input);
     let info = onyx_runtime::IoInfo { name: v.name.clone(), dtype: v.ty.dtype, shape: v.ty.shape.clone() };
@@ -218,7 +238,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 // split, so that it holds every class.
                 let folder = read_image_folder_for(path, &info, &graph.metadata, known)?.shuffled(args.seed.unwrap_or(seed));
                 if !args.quiet {
-                    eprintln!("{}: {} images of {} classes: {}", path.display(), folder.y.shape()[0], folder.classes.len(), folder.classes.iter().enumerate().map(|(i, c)| format!("{i} = {c}")).collect::<Vec<_>>().join(", "));
+                    eprintln!(
+                        "{}: {} images of {} classes: {}",
+                        path.display(),
+                        folder.y.shape()[0],
+                        folder.classes.len(),
+                        folder.classes.iter().enumerate().map(|(i, c)| format!("{i} = {c}")).collect::<Vec<_>>().join(", ")
+                    );
                 }
                 (folder.x, folder.y, Some(folder.classes))
             }
@@ -273,7 +299,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         export(fitted.model, &info.name, scaling.as_ref(), false, args.pack.is_some(), &output)?;
         let history_path = beside(&output, ".history.csv");
         write_history_csv(&history_path, std::slice::from_ref(&fitted.log))?;
-        eprintln!("fitted {} by {} in {:.3} s: loss {:.4}, R² {:.4} on the training data{}", name, fitted.method, fitted.elapsed, fitted.log.loss, fitted.r2, fitted.note);
+        eprintln!(
+            "fitted {} by {} in {:.3} s: loss {:.4}, R² {:.4} on the training data{}",
+            name, fitted.method, fitted.elapsed, fitted.log.loss, fitted.r2, fitted.note
+        );
         eprintln!("wrote {} and {}", output.display(), history_path.display());
         return Ok(());
     }
@@ -287,16 +316,28 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             let batch = train.batch_size.unwrap_or(32).clamp(1, 64);
             let mut tick = |rows: usize| bar.inc(rows as u64);
             let budget = args.cache_memory_mb.saturating_mul(1 << 20);
-            let spill = |part: &str| output_dir.join(format!(".{}.{part}-features.{}.f32", output.file_name().map_or("model".into(), |f| f.to_string_lossy()), std::process::id()));
-            let xt = features(&frozen.base, engine.as_ref(), &xt[0], batch, budget, &spill("train"), &mut tick).context("computing the frozen base's features")?;
-            let xv = features(&frozen.base, engine.as_ref(), &xv[0], batch, budget, &spill("validation"), &mut tick).context("computing the frozen base's features")?;
+            let spill = |part: &str| {
+                output_dir.join(format!(
+                    ".{}.{part}-features.{}.f32",
+                    output.file_name().map_or("model".into(), |f| f.to_string_lossy()),
+                    std::process::id()
+                ))
+            };
+            let xt = features(&frozen.base, engine.as_ref(), &xt[0], batch, budget, &spill("train"), &mut tick)
+                .context("computing the frozen base's features")?;
+            let xv = features(&frozen.base, engine.as_ref(), &xv[0], batch, budget, &spill("validation"), &mut tick)
+                .context("computing the frozen base's features")?;
             bar.finish_and_clear();
             if !args.quiet {
                 let place = match &xt {
                     Features::Disk(d) => format!("on disk ({}, beyond --cache-memory-mb {})", d.path().display(), args.cache_memory_mb),
                     Features::Memory(_) => "in memory".into(),
                 };
-                eprintln!("computed the frozen base's features of {n} samples once in {:.2} s (up to `{}`), kept {place}; the rest trains on them", started.elapsed().as_secs_f64(), frozen.cut);
+                eprintln!(
+                    "computed the frozen base's features of {n} samples once in {:.2} s (up to `{}`), kept {place}; the rest trains on them",
+                    started.elapsed().as_secs_f64(),
+                    frozen.cut
+                );
             }
             (vec![xt], vec![xv])
         }
@@ -326,11 +367,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         trainer.resume(checkpoint)?;
     }
     let bar = if args.quiet { ProgressBar::hidden() } else { ProgressBar::new(0) };
-    bar.set_style(
-        ProgressStyle::with_template("epoch {prefix:>4} [{bar:30}] {pos}/{len} {msg}")
-            .expect("a valid template")
-            .progress_chars("=> "),
-    );
+    bar.set_style(ProgressStyle::with_template("epoch {prefix:>4} [{bar:30}] {pos}/{len} {msg}").expect("a valid template").progress_chars("=> "));
     let started = std::time::Instant::now();
     let mut seen = 0usize;
     let history = trainer.fit(&xt, &yt, validation, &opts, &mut |event| match event {
@@ -423,9 +460,16 @@ impl Scaling {
 }
 
 /// The sliding windows of `--window` over the `--target` column, checked against the model.
-fn series_windows(args: &Args, path: &Path, input: &onyx_runtime::IoInfo, target: &onyx_compiler::ir::TensorType, window: usize) -> anyhow::Result<(HostTensor, HostTensor)> {
+fn series_windows(
+    args: &Args,
+    path: &Path,
+    input: &onyx_runtime::IoInfo,
+    target: &onyx_compiler::ir::TensorType,
+    window: usize,
+) -> anyhow::Result<(HostTensor, HostTensor)> {
     let steps = input.shape.get(1).and_then(|d| d.fixed());
-    let reads = window.checked_sub(usize::from(args.difference)).filter(|&s| s > 0).ok_or_else(|| anyhow!("--difference needs --window 2 or more"))?;
+    let reads =
+        window.checked_sub(usize::from(args.difference)).filter(|&s| s > 0).ok_or_else(|| anyhow!("--difference needs --window 2 or more"))?;
     if input.shape.len() != 3 || steps != Some(reads) || input.shape[2].fixed() != Some(1) {
         bail!("--window {window} feeds ({reads}, 1) samples, but the model's input is {}", input.describe());
     }
@@ -524,7 +568,10 @@ fn linear_model(path: &Path, train: &TrainSpec, spec: &Spec, graph: &Graph) -> a
     };
     let units = graph.value(*kernel).ty.shape.get(1).and_then(|d| d.fixed());
     if units != Some(1) {
-        return Err(refuse(format!("the dense layer has {} units, and onyx train fits one target column", units.map_or("unknown".into(), |u| u.to_string()))));
+        return Err(refuse(format!(
+            "the dense layer has {} units, and onyx train fits one target column",
+            units.map_or("unknown".into(), |u| u.to_string())
+        )));
     }
     let regularizer = graph.value(*kernel).param.as_ref().and_then(|p| p.regularizer);
     Ok(Linear { kernel: *kernel, bias: *bias, regularizer })
@@ -543,7 +590,13 @@ struct Fitted {
 /// Solves for the kernel and bias of `linear` on the (already standardized, when asked) training
 /// rows and writes them into `model`; the one-row history holds Keras' loss (mse plus the
 /// regularization penalty), the spec's regression metrics, and the same on the validation rows.
-fn fit_exactly(train: &TrainSpec, linear: &Linear, mut model: Graph, (x, y): (&HostTensor, &HostTensor), validation: Option<(&HostTensor, &HostTensor)>) -> anyhow::Result<Fitted> {
+fn fit_exactly(
+    train: &TrainSpec,
+    linear: &Linear,
+    mut model: Graph,
+    (x, y): (&HostTensor, &HostTensor),
+    validation: Option<(&HostTensor, &HostTensor)>,
+) -> anyhow::Result<Fitted> {
     let started = std::time::Instant::now();
     let (xs, ys) = (x.to_f64_vec(), y.to_f64_vec());
     let n = ys.len();
@@ -552,7 +605,9 @@ fn fit_exactly(train: &TrainSpec, linear: &Linear, mut model: Graph, (x, y): (&H
     let (coef, intercept, method, note) = match train.solver.as_str() {
         "lstsq" => {
             if l1 > 0.0 {
-                bail!("[train] solver = \"lstsq\" fits least squares and ridge (an l2 regularizer), but the kernel has l1 = {l1}; use solver = \"cd\"");
+                bail!(
+                    "[train] solver = \"lstsq\" fits least squares and ridge (an l2 regularizer), but the kernel has l1 = {l1}; use solver = \"cd\""
+                );
             }
             let (coef, intercept) = solve::lstsq(&xs, n, p, &ys, l2)?;
             let method = if l2 > 0.0 { format!("ridge regression (alpha = n·l2 = {})", solve::ridge_alpha(n, l2)) } else { "least squares".into() };
@@ -560,12 +615,19 @@ fn fit_exactly(train: &TrainSpec, linear: &Linear, mut model: Graph, (x, y): (&H
         }
         "cd" => {
             if l1 == 0.0 {
-                bail!("[train] solver = \"cd\" fits Lasso and Elastic Net, but the kernel has no l1 regularizer; use solver = \"lstsq\" for least squares or ridge");
+                bail!(
+                    "[train] solver = \"cd\" fits Lasso and Elastic Net, but the kernel has no l1 regularizer; use solver = \"lstsq\" for least squares or ridge"
+                );
             }
             let (coef, intercept, sweeps) = solve::coordinate_descent(&xs, n, p, &ys, l1, l2, solve::DEFAULT_TOL, solve::DEFAULT_MAX_ITER)?;
             let (alpha, l1_ratio) = solve::elastic_net_params(l1, l2);
             let zeros = coef.iter().filter(|w| **w == 0.0).count();
-            (coef, intercept, format!("coordinate descent (alpha = {alpha}, l1_ratio = {l1_ratio})"), format!("; {sweeps} sweeps, {zeros} of {p} weights zero"))
+            (
+                coef,
+                intercept,
+                format!("coordinate descent (alpha = {alpha}, l1_ratio = {l1_ratio})"),
+                format!("; {sweeps} sweeps, {zeros} of {p} weights zero"),
+            )
         }
         other => bail!("[train] solver = \"{other}\" has no exact solver"),
     };

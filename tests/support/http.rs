@@ -46,7 +46,8 @@ pub fn read_reply(stream: TcpStream) -> std::io::Result<Reply> {
     let mut reader = BufReader::new(stream);
     let mut line = String::new();
     reader.read_line(&mut line)?;
-    let status = line.split_whitespace().nth(1).and_then(|s| s.parse().ok()).ok_or_else(|| std::io::Error::other(format!("no status line: {line:?}")))?;
+    let status =
+        line.split_whitespace().nth(1).and_then(|s| s.parse().ok()).ok_or_else(|| std::io::Error::other(format!("no status line: {line:?}")))?;
     let mut headers = vec![];
     loop {
         line.clear();
@@ -81,7 +82,8 @@ pub struct Server {
 impl Server {
     /// Starts `program args… --port 0` and waits for the address it prints.
     pub fn start(program: &Path, args: &[&str]) -> Server {
-        let mut child = Command::new(program).args(args).args(["--port", "0"]).stderr(Stdio::piped()).stdout(Stdio::null()).spawn().expect("the server starts");
+        let mut child =
+            Command::new(program).args(args).args(["--port", "0"]).stderr(Stdio::piped()).stdout(Stdio::null()).spawn().expect("the server starts");
         let mut err = BufReader::new(child.stderr.take().expect("stderr"));
         let deadline = Instant::now() + Duration::from_secs(60);
         let mut line = String::new();

@@ -44,11 +44,7 @@ pub fn model_specs() -> Vec<PathBuf> {
 
 /// Runs a script of scripts/ with the test Python; returns (success, stdout+stderr).
 pub fn run_python(script: &str, args: &[&Path]) -> (bool, String) {
-    let out = Command::new(python())
-        .arg(repo().join("scripts").join(script))
-        .args(args)
-        .output()
-        .expect("the test Python runs");
+    let out = Command::new(python()).arg(repo().join("scripts").join(script)).args(args).output().expect("the test Python runs");
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     (out.status.success(), text)
 }
@@ -109,8 +105,12 @@ pub fn random_inputs(session: &dyn onyx_runtime::Session, batch: usize, seed: u6
             let shape = info.batch_shape(batch).expect("known per-sample dims");
             let n: usize = shape.iter().product();
             match info.dtype {
-                onyx_compiler::ir::DType::I64 => HostTensor::I64(ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(&shape), (0..n).map(|_| rng.random_range(0..100)).collect()).unwrap()),
-                _ => HostTensor::F32(ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(&shape), (0..n).map(|_| rng.random_range(-2.0f32..2.0)).collect()).unwrap()),
+                onyx_compiler::ir::DType::I64 => HostTensor::I64(
+                    ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(&shape), (0..n).map(|_| rng.random_range(0..100)).collect()).unwrap(),
+                ),
+                _ => HostTensor::F32(
+                    ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(&shape), (0..n).map(|_| rng.random_range(-2.0f32..2.0)).collect()).unwrap(),
+                ),
             }
         })
         .collect()

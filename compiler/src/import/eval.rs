@@ -167,9 +167,45 @@ fn axis(a: i64, rank: usize) -> Result<usize, String> {
 pub fn evaluate(n: &NodeProto, inputs: &[Option<(&TensorType, Option<&Tensor>)>]) -> Result<Option<Tensor>, String> {
     let op = n.op_type.as_deref().unwrap_or_default();
     const OPS: &[&str] = &[
-        "Gather", "Unsqueeze", "Squeeze", "Concat", "Slice", "Cast", "Add", "Sub", "Mul", "Div", "Mod", "Max", "Min", "Neg", "Abs",
-        "Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual", "Not", "And", "Or", "Xor", "Where", "Reshape", "Expand",
-        "Size", "ReduceProd", "ReduceSum", "ReduceMin", "ReduceMax", "Tile", "Flatten", "Identity", "Floor", "Ceil", "Sqrt", "Transpose",
+        "Gather",
+        "Unsqueeze",
+        "Squeeze",
+        "Concat",
+        "Slice",
+        "Cast",
+        "Add",
+        "Sub",
+        "Mul",
+        "Div",
+        "Mod",
+        "Max",
+        "Min",
+        "Neg",
+        "Abs",
+        "Equal",
+        "Less",
+        "Greater",
+        "LessOrEqual",
+        "GreaterOrEqual",
+        "Not",
+        "And",
+        "Or",
+        "Xor",
+        "Where",
+        "Reshape",
+        "Expand",
+        "Size",
+        "ReduceProd",
+        "ReduceSum",
+        "ReduceMin",
+        "ReduceMax",
+        "Tile",
+        "Flatten",
+        "Identity",
+        "Floor",
+        "Ceil",
+        "Sqrt",
+        "Transpose",
     ];
     if !OPS.contains(&op) {
         return Ok(None);
@@ -357,7 +393,8 @@ pub fn evaluate(n: &NodeProto, inputs: &[Option<(&TensorType, Option<&Tensor>)>]
                 let st = strides(&x.dims);
                 let out_st = strides(&dims);
                 let total: usize = dims.iter().product();
-                let picks: Vec<usize> = (0..total).map(|flat| (0..dims.len()).map(|j| ((flat / out_st[j]) % dims[j]) % x.dims[j] * st[j]).sum()).collect();
+                let picks: Vec<usize> =
+                    (0..total).map(|flat| (0..dims.len()).map(|j| ((flat / out_st[j]) % dims[j]) % x.dims[j] * st[j]).sum()).collect();
                 x.pick(dims, &picks)
             } else {
                 let dims = broadcast(&[&x.dims, &target]).ok_or_else(|| format!("cannot expand {:?} to {target:?}", x.dims))?;

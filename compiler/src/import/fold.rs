@@ -39,7 +39,8 @@ pub fn fold(n: &NodeProto, inputs: &[Option<(&TensorType, Option<&Tensor>)>]) ->
         "ConstantOfShape" => {
             let Some((_, Some(shape))) = input(0) else { return Ok(None) };
             let dims = shape.as_i64().ok_or("its shape is not int64")?;
-            let dims: Vec<usize> = dims.iter().map(|&d| usize::try_from(d).map_err(|_| format!("shape {dims:?} has a negative size"))).collect::<Result<_, _>>()?;
+            let dims: Vec<usize> =
+                dims.iter().map(|&d| usize::try_from(d).map_err(|_| format!("shape {dims:?} has a negative size"))).collect::<Result<_, _>>()?;
             let fill = match attr("value") {
                 Some(a) if a.r#type == Some(AttributeType::Tensor as i32) => read_tensor(a.t.as_ref().ok_or("`value` holds no tensor")?)?,
                 _ => Tensor::scalar_f32(0.0),
@@ -48,7 +49,10 @@ pub fn fold(n: &NodeProto, inputs: &[Option<(&TensorType, Option<&Tensor>)>]) ->
                 return Err(format!("`value` holds {} elements; ONNX wants one", fill.len()));
             }
             // A weight made here is held in memory: no larger than a stored tensor may be (4 GiB).
-            let len = dims.iter().try_fold(1usize, |n, &d| n.checked_mul(d)).filter(|&n| n.saturating_mul(fill.dtype.size_of()) as u64 <= onyx_proto::MAX_TENSOR_BYTES);
+            let len = dims
+                .iter()
+                .try_fold(1usize, |n, &d| n.checked_mul(d))
+                .filter(|&n| n.saturating_mul(fill.dtype.size_of()) as u64 <= onyx_proto::MAX_TENSOR_BYTES);
             let len = len.ok_or_else(|| format!("shape {dims:?} makes a tensor over the 4 GiB a tensor may hold"))?;
             let weight = fill.dtype.is_float();
             folded(Tensor { dtype: fill.dtype, data: fill.data.repeat(len), dims }, weight)

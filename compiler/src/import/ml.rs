@@ -27,7 +27,6 @@ fn text(n: &NodeProto, name: &str) -> Option<String> {
     attr(n, name).and_then(|a| a.s.as_ref()).map(|s| String::from_utf8_lossy(s).into_owned())
 }
 
-
 /// `n` (of domain `ai.onnx.ml`) as default-domain nodes; `Ok(None)` for a ZipMap, which is dropped.
 pub fn lower(n: &NodeProto, known: &mut dyn Known) -> Result<Option<Upgraded>, String> {
     let op = n.op_type.as_deref().unwrap_or_default();

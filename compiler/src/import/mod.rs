@@ -26,15 +26,23 @@ pub enum ImportError {
     NoGraph,
     #[error("the model does not import the default ONNX domain; onyx reads opset {OPSET} of it")]
     NoOpset,
-    #[error("the model imports opset {version} of the default ONNX domain; onyx reads opsets {} to {} (and writes {OPSET})", upgrade::OLDEST, upgrade::NEWEST)]
+    #[error(
+        "the model imports opset {version} of the default ONNX domain; onyx reads opsets {} to {} (and writes {OPSET})",
+        upgrade::OLDEST,
+        upgrade::NEWEST
+    )]
     Opset { version: i64 },
     #[error("initializer `{name}`: {message}")]
     Initializer { name: String, message: String },
     #[error("graph input `{name}`: {message}")]
     Input { name: String, message: String },
-    #[error("{node}: domain `{domain}` is not supported; onyx reads the default ONNX domain, lowers scikit-learn's linear models of `ai.onnx.ml` and ONNX Runtime's DynamicQuantizeLSTM of `com.microsoft`")]
+    #[error(
+        "{node}: domain `{domain}` is not supported; onyx reads the default ONNX domain, lowers scikit-learn's linear models of `ai.onnx.ml` and ONNX Runtime's DynamicQuantizeLSTM of `com.microsoft`"
+    )]
     Domain { node: String, domain: String },
-    #[error("{node}: its condition `{cond}` depends on {inputs} at run time, so the branch cannot be chosen at import, and both cannot be computed and one picked: {why}; an If is inlined when its condition folds to a constant, as it does when it reads only input shapes given with --input-shape or inputs bound with --input-value")]
+    #[error(
+        "{node}: its condition `{cond}` depends on {inputs} at run time, so the branch cannot be chosen at import, and both cannot be computed and one picked: {why}; an If is inlined when its condition folds to a constant, as it does when it reads only input shapes given with --input-shape or inputs bound with --input-value"
+    )]
     RunTimeCondition { node: String, cond: String, inputs: String, why: String },
     #[error("{node}: op `{op}` (opset {opset}) is not one onyx can represent")]
     UnsupportedOp { node: String, op: String, opset: i64 },
@@ -88,11 +96,7 @@ pub fn import_with_values(model: &ModelProto, shapes: &[(String, Vec<Dim>)], val
         return Err(ImportError::SparseInitializer);
     }
     let mut graph = Graph::new(g.name.clone().unwrap_or_default());
-    graph.metadata = model
-        .metadata_props
-        .iter()
-        .map(|p| (p.key.clone().unwrap_or_default(), p.value.clone().unwrap_or_default()))
-        .collect();
+    graph.metadata = model.metadata_props.iter().map(|p| (p.key.clone().unwrap_or_default(), p.value.clone().unwrap_or_default())).collect();
     // Float initializers onyx wrote as constants rather than weights; export lists them afresh.
     let constants = graph.metadata_names(crate::export::CONSTANTS_KEY);
     let frozen = graph.metadata_names(crate::export::FROZEN_KEY);
@@ -108,7 +112,8 @@ pub fn import_with_values(model: &ModelProto, shapes: &[(String, Vec<Dim>)], val
     }
     let mut by_name: HashMap<String, ValueId> = HashMap::new();
     // Every name something reads: an optional output nothing reads may be left off.
-    let mut read: HashSet<String> = g.node.iter().flat_map(|n| n.input.iter().cloned()).chain(g.output.iter().filter_map(|v| v.name.clone())).collect();
+    let mut read: HashSet<String> =
+        g.node.iter().flat_map(|n| n.input.iter().cloned()).chain(g.output.iter().filter_map(|v| v.name.clone())).collect();
     for b in subgraphs(&g.node) {
         read.extend(b.node.iter().flat_map(|n| n.input.iter().cloned()).chain(b.output.iter().filter_map(|v| v.name.clone())));
     }
@@ -117,7 +122,11 @@ pub fn import_with_values(model: &ModelProto, shapes: &[(String, Vec<Dim>)], val
         let name = t.name.clone().unwrap_or_default();
         let tensor = read_tensor(t).map_err(|message| ImportError::Initializer { name: name.clone(), message })?;
         let ty = tensor.ty();
-        let param = (tensor.dtype.is_float() && !constants.contains(&name)).then(|| ParamInfo { trainable: !frozen.contains(&name), regularizer: None, layer: String::new() });
+        let param = (tensor.dtype.is_float() && !constants.contains(&name)).then(|| ParamInfo {
+            trainable: !frozen.contains(&name),
+            regularizer: None,
+            layer: String::new(),
+        });
         define(&mut graph, &mut by_name, Value { name, ty, init: Some(tensor), param }, &|| "an initializer".into())?;
     }
     let initializers: HashSet<&str> = g.initializer.iter().filter_map(|t| t.name.as_deref()).collect();
@@ -136,12 +145,14 @@ pub fn import_with_values(model: &ModelProto, shapes: &[(String, Vec<Dim>)], val
             if value.dtype != ty.dtype {
                 return Err(bad(format!("is bound to {} values, but the model takes {}", value.dtype, ty.dtype)));
             }
-            given_shape(&ty, &value.ty().shape).map_err(|_| bad(format!("is bound to a value of shape {:?}, but the model declares {ty}", value.dims)))?;
-            define(&mut graph, &mut by_name, Value { name: name.clone(), ty: value.ty(), init: Some(value.clone()), param: None }, &|| "a bound input".into())?;
+            given_shape(&ty, &value.ty().shape)
+                .map_err(|_| bad(format!("is bound to a value of shape {:?}, but the model declares {ty}", value.dims)))?;
+            define(&mut graph, &mut by_name, Value { name: name.clone(), ty: value.ty(), init: Some(value.clone()), param: None }, &|| {
+                "a bound input".into()
+            })?;
             continue;
         }
-        let id =
-            define(&mut graph, &mut by_name, Value { name, ty, init: None, param: None }, &|| "a graph input".into())?;
+        let id = define(&mut graph, &mut by_name, Value { name, ty, init: None, param: None }, &|| "a graph input".into())?;
         graph.inputs.push(id);
     }
 
@@ -152,7 +163,8 @@ pub fn import_with_values(model: &ModelProto, shapes: &[(String, Vec<Dim>)], val
         return Err(ImportError::Input { name: name.clone(), message: format!("is not an input of the model (its inputs: {})", names.join(", ")) });
     }
     let version = check_opset(model)?;
-    let mut reader = Reader { graph: &mut graph, by_name: &mut by_name, taken: &mut taken, constants: &constants, read: &read, version, dropped: vec![] };
+    let mut reader =
+        Reader { graph: &mut graph, by_name: &mut by_name, taken: &mut taken, constants: &constants, read: &read, version, dropped: vec![] };
     for (index, n) in g.node.iter().enumerate() {
         reader.read_node(n, index)?;
     }
@@ -188,7 +200,21 @@ fn given_shape(declared: &TensorType, dims: &[Dim]) -> Result<TensorType, String
             return Err(format!("is given size {given} in dimension {i}, but the model fixes it at {file}"));
         }
     }
-    let ty = TensorType::new(declared.dtype, dims.iter().zip(&declared.shape).map(|(g, f)| if g.fixed().is_some() { g.clone() } else if f.fixed().is_some() { f.clone() } else { g.clone() }).collect());
+    let ty = TensorType::new(
+        declared.dtype,
+        dims.iter()
+            .zip(&declared.shape)
+            .map(|(g, f)| {
+                if g.fixed().is_some() {
+                    g.clone()
+                } else if f.fixed().is_some() {
+                    f.clone()
+                } else {
+                    g.clone()
+                }
+            })
+            .collect(),
+    );
     if ty.bounded_elements().is_none() {
         return Err(format!("is given {ty}, more than the {} elements any tensor may hold", crate::ir::MAX_ELEMENTS));
     }
@@ -196,12 +222,7 @@ fn given_shape(declared: &TensorType, dims: &[Dim]) -> Result<TensorType, String
 }
 
 /// Adds a value under its (so far unused) name; `by` says what defines it, for the error.
-fn define(
-    graph: &mut Graph,
-    by_name: &mut HashMap<String, ValueId>,
-    value: Value,
-    by: &dyn Fn() -> String,
-) -> Result<ValueId, ImportError> {
+fn define(graph: &mut Graph, by_name: &mut HashMap<String, ValueId>, value: Value, by: &dyn Fn() -> String) -> Result<ValueId, ImportError> {
     if by_name.contains_key(&value.name) {
         return Err(ImportError::Redefined { name: value.name, by: by() });
     }
@@ -213,11 +234,7 @@ fn define(
 
 /// The default domain's opset, which must be one the importer reads.
 fn check_opset(model: &ModelProto) -> Result<i64, ImportError> {
-    let default = model
-        .opset_import
-        .iter()
-        .find(|o| matches!(o.domain.as_deref(), None | Some("") | Some("ai.onnx")))
-        .ok_or(ImportError::NoOpset)?;
+    let default = model.opset_import.iter().find(|o| matches!(o.domain.as_deref(), None | Some("") | Some("ai.onnx"))).ok_or(ImportError::NoOpset)?;
     match default.version {
         Some(v) if (upgrade::OLDEST..=upgrade::NEWEST).contains(&v) => Ok(v),
         version => Err(ImportError::Opset { version: version.unwrap_or(0) }),
@@ -253,9 +270,7 @@ pub fn read_type(vi: &ValueInfoProto) -> Result<TensorType, String> {
         .map(|(i, d)| match &d.value {
             // Paddle and older exporters write -1 for a size known only at run time.
             Some(dimension::Value::DimValue(-1)) => Ok(Dim::Sym(format!("{name}_dim{i}"))),
-            Some(dimension::Value::DimValue(n)) => {
-                usize::try_from(*n).map(Dim::Fixed).map_err(|_| format!("dimension {i} is negative ({n})"))
-            }
+            Some(dimension::Value::DimValue(n)) => usize::try_from(*n).map(Dim::Fixed).map_err(|_| format!("dimension {i} is negative ({n})")),
             Some(dimension::Value::DimParam(s)) if !s.is_empty() => Ok(Dim::Sym(s.clone())),
             _ => Ok(Dim::Sym(format!("{name}_dim{i}"))),
         })
@@ -277,11 +292,7 @@ pub fn read_tensor(t: &TensorProto) -> Result<Tensor, String> {
     if t.segment.is_some() {
         return Err("segmented tensors are not supported".into());
     }
-    let dims: Vec<usize> = t
-        .dims
-        .iter()
-        .map(|&d| usize::try_from(d).map_err(|_| format!("dimension {d} is negative")))
-        .collect::<Result<_, _>>()?;
+    let dims: Vec<usize> = t.dims.iter().map(|&d| usize::try_from(d).map_err(|_| format!("dimension {d} is negative"))).collect::<Result<_, _>>()?;
     let len: usize = dims.iter().product();
     let data: Vec<u8> = match &t.raw_data {
         Some(raw) => raw.clone(),
@@ -300,11 +311,7 @@ pub fn read_tensor(t: &TensorProto) -> Result<Tensor, String> {
         },
     };
     if data.len() != len * dtype.size_of() {
-        return Err(format!(
-            "holds {} bytes of {dtype}, but its shape {dims:?} needs {}",
-            data.len(),
-            len * dtype.size_of()
-        ));
+        return Err(format!("holds {} bytes of {dtype}, but its shape {dims:?} needs {}", data.len(), len * dtype.size_of()));
     }
     Ok(Tensor { dtype, dims, data })
 }
@@ -410,11 +417,14 @@ impl Reader<'_> {
             return self.read_branch(n, branch(if taken { "then_branch" } else { "else_branch" })?, &n.output, label);
         }
         // Both branches, each writing its outputs under names of its own, then a Where per output.
-        let named = |this: &mut Self, side: &str| -> Vec<String> { n.output.iter().map(|o| if o.is_empty() { String::new() } else { fresh_name(this.taken, &format!("{o}/{side}")) }).collect() };
+        let named = |this: &mut Self, side: &str| -> Vec<String> {
+            n.output.iter().map(|o| if o.is_empty() { String::new() } else { fresh_name(this.taken, &format!("{o}/{side}")) }).collect()
+        };
         let (then_names, else_names) = (named(self, "then"), named(self, "else"));
         let run_time = |this: &Self, why: String| {
             let inputs = this.inputs_behind(id);
-            let inputs = if inputs.is_empty() { "no graph input".to_string() } else { inputs.iter().map(|i| format!("`{i}`")).collect::<Vec<_>>().join(", ") };
+            let inputs =
+                if inputs.is_empty() { "no graph input".to_string() } else { inputs.iter().map(|i| format!("`{i}`")).collect::<Vec<_>>().join(", ") };
             ImportError::RunTimeCondition { node: label(), cond: cond.clone(), inputs, why }
         };
         for (which, names) in [("then_branch", &then_names), ("else_branch", &else_names)] {
@@ -498,7 +508,13 @@ impl Reader<'_> {
             if outer.is_empty() || source == *outer {
                 continue;
             }
-            let copy = NodeProto { op_type: Some("Identity".into()), name: Some(format!("{}/{outer}", n.name.as_deref().unwrap_or("If"))), input: vec![source], output: vec![outer.clone()], ..Default::default() };
+            let copy = NodeProto {
+                op_type: Some("Identity".into()),
+                name: Some(format!("{}/{outer}", n.name.as_deref().unwrap_or("If"))),
+                input: vec![source],
+                output: vec![outer.clone()],
+                ..Default::default()
+            };
             self.add_node(&copy, label, self.version)?;
         }
         Ok(())
@@ -506,7 +522,8 @@ impl Reader<'_> {
 
     /// The graph inputs a value depends on, by name.
     fn inputs_behind(&self, id: ValueId) -> Vec<String> {
-        let producer: HashMap<ValueId, usize> = self.graph.nodes.iter().enumerate().flat_map(|(i, n)| n.outputs.iter().map(move |&o| (o, i))).collect();
+        let producer: HashMap<ValueId, usize> =
+            self.graph.nodes.iter().enumerate().flat_map(|(i, n)| n.outputs.iter().map(move |&o| (o, i))).collect();
         let (mut stack, mut seen, mut found) = (vec![id], HashSet::new(), vec![]);
         while let Some(v) = stack.pop() {
             if !seen.insert(v) {
@@ -533,18 +550,14 @@ impl Reader<'_> {
             .iter()
             .map(|i| match i.as_str() {
                 "" => Ok(None),
-                i => self
-                    .by_name
-                    .get(i)
-                    .copied()
-                    .map(Some)
-                    .ok_or_else(|| ImportError::UndefinedValue { node: label(), value: i.to_string() }),
+                i => self.by_name.get(i).copied().map(Some).ok_or_else(|| ImportError::UndefinedValue { node: label(), value: i.to_string() }),
             })
             .collect::<Result<_, _>>()?;
         let facts: Vec<_> = inputs.iter().map(|i| i.map(|id| (&self.graph.value(id).ty, self.graph.value(id).init.as_ref()))).collect();
         if let Some(folded) = fold::fold(n, &facts).map_err(|message| ImportError::Fold { node: label(), message })? {
             let out = n.output.first().cloned().unwrap_or_default();
-            let param = (folded.weight && !self.constants.contains(&out)).then(|| ParamInfo { trainable: true, regularizer: None, layer: String::new() });
+            let param =
+                (folded.weight && !self.constants.contains(&out)).then(|| ParamInfo { trainable: true, regularizer: None, layer: String::new() });
             let value = Value { name: out, ty: folded.value.ty(), init: Some(folded.value), param };
             define(self.graph, self.by_name, value, label)?;
             return Ok(());

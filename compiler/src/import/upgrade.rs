@@ -84,7 +84,13 @@ pub fn upgrade(n: &NodeProto, version: i64, known: &mut dyn Known) -> Result<Upg
             let mode = String::from_utf8_lossy(attr(n, "auto_pad").and_then(|a| a.s.as_deref()).unwrap_or_default()).into_owned();
             let x = n.input.first().ok_or("has no input")?;
             let tx = known.ty(x).ok_or_else(|| format!("the type of `{x}` is unknown"))?;
-            let spatial: Vec<usize> = tx.shape.iter().skip(2).map(|d| d.fixed()).collect::<Option<_>>().ok_or_else(|| format!("auto_pad `{mode}` needs the spatial sizes of `{x}` known, but it is {tx}"))?;
+            let spatial: Vec<usize> = tx
+                .shape
+                .iter()
+                .skip(2)
+                .map(|d| d.fixed())
+                .collect::<Option<_>>()
+                .ok_or_else(|| format!("auto_pad `{mode}` needs the spatial sizes of `{x}` known, but it is {tx}"))?;
             let kernel: Vec<i64> = match attr(n, "kernel_shape") {
                 Some(k) => k.ints.clone(),
                 None => {
@@ -124,7 +130,13 @@ pub fn upgrade(n: &NodeProto, version: i64, known: &mut dyn Known) -> Result<Upg
         "Conv" | "ConvTranspose" | "ConvInteger" if attr(n, "kernel_shape").is_none() => {
             let w = n.input.get(1).ok_or("has no kernel_shape and no weight")?;
             let tw = known.ty(w).ok_or_else(|| format!("the type of `{w}` is unknown"))?;
-            let kernel: Vec<i64> = tw.shape.iter().skip(2).map(|d| d.fixed().map(|d| d as i64)).collect::<Option<_>>().ok_or_else(|| format!("has no kernel_shape, and the weight's sizes {tw} are not known"))?;
+            let kernel: Vec<i64> = tw
+                .shape
+                .iter()
+                .skip(2)
+                .map(|d| d.fixed().map(|d| d as i64))
+                .collect::<Option<_>>()
+                .ok_or_else(|| format!("has no kernel_shape, and the weight's sizes {tw} are not known"))?;
             let mut m = n.clone();
             m.attribute.push(attrs::ints("kernel_shape", &kernel));
             // Spelled out, it may still need its auto_pad made explicit.
@@ -266,10 +278,16 @@ pub fn upgrade(n: &NodeProto, version: i64, known: &mut dyn Known) -> Result<Upg
         // nearest rounding down. Resize before opset 11 took the same two inputs.
         "Upsample" | "Resize" if version < 11 => {
             let [x, scales] = n.input.as_slice() else { return Err("takes X and scales".into()) };
-            let mode = attr(n, "mode").and_then(|a| a.s.clone()).map(|s| String::from_utf8_lossy(&s).into_owned()).unwrap_or_else(|| "nearest".into());
+            let mode =
+                attr(n, "mode").and_then(|a| a.s.clone()).map(|s| String::from_utf8_lossy(&s).into_owned()).unwrap_or_else(|| "nearest".into());
             let mode = if mode == "bilinear" { "linear".to_string() } else { mode };
-            let attribute = vec![attrs::string("mode", &mode), attrs::string("coordinate_transformation_mode", "asymmetric"), attrs::string("nearest_mode", "floor")];
-            let mut m = node("Resize", &label(n), &[x.as_str(), "", scales.as_str()], &n.output.iter().map(String::as_str).collect::<Vec<_>>(), attribute);
+            let attribute = vec![
+                attrs::string("mode", &mode),
+                attrs::string("coordinate_transformation_mode", "asymmetric"),
+                attrs::string("nearest_mode", "floor"),
+            ];
+            let mut m =
+                node("Resize", &label(n), &[x.as_str(), "", scales.as_str()], &n.output.iter().map(String::as_str).collect::<Vec<_>>(), attribute);
             m.domain = n.domain.clone();
             up.nodes.push(m);
             Ok(up)

@@ -89,10 +89,8 @@ impl Graph {
 
     /// Runs `op`'s shape rule on the values `inputs` name (`None` for an omitted optional input).
     pub fn infer(&self, op: &dyn Op, inputs: &[Option<ValueId>]) -> Result<Vec<TensorType>, OpError> {
-        let facts: Vec<Option<Fact>> = inputs
-            .iter()
-            .map(|i| i.map(|id| Fact { ty: &self.value(id).ty, value: self.value(id).init.as_ref() }))
-            .collect();
+        let facts: Vec<Option<Fact>> =
+            inputs.iter().map(|i| i.map(|id| Fact { ty: &self.value(id).ty, value: self.value(id).init.as_ref() })).collect();
         let types = op.infer(&facts)?;
         if let Some(t) = types.iter().find(|t| t.bounded_elements().is_none()) {
             return Err(crate::ops::shape_error(op.op_type(), format!("its output {t} would hold more than {} elements", super::MAX_ELEMENTS)));
@@ -102,10 +100,7 @@ impl Graph {
 
     /// Parameters in creation order.
     pub fn params(&self) -> impl Iterator<Item = (ValueId, &Value, &ParamInfo)> {
-        self.values
-            .iter()
-            .enumerate()
-            .filter_map(|(i, v)| v.param.as_ref().map(|p| (ValueId(i), v, p)))
+        self.values.iter().enumerate().filter_map(|(i, v)| v.param.as_ref().map(|p| (ValueId(i), v, p)))
     }
 
     /// Elements stored in parameters, split into (trainable, non-trainable), as the file holds them.

@@ -10,8 +10,12 @@ use crate::spec::raw::RawLayer;
 pub enum Activation {
     Linear,
     Relu,
-    LeakyRelu { alpha: f32 },
-    Elu { alpha: f32 },
+    LeakyRelu {
+        alpha: f32,
+    },
+    Elu {
+        alpha: f32,
+    },
     Sigmoid,
     Tanh,
     Softmax,

@@ -24,7 +24,12 @@ pub fn parse(raw: &RawLayer) -> Result<Box<dyn Layer>, LayerError> {
     if !(0.0..1.0).contains(&momentum) {
         return Err(LayerError::field("momentum", format!("{momentum} is not in [0, 1)")));
     }
-    Ok(Box::new(BatchNorm { epsilon: epsilon as f32, momentum: momentum as f32, center: raw.center.unwrap_or(true), scale: raw.scale.unwrap_or(true) }))
+    Ok(Box::new(BatchNorm {
+        epsilon: epsilon as f32,
+        momentum: momentum as f32,
+        center: raw.center.unwrap_or(true),
+        scale: raw.scale.unwrap_or(true),
+    }))
 }
 
 impl Layer for BatchNorm {
@@ -41,8 +46,16 @@ impl Layer for BatchNorm {
         };
         let (ones, zeros) = (vec![1.0; channels], vec![0.0; channels]);
         // ONNX always takes scale and bias; without `scale`/`center` they are fixed constants.
-        let gamma = if self.scale { cx.param("gamma", vec![channels], &ones, true, None) } else { cx.constant("gamma", Tensor::from_f32(vec![channels], &ones)) };
-        let beta = if self.center { cx.param("beta", vec![channels], &zeros, true, None) } else { cx.constant("beta", Tensor::from_f32(vec![channels], &zeros)) };
+        let gamma = if self.scale {
+            cx.param("gamma", vec![channels], &ones, true, None)
+        } else {
+            cx.constant("gamma", Tensor::from_f32(vec![channels], &ones))
+        };
+        let beta = if self.center {
+            cx.param("beta", vec![channels], &zeros, true, None)
+        } else {
+            cx.constant("beta", Tensor::from_f32(vec![channels], &zeros))
+        };
         let mean = cx.param("moving_mean", vec![channels], &zeros, false, None);
         let var = cx.param("moving_variance", vec![channels], &ones, false, None);
         cx.node(Arc::new(BatchNormalization { epsilon: self.epsilon, momentum: self.momentum }), &[x, gamma, beta, mean, var])

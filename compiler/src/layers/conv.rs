@@ -62,8 +62,7 @@ impl Layer for Conv {
     fn lower(&self, cx: &mut LayerCx, inputs: &[ValueId]) -> Result<ValueId, LayerError> {
         let x = inputs[0];
         let ty = cx.b.ty(x).clone();
-        let dims: Option<Vec<usize>> =
-            (ty.rank() == self.rank + 2).then(|| ty.shape[1..].iter().map(Dim::fixed).collect()).flatten();
+        let dims: Option<Vec<usize>> = (ty.rank() == self.rank + 2).then(|| ty.shape[1..].iter().map(Dim::fixed).collect()).flatten();
         let dims = match dims {
             Some(d) => d,
             _ => {
@@ -98,13 +97,8 @@ impl Layer for Conv {
             let bias = cx.draw("bias", &self.bias_init, &[self.filters]);
             args.push(cx.param("bias", vec![self.filters], &bias, true, None));
         }
-        let op = ConvOp {
-            kernel_shape: self.kernel.clone(),
-            strides: self.stride.clone(),
-            dilations: self.dilation.clone(),
-            pads,
-            group: self.groups,
-        };
+        let op =
+            ConvOp { kernel_shape: self.kernel.clone(), strides: self.stride.clone(), dilations: self.dilation.clone(), pads, group: self.groups };
         let y = cx.node(Arc::new(op), &args)?;
         self.activation.lower(cx, y)
     }

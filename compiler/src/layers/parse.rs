@@ -45,13 +45,7 @@ pub fn padding(value: &Option<String>) -> Result<Padding, LayerError> {
 /// Keras' padding: `valid` pads nothing; `same` pads so the output is ⌈input/stride⌉, the odd cell at
 /// the end (TensorFlow's convention). Returns ONNX's `pads` (every axis' begin, then every end), or
 /// says why a window cannot fit.
-pub fn pads(
-    padding: Padding,
-    input: &[usize],
-    kernel: &[usize],
-    stride: &[usize],
-    dilation: &[usize],
-) -> Result<Vec<usize>, String> {
+pub fn pads(padding: Padding, input: &[usize], kernel: &[usize], stride: &[usize], dilation: &[usize]) -> Result<Vec<usize>, String> {
     let (mut begins, mut ends) = (vec![], vec![]);
     for i in 0..input.len() {
         let span = dilation[i] * (kernel[i] - 1) + 1;
@@ -100,7 +94,14 @@ pub fn init(value: &Option<RawInit>, default: &str, field: &'static str) -> Resu
         Init::Orthogonal { gain } => Init::Orthogonal { gain: get(table.gain, gain) },
         other => other,
     };
-    let stray = [("value", table.value), ("minval", table.minval), ("maxval", table.maxval), ("mean", table.mean), ("stddev", table.stddev), ("gain", table.gain)];
+    let stray = [
+        ("value", table.value),
+        ("minval", table.minval),
+        ("maxval", table.maxval),
+        ("mean", table.mean),
+        ("stddev", table.stddev),
+        ("gain", table.gain),
+    ];
     let takes: &[&str] = match init {
         Init::Constant { .. } => &["value"],
         Init::RandomUniform { .. } => &["minval", "maxval"],

@@ -15,15 +15,30 @@ use crate::ops::{Direction, Op, Recurrent as RecurrentOp, RecurrentKind, Squeeze
 use crate::spec::raw::RawLayer;
 
 pub const LSTM_FIELDS: &[&str] = &[
-    "units", "activation", "recurrent_activation", "return_sequences", "use_bias", "init", "recurrent_init", "bias_init",
-    "regularizer", "unit_forget_bias",
+    "units",
+    "activation",
+    "recurrent_activation",
+    "return_sequences",
+    "use_bias",
+    "init",
+    "recurrent_init",
+    "bias_init",
+    "regularizer",
+    "unit_forget_bias",
 ];
 pub const GRU_FIELDS: &[&str] = &[
-    "units", "activation", "recurrent_activation", "return_sequences", "use_bias", "init", "recurrent_init", "bias_init",
-    "regularizer", "reset_after",
+    "units",
+    "activation",
+    "recurrent_activation",
+    "return_sequences",
+    "use_bias",
+    "init",
+    "recurrent_init",
+    "bias_init",
+    "regularizer",
+    "reset_after",
 ];
-pub const RNN_FIELDS: &[&str] =
-    &["units", "activation", "return_sequences", "use_bias", "init", "recurrent_init", "bias_init", "regularizer"];
+pub const RNN_FIELDS: &[&str] = &["units", "activation", "return_sequences", "use_bias", "init", "recurrent_init", "bias_init", "regularizer"];
 
 /// For each ONNX gate slot, the Keras gate it holds. LSTM: ONNX i,o,f,c ← Keras i,f,c,o; GRU and RNN
 /// share Keras' order.

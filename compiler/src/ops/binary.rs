@@ -193,7 +193,13 @@ impl BitShift {
         let left = match a.string("direction")?.as_deref() {
             Some("LEFT") => true,
             Some("RIGHT") => false,
-            other => return Err(OpError::Attribute { op: "BitShift".into(), name: "direction".into(), message: format!("must be LEFT or RIGHT, got {other:?}") }),
+            other => {
+                return Err(OpError::Attribute {
+                    op: "BitShift".into(),
+                    name: "direction".into(),
+                    message: format!("must be LEFT or RIGHT, got {other:?}"),
+                });
+            }
         };
         Ok(Arc::new(BitShift { left }))
     }

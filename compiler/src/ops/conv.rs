@@ -8,14 +8,7 @@ use crate::autodiff::GradCx;
 use crate::ir::{Dim, TensorType, ValueId};
 
 /// The output length of one spatial axis of a window op, or why the window does not fit.
-pub fn window_output(
-    input: usize,
-    kernel: usize,
-    stride: usize,
-    dilation: usize,
-    pad_begin: usize,
-    pad_end: usize,
-) -> Result<usize, String> {
+pub fn window_output(input: usize, kernel: usize, stride: usize, dilation: usize, pad_begin: usize, pad_end: usize) -> Result<usize, String> {
     // Attribute values come from files: arithmetic on them is checked.
     let too_large = || "the window's sizes overflow".to_string();
     let span = dilation.checked_mul(kernel.saturating_sub(1)).and_then(|s| s.checked_add(1)).ok_or_else(too_large)?;
@@ -43,13 +36,21 @@ pub(crate) const MAX_WINDOW_VALUE: usize = 1 << 20;
 /// A window attribute's group count, within [`MAX_WINDOW_VALUE`].
 pub(crate) fn group(a: &Attrs) -> Result<usize, OpError> {
     let g = a.int("group", 1)?;
-    usize::try_from(g.max(1)).ok().filter(|&g| g <= MAX_WINDOW_VALUE).ok_or_else(|| OpError::Attribute { op: a.op.to_string(), name: "group".into(), message: format!("{g} is not a valid value") })
+    usize::try_from(g.max(1)).ok().filter(|&g| g <= MAX_WINDOW_VALUE).ok_or_else(|| OpError::Attribute {
+        op: a.op.to_string(),
+        name: "group".into(),
+        message: format!("{g} is not a valid value"),
+    })
 }
 
 pub(crate) fn positive_ints(a: &Attrs, name: &str, rank: usize, default: usize) -> Result<Vec<usize>, OpError> {
     let values = a.ints(name).unwrap_or_else(|| vec![default as i64; rank]);
     if rank > 0 && values.len() != rank {
-        return Err(OpError::Attribute { op: a.op.to_string(), name: name.to_string(), message: format!("{} values where the window needs {rank}", values.len()) });
+        return Err(OpError::Attribute {
+            op: a.op.to_string(),
+            name: name.to_string(),
+            message: format!("{} values where the window needs {rank}", values.len()),
+        });
     }
     values
         .into_iter()
@@ -77,7 +78,11 @@ impl Conv {
         }
         if let Some(pad) = a.string("auto_pad")? {
             if pad != "NOTSET" {
-                return Err(OpError::Attribute { op: "Conv".into(), name: "auto_pad".into(), message: format!("`{pad}` is not supported; use explicit pads") });
+                return Err(OpError::Attribute {
+                    op: "Conv".into(),
+                    name: "auto_pad".into(),
+                    message: format!("`{pad}` is not supported; use explicit pads"),
+                });
             }
         }
         let rank = kernel_shape.len();
@@ -92,23 +97,16 @@ impl Conv {
 }
 
 /// Output spatial dims of a window op over `x` (N, C, spatial...).
-pub fn window_dims(
-    op: &str,
-    x: &TensorType,
-    kernel: &[usize],
-    strides: &[usize],
-    dilations: &[usize],
-    pads: &[usize],
-) -> Result<Vec<Dim>, OpError> {
+pub fn window_dims(op: &str, x: &TensorType, kernel: &[usize], strides: &[usize], dilations: &[usize], pads: &[usize]) -> Result<Vec<Dim>, OpError> {
     let rank = kernel.len();
     if x.rank() != rank + 2 {
         return Err(shape_error(op, format!("a {rank}-D window needs an input of rank {}, got {x}", rank + 2)));
     }
     (0..rank)
         .map(|i| match &x.shape[2 + i] {
-            Dim::Fixed(n) => window_output(*n, kernel[i], strides[i], dilations[i], pads[i], pads[rank + i])
-                .map(Dim::Fixed)
-                .map_err(|m| shape_error(op, m)),
+            Dim::Fixed(n) => {
+                window_output(*n, kernel[i], strides[i], dilations[i], pads[i], pads[rank + i]).map(Dim::Fixed).map_err(|m| shape_error(op, m))
+            }
             Dim::Sym(s) => Err(shape_error(op, format!("spatial dimension `{s}` must be known"))),
         })
         .collect()
@@ -130,10 +128,7 @@ impl Op for Conv {
         // correlates over the batch axis).
         match (x.shape.get(1), &w.shape[1]) {
             (Some(Dim::Fixed(c)), Dim::Fixed(per_group)) if *c != per_group * self.group => {
-                return Err(shape_error(
-                    "Conv",
-                    format!("input has {c} channels but the weights expect {per_group} x {} groups", self.group),
-                ));
+                return Err(shape_error("Conv", format!("input has {c} channels but the weights expect {per_group} x {} groups", self.group)));
             }
             // A missing channel axis is reported by `window_dims` below.
             (None, _) | (Some(Dim::Fixed(_)), Dim::Fixed(_)) | (Some(Dim::Sym(_)), Dim::Fixed(_)) => {}
@@ -177,7 +172,13 @@ impl Op for Conv {
 
 /// The spatial dimensions of (N, C, spatial...), which window gradients need known.
 pub(crate) fn spatial_dims(op: &str, t: &TensorType) -> Result<Vec<usize>, OpError> {
-    t.shape.get(2..).unwrap_or_default().iter().map(Dim::fixed).collect::<Option<_>>().ok_or_else(|| shape_error(op, format!("its gradient needs the spatial dimensions of {t}")))
+    t.shape
+        .get(2..)
+        .unwrap_or_default()
+        .iter()
+        .map(Dim::fixed)
+        .collect::<Option<_>>()
+        .ok_or_else(|| shape_error(op, format!("its gradient needs the spatial dimensions of {t}")))
 }
 
 /// The weight gradient shared by Conv and ConvTranspose, for the window geometry of `forward`: for
@@ -202,9 +203,7 @@ pub(crate) fn weight_gradient(cx: &mut GradCx, a: ValueId, b: ValueId, forward: 
     let mut crop = false;
     for i in 0..rank {
         let needed = strides[i] * (lb[i] - 1) + dilations[i] * (kernel[i] - 1) + 1;
-        let excess = (la[i] + pads[i] + pads[rank + i])
-            .checked_sub(needed)
-            .ok_or_else(|| shape_error(op, "the windows overrun the padded input"))?;
+        let excess = (la[i] + pads[i] + pads[rank + i]).checked_sub(needed).ok_or_else(|| shape_error(op, "the windows overrun the padded input"))?;
         let cut = excess.min(pads[rank + i]);
         w_pads[rank + i] -= cut;
         crop |= excess - cut >= dilations[i];

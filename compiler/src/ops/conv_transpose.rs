@@ -49,7 +49,12 @@ impl ConvTranspose {
                 .ints("output_padding")
                 .unwrap_or_else(|| vec![0; rank])
                 .into_iter()
-                .map(|v| usize::try_from(v).ok().filter(|&v| v <= super::conv::MAX_WINDOW_VALUE).ok_or_else(|| unsupported("output_padding", "must be between 0 and 2^20")))
+                .map(|v| {
+                    usize::try_from(v)
+                        .ok()
+                        .filter(|&v| v <= super::conv::MAX_WINDOW_VALUE)
+                        .ok_or_else(|| unsupported("output_padding", "must be between 0 and 2^20"))
+                })
                 .collect::<Result<_, _>>()?,
             group: super::conv::group(a)?,
             kernel_shape,
@@ -147,7 +152,11 @@ impl Op for ConvTranspose {
         let (x, w) = (cx.x(0)?, cx.x(1)?);
         let rank = self.kernel_shape.len();
         let tx = cx.ty(x);
-        let input: Vec<usize> = tx.shape[2..].iter().map(Dim::fixed).collect::<Option<_>>().ok_or_else(|| shape_error("ConvTranspose", "spatial dimensions must be known"))?;
+        let input: Vec<usize> = tx.shape[2..]
+            .iter()
+            .map(Dim::fixed)
+            .collect::<Option<_>>()
+            .ok_or_else(|| shape_error("ConvTranspose", "spatial dimensions must be known"))?;
         // dX: the forward Conv with the same geometry, which is this op's adjoint.
         let conv = Conv {
             kernel_shape: self.kernel_shape.clone(),

@@ -4,8 +4,8 @@ use std::sync::Arc;
 use onyx_proto::onnx::AttributeProto;
 
 use super::{
-    Attrs, BinaryKind, Cast, Compare, CompareKind, Fact, MatMul, Op, OpError, Reduce, ReduceKind, Reshape, Transpose, Unsqueeze,
-    Where, attrs, normalize_axis, required, shape_error,
+    Attrs, BinaryKind, Cast, Compare, CompareKind, Fact, MatMul, Op, OpError, Reduce, ReduceKind, Reshape, Transpose, Unsqueeze, Where, attrs,
+    normalize_axis, required, shape_error,
 };
 use crate::autodiff::GradCx;
 use crate::ir::{DType, Dim, Tensor, TensorType, ValueId};
@@ -53,7 +53,9 @@ impl Op for Gather {
         }
         let rows = td.shape[0].fixed().ok_or_else(|| shape_error("Gather", format!("its gradient needs the rows of {td}")))?;
         let name = format!("{}/grad", cx.node.name);
-        let int = |cx: &mut GradCx, what: &str, dims: Vec<usize>, values: &[i64]| cx.b.constant(&format!("{name}/{what}"), int_tensor(ti.dtype, dims, values));
+        let int = |cx: &mut GradCx, what: &str, dims: Vec<usize>, values: &[i64]| {
+            cx.b.constant(&format!("{name}/{what}"), int_tensor(ti.dtype, dims, values))
+        };
         // Negative indices count from the end.
         let zero = int(cx, "zero", vec![], &[0]);
         let count = int(cx, "rows", vec![], &[rows as i64]);
@@ -73,7 +75,11 @@ impl Op for Gather {
             let row = cx.op(Unsqueeze, &[g, axis])?;
             return Ok(vec![Some(cx.binary(BinaryKind::Mul, hit, row)?), None]);
         }
-        let width = td.shape[1..].iter().map(Dim::fixed).product::<Option<usize>>().ok_or_else(|| shape_error("Gather", format!("its gradient needs the row shape of {td}")))?;
+        let width = td.shape[1..]
+            .iter()
+            .map(Dim::fixed)
+            .product::<Option<usize>>()
+            .ok_or_else(|| shape_error("Gather", format!("its gradient needs the row shape of {td}")))?;
         let last = cx.ints(&[-1]);
         let expanded = cx.op(Unsqueeze, &[indices, last])?;
         let hit = cx.op(Compare { kind: CompareKind::Equal }, &[expanded, row_ids])?;

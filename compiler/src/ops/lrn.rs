@@ -43,7 +43,12 @@ impl Op for Lrn {
     }
 
     fn attributes(&self) -> Vec<AttributeProto> {
-        vec![attrs::float("alpha", self.alpha), attrs::float("beta", self.beta), attrs::float("bias", self.bias), attrs::int("size", self.size as i64)]
+        vec![
+            attrs::float("alpha", self.alpha),
+            attrs::float("beta", self.beta),
+            attrs::float("bias", self.bias),
+            attrs::int("size", self.size as i64),
+        ]
     }
 
     /// With d = bias + α/size·Σ x² (the window sum S), y = x·d^−β and
@@ -63,7 +68,8 @@ impl Op for Lrn {
         let window_sum = |cx: &mut GradCx, v: ValueId, below: usize, above: usize| -> Result<ValueId, OpError> {
             let map = cx.ints(&[0, 1, channels as i64, cells as i64]);
             let map = cx.op(Reshape, &[v, map])?;
-            let conv = Conv { kernel_shape: vec![self.size, 1], strides: vec![1, 1], dilations: vec![1, 1], pads: vec![below, 0, above, 0], group: 1 };
+            let conv =
+                Conv { kernel_shape: vec![self.size, 1], strides: vec![1, 1], dilations: vec![1, 1], pads: vec![below, 0, above, 0], group: 1 };
             let sum = cx.op(conv, &[map, ones])?;
             cx.reshape_to(sum, &tx)
         };

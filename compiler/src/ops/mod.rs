@@ -10,8 +10,8 @@ use onyx_proto::onnx::AttributeProto;
 use crate::autodiff::GradCx;
 use crate::ir::{Tensor, TensorType, ValueId};
 
-pub mod attrs;
 mod argmax;
+pub mod attrs;
 mod batch_norm;
 mod binary;
 mod cast;
@@ -65,12 +65,12 @@ pub use quantize::{ConvInteger, DynamicQuantizeLinear, MatMulInteger};
 pub use reduce::{Reduce, ReduceKind};
 pub use reshape::{Flatten, Reshape, Squeeze, Transpose, Unsqueeze};
 pub use resize::Resize;
+pub use rnn::{Direction, Recurrent, RecurrentKind};
 pub use select::Where;
 pub use shape_op::{Shape, Size};
-pub use split::Split;
-pub use rnn::{Direction, Recurrent, RecurrentKind};
 pub use slice::{Slice, slice_len};
 pub use softmax::{Softmax, SoftmaxKind};
+pub use split::Split;
 pub use topk::TopK;
 pub use unary::{IsInf, Unary, UnaryKind};
 
@@ -240,10 +240,7 @@ pub static REGISTRY: &[(&str, FromAttrs)] = &[
 
 /// Builds the op for an ONNX node from its type and attributes.
 pub fn from_onnx(op_type: &str, attributes: &[AttributeProto]) -> Result<Arc<dyn Op>, OpError> {
-    let (_, make) = REGISTRY
-        .iter()
-        .find(|(name, _)| *name == op_type)
-        .ok_or_else(|| OpError::Unsupported { op: op_type.to_string() })?;
+    let (_, make) = REGISTRY.iter().find(|(name, _)| *name == op_type).ok_or_else(|| OpError::Unsupported { op: op_type.to_string() })?;
     make(&Attrs { op: op_type, list: attributes })
 }
 
@@ -256,9 +253,5 @@ pub(crate) fn required<'a>(op: &str, inputs: &'a [Option<Fact<'a>>], index: usiz
 pub(crate) fn normalize_axis(op: &str, axis: i64, rank: usize) -> Result<usize, OpError> {
     let r = rank as i64;
     let a = if axis < 0 { axis + r } else { axis };
-    if (0..r).contains(&a) {
-        Ok(a as usize)
-    } else {
-        Err(shape_error(op, format!("axis {axis} is out of range for rank {rank}")))
-    }
+    if (0..r).contains(&a) { Ok(a as usize) } else { Err(shape_error(op, format!("axis {axis} is out of range for rank {rank}"))) }
 }

@@ -57,7 +57,11 @@ pub struct LayerNormalization {
 impl LayerNormalization {
     pub fn from_attrs(a: &Attrs) -> Result<Arc<dyn Op>, OpError> {
         if a.int("stash_type", 1)? != 1 {
-            return Err(OpError::Attribute { op: "LayerNormalization".into(), name: "stash_type".into(), message: "only 1 (float) is supported".into() });
+            return Err(OpError::Attribute {
+                op: "LayerNormalization".into(),
+                name: "stash_type".into(),
+                message: "only 1 (float) is supported".into(),
+            });
         }
         Ok(Arc::new(LayerNormalization { axis: a.int("axis", -1)?, epsilon: a.float("epsilon", 1e-5)?, statistics: false }))
     }

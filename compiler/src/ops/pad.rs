@@ -18,7 +18,11 @@ impl Pad {
             None | Some("constant") => Ok(Arc::new(Pad)),
             Some("reflect") => Ok(Arc::new(BorderPad { mode: BorderMode::Reflect })),
             Some("edge") => Ok(Arc::new(BorderPad { mode: BorderMode::Edge })),
-            Some(mode) => Err(OpError::Attribute { op: "Pad".into(), name: "mode".into(), message: format!("`{mode}` is not supported; only `constant`, `reflect` and `edge`") }),
+            Some(mode) => Err(OpError::Attribute {
+                op: "Pad".into(),
+                name: "mode".into(),
+                message: format!("`{mode}` is not supported; only `constant`, `reflect` and `edge`"),
+            }),
         }
     }
 }

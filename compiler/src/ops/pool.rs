@@ -5,8 +5,8 @@ use onyx_proto::onnx::AttributeProto;
 
 use super::conv::{positive_ints, spatial_dims, window_dims};
 use super::{
-    ArgMax, Attrs, BinaryKind, Cast, Compare, CompareKind, Conv, ConvTranspose, Fact, Op, OpError, Pad, Reshape, Resize, Slice, Unsqueeze,
-    Where, attrs, required, shape_error,
+    ArgMax, Attrs, BinaryKind, Cast, Compare, CompareKind, Conv, ConvTranspose, Fact, Op, OpError, Pad, Reshape, Resize, Slice, Unsqueeze, Where,
+    attrs, required, shape_error,
 };
 use crate::autodiff::GradCx;
 use crate::ir::{DType, Dim, Tensor, TensorType, ValueId};
@@ -42,7 +42,11 @@ impl Pool {
         }
         if let Some(pad) = a.string("auto_pad")? {
             if pad != "NOTSET" {
-                return Err(OpError::Attribute { op: op.into(), name: "auto_pad".into(), message: format!("`{pad}` is not supported; use explicit pads") });
+                return Err(OpError::Attribute {
+                    op: op.into(),
+                    name: "auto_pad".into(),
+                    message: format!("`{pad}` is not supported; use explicit pads"),
+                });
             }
         }
         if a.int("ceil_mode", 0)? != 0 {
@@ -76,11 +80,8 @@ impl Op for Pool {
     }
 
     fn attributes(&self) -> Vec<AttributeProto> {
-        let mut out = vec![
-            attrs::sizes("kernel_shape", &self.kernel_shape),
-            attrs::sizes("strides", &self.strides),
-            attrs::sizes("pads", &self.pads),
-        ];
+        let mut out =
+            vec![attrs::sizes("kernel_shape", &self.kernel_shape), attrs::sizes("strides", &self.strides), attrs::sizes("pads", &self.pads)];
         if self.kind == PoolKind::Average && self.count_include_pad {
             out.push(attrs::int("count_include_pad", 1));
         }
@@ -132,7 +133,13 @@ impl Op for Pool {
                 kernel_dims[0] *= cells;
                 let one_hot: Vec<f32> = (0..channels * cells * cells).map(|i| ((i / cells) % cells == i % cells) as u8 as f32).collect();
                 let pick = cx.b.constant(&format!("{name}/one_hot"), Tensor::from_f32(kernel_dims, &one_hot));
-                let gather = Conv { kernel_shape: self.kernel_shape.clone(), strides: self.strides.clone(), dilations: ones, pads: self.pads.clone(), group: channels };
+                let gather = Conv {
+                    kernel_shape: self.kernel_shape.clone(),
+                    strides: self.strides.clone(),
+                    dilations: ones,
+                    pads: self.pads.clone(),
+                    group: channels,
+                };
                 let windows = cx.op(gather, &[x, pick])?;
                 let dims = |split: &[usize]| -> Vec<i64> { [0].into_iter().chain(split.iter().chain(&out).map(|&d| d as i64)).collect() };
                 let by_cell = cx.ints(&dims(&[channels, cells]));
@@ -143,7 +150,8 @@ impl Op for Pool {
                     valid_dims.extend(&out);
                     let valid: Vec<u8> = (0..cells * out.iter().product::<usize>())
                         .map(|i| {
-                            let (k, o) = (unravel(&self.kernel_shape, i / out.iter().product::<usize>()), unravel(&out, i % out.iter().product::<usize>()));
+                            let (k, o) =
+                                (unravel(&self.kernel_shape, i / out.iter().product::<usize>()), unravel(&out, i % out.iter().product::<usize>()));
                             (0..o.len()).all(|a| geometry.inside(a, o[a], k[a])) as u8
                         })
                         .collect();
@@ -176,7 +184,10 @@ impl Pool {
     /// the usual CNN pooling, with at most 24 cells a window (the tiled gradient's codes are sums
     /// of powers of two, exact in float up to 2²⁴).
     fn tiles(&self, input: &[usize]) -> bool {
-        input.len() == 2 && self.strides == self.kernel_shape && self.pads.iter().all(|&p| p == 0) && self.kernel_shape.iter().product::<usize>() <= 24
+        input.len() == 2
+            && self.strides == self.kernel_shape
+            && self.pads.iter().all(|&p| p == 0)
+            && self.kernel_shape.iter().product::<usize>() <= 24
     }
 
     /// MaxPool's gradient when windows tile the input, computed on the input's grid: a cell wins
@@ -194,7 +205,15 @@ impl Pool {
     /// back), and 3.0 with a second MaxPool in place of the sum (tract's stride-2 MaxPool is slow);
     /// ONNX Runtime takes about the same time each way. The weights hold a whole sample's map,
     /// (1, C, H, W): engines multiply equal trailing shapes on their fast path, not (1, 1, H, W).
-    fn tiled_max_gradient(&self, cx: &mut GradCx, x: ValueId, g: ValueId, channels: usize, input: &[usize], out: &[usize]) -> Result<ValueId, OpError> {
+    fn tiled_max_gradient(
+        &self,
+        cx: &mut GradCx,
+        x: ValueId,
+        g: ValueId,
+        channels: usize,
+        input: &[usize],
+        out: &[usize],
+    ) -> Result<ValueId, OpError> {
         use BinaryKind::Mul;
         let (kh, kw) = (self.kernel_shape[0], self.kernel_shape[1]);
         let (covered_h, covered_w) = (out[0] * kh, out[1] * kw);
@@ -218,7 +237,13 @@ impl Pool {
         let weights = cx.b.constant(&format!("{name}/cell_weights"), Tensor::from_f32(vec![1, channels, covered_h, covered_w], &weights));
         let kept = cx.binary(Mul, hit, weights)?;
         let halves = cx.b.constant(&format!("{name}/halves"), Tensor::from_f32(vec![channels, 1, kh, kw], &vec![0.5; channels * kh * kw]));
-        let window_sum = Conv { kernel_shape: self.kernel_shape.clone(), strides: self.kernel_shape.clone(), dilations: vec![1, 1], pads: vec![0; 4], group: channels };
+        let window_sum = Conv {
+            kernel_shape: self.kernel_shape.clone(),
+            strides: self.kernel_shape.clone(),
+            dilations: vec![1, 1],
+            pads: vec![0; 4],
+            group: channels,
+        };
         let half_sum = cx.op(window_sum, &[kept, halves])?;
         let half_sum = spread(cx, half_sum)?;
         let winner = cx.op(Compare { kind: CompareKind::Less }, &[half_sum, kept])?;

@@ -107,7 +107,9 @@ impl Op for Reshape {
         let mut out: Vec<Option<Dim>> = Vec::with_capacity(target.len());
         for (i, &t) in target.iter().enumerate() {
             out.push(match t {
-                0 => Some(x.shape.get(i).cloned().ok_or_else(|| shape_error("Reshape", format!("0 at axis {i} copies a dimension the input lacks")))?),
+                0 => {
+                    Some(x.shape.get(i).cloned().ok_or_else(|| shape_error("Reshape", format!("0 at axis {i} copies a dimension the input lacks")))?)
+                }
                 -1 => None,
                 n if n > 0 => Some(Dim::Fixed(n as usize)),
                 n => return Err(shape_error("Reshape", format!("invalid target dimension {n}"))),
@@ -224,10 +226,7 @@ impl Op for Unsqueeze {
             }
         }
         let mut rest = x.shape.iter();
-        let shape = inserted
-            .iter()
-            .map(|&new| if new { Dim::Fixed(1) } else { rest.next().cloned().unwrap_or(Dim::Fixed(1)) })
-            .collect();
+        let shape = inserted.iter().map(|&new| if new { Dim::Fixed(1) } else { rest.next().cloned().unwrap_or(Dim::Fixed(1)) }).collect();
         Ok(vec![TensorType::new(x.dtype, shape)])
     }
 

@@ -22,7 +22,11 @@ impl Resize {
     pub fn from_attrs(a: &Attrs) -> Result<Arc<dyn Op>, OpError> {
         for unsupported in ["axes", "antialias", "keep_aspect_ratio_policy"] {
             if a.list.iter().any(|at| at.name.as_deref() == Some(unsupported)) {
-                return Err(OpError::Attribute { op: "Resize".into(), name: unsupported.into(), message: "is opset 18; onyx reads Resize as opset 17 has it".into() });
+                return Err(OpError::Attribute {
+                    op: "Resize".into(),
+                    name: unsupported.into(),
+                    message: "is opset 18; onyx reads Resize as opset 17 has it".into(),
+                });
             }
         }
         Ok(Arc::new(Resize {
@@ -41,7 +45,11 @@ impl Resize {
             mode: mode.into(),
             coordinate_transformation_mode: coordinates.into(),
             nearest_mode: nearest.into(),
-            attributes: vec![attrs::string("mode", mode), attrs::string("coordinate_transformation_mode", coordinates), attrs::string("nearest_mode", nearest)],
+            attributes: vec![
+                attrs::string("mode", mode),
+                attrs::string("coordinate_transformation_mode", coordinates),
+                attrs::string("nearest_mode", nearest),
+            ],
         }
     }
 
@@ -58,10 +66,12 @@ impl Resize {
         if !block_mapping || input.rank() != 4 || input.shape[..2] != output.shape[..2] {
             return None;
         }
-        (2..4).map(|i| match (input.shape[i].fixed(), output.shape[i].fixed()) {
-            (Some(a), Some(b)) if a > 0 && b % a == 0 => Some(b / a),
-            _ => None,
-        }).collect()
+        (2..4)
+            .map(|i| match (input.shape[i].fixed(), output.shape[i].fixed()) {
+                (Some(a), Some(b)) if a > 0 && b % a == 0 => Some(b / a),
+                _ => None,
+            })
+            .collect()
     }
 }
 
@@ -109,7 +119,12 @@ impl Op for Resize {
         let Some(g) = output_grads.first().copied().flatten() else { return Ok(vec![None; 4]) };
         let (tx, ty) = (cx.ty(cx.x(0)?), cx.ty(cx.y(0)));
         let Some(k) = self.blocks(&tx, &ty) else {
-            return Err(OpError::NoGradient { op: format!("Resize (mode {}, {} coordinates: only nearest upscaling by whole factors)", self.mode, self.coordinate_transformation_mode) });
+            return Err(OpError::NoGradient {
+                op: format!(
+                    "Resize (mode {}, {} coordinates: only nearest upscaling by whole factors)",
+                    self.mode, self.coordinate_transformation_mode
+                ),
+            });
         };
         let (c, h, w) = (tx.shape[1].fixed(), tx.shape[2].fixed(), tx.shape[3].fixed());
         let (Some(c), Some(h), Some(w)) = (c, h, w) else { return Err(shape_error("Resize", "its gradient needs fixed channels and sizes")) };

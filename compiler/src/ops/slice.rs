@@ -71,10 +71,7 @@ impl Op for Slice {
         let axes = const_ints(inputs, 3, "axes")?.unwrap_or_else(|| (0..starts.len() as i64).collect());
         let steps = const_ints(inputs, 4, "steps")?.unwrap_or_else(|| vec![1; starts.len()]);
         if ends.len() != starts.len() || axes.len() != starts.len() || steps.len() != starts.len() {
-            return Err(shape_error(
-                "Slice",
-                format!("starts {starts:?}, ends {ends:?}, axes {axes:?} and steps {steps:?} differ in length"),
-            ));
+            return Err(shape_error("Slice", format!("starts {starts:?}, ends {ends:?}, axes {axes:?} and steps {steps:?} differ in length")));
         }
         let mut shape = x.shape.clone();
         let mut seen = vec![false; x.rank()];
@@ -92,10 +89,7 @@ impl Op for Slice {
                 // A symbolic dimension can only be kept whole.
                 Dim::Sym(s) if start == 0 && step == 1 && end >= i32::MAX as i64 => Dim::Sym(s.clone()),
                 Dim::Sym(s) => {
-                    return Err(shape_error(
-                        "Slice",
-                        format!("cannot slice the symbolic dimension `{s}` on axis {axis}"),
-                    ));
+                    return Err(shape_error("Slice", format!("cannot slice the symbolic dimension `{s}` on axis {axis}")));
                 }
             };
         }

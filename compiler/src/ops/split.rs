@@ -17,7 +17,11 @@ pub struct Split {
 impl Split {
     pub fn from_attrs(a: &Attrs) -> Result<Arc<dyn Op>, OpError> {
         if a.list.iter().any(|at| at.name.as_deref() == Some("num_outputs")) {
-            return Err(OpError::Attribute { op: "Split".into(), name: "num_outputs".into(), message: "is opset 18; give the sizes as the `split` input".into() });
+            return Err(OpError::Attribute {
+                op: "Split".into(),
+                name: "num_outputs".into(),
+                message: "is opset 18; give the sizes as the `split` input".into(),
+            });
         }
         Ok(Arc::new(Split { axis: a.int("axis", 0)? }))
     }

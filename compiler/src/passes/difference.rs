@@ -31,13 +31,16 @@ pub fn difference_series(graph: &mut Graph, input: &str) -> Result<(), PassError
         b.node1(&format!("{input}/{name}"), Arc::new(Slice), &[raw, starts, ends, axes]).map_err(|e| PassError::at(input, e.to_string()))
     };
     let (later, earlier) = (slice(&mut b, "later", 1, steps as i64 + 1)?, slice(&mut b, "earlier", 0, steps as i64)?);
-    b.node_into(&format!("{input}/difference"), Arc::new(Binary { kind: BinaryKind::Sub }), &[later, earlier], &[id]).map_err(|e| PassError::at(input, e.to_string()))?;
+    b.node_into(&format!("{input}/difference"), Arc::new(Binary { kind: BinaryKind::Sub }), &[later, earlier], &[id])
+        .map_err(|e| PassError::at(input, e.to_string()))?;
     let last = slice(&mut b, "last", steps as i64, steps as i64 + 1)?;
     let per_sample = ints(&mut b, "per_sample", &[0, -1]);
     let last = b.node1(&format!("{input}/last_value"), Arc::new(Reshape), &[last, per_sample]).map_err(|e| PassError::at(input, e.to_string()))?;
     // Nodes so far read `raw`; the model's own follow, then the output's.
     b.graph.nodes.extend(forward);
-    let sum = b.node1(&format!("{out_name}/add_last"), Arc::new(Binary { kind: BinaryKind::Add }), &[output, last]).map_err(|e| PassError::at(&out_name, e.to_string()))?;
+    let sum = b
+        .node1(&format!("{out_name}/add_last"), Arc::new(Binary { kind: BinaryKind::Add }), &[output, last])
+        .map_err(|e| PassError::at(&out_name, e.to_string()))?;
     b.graph.values[sum.0].name = out_name;
     b.graph.outputs = vec![sum];
     *graph = b.graph;

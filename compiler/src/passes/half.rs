@@ -73,8 +73,11 @@ pub struct Halved {
 impl Halved {
     /// One line for each thing float16 could not do as asked.
     pub fn notes(&self) -> Vec<String> {
-        let kept = self.out_of_range.iter().map(|(name, largest)| format!("`{name}` stays float32, and so do the nodes reading it: its largest |value| {largest:e} is beyond float16's 65504"));
-        let flushed = self.flushed.iter().map(|(name, count)| format!("`{name}`: {count} nonzero values below float16's smallest (about 6e-8) became 0"));
+        let kept = self.out_of_range.iter().map(|(name, largest)| {
+            format!("`{name}` stays float32, and so do the nodes reading it: its largest |value| {largest:e} is beyond float16's 65504")
+        });
+        let flushed =
+            self.flushed.iter().map(|(name, count)| format!("`{name}`: {count} nonzero values below float16's smallest (about 6e-8) became 0"));
         kept.chain(flushed).collect()
     }
 }
@@ -200,5 +203,11 @@ fn cast_node(name: &str, from: ValueId, to: ValueId, dtype: DType) -> Node {
 
 /// The element type a Cast node converts to.
 fn cast_target(node: &Node) -> Option<DType> {
-    node.op.attributes().iter().find(|a| a.name.as_deref() == Some("to")).and_then(|a| a.i).and_then(|code| i32::try_from(code).ok()).and_then(DType::from_onnx_code)
+    node.op
+        .attributes()
+        .iter()
+        .find(|a| a.name.as_deref() == Some("to"))
+        .and_then(|a| a.i)
+        .and_then(|code| i32::try_from(code).ok())
+        .and_then(DType::from_onnx_code)
 }

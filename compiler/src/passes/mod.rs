@@ -23,8 +23,8 @@ pub use crop::crop_unread;
 pub use difference::difference_series;
 pub use half::{Halved, compute_fp16};
 pub use pack::{MIN_ELEMENTS as PACK_MIN_ELEMENTS, Packed, pack_fp16};
-pub use subgrid::pool_by_strided_convs;
 pub use standardize::{append_unscaling, prepend_channel_normalization, prepend_standardization};
+pub use subgrid::pool_by_strided_convs;
 pub use unroll::{unroll_recurrent, unroll_recurrent_for_training};
 
 #[derive(Debug, thiserror::Error)]
@@ -126,22 +126,40 @@ mod tests {
     use super::*;
 
     fn typed(name: &str, dims: &[&str]) -> ValueInfoProto {
-        let dim = dims.iter().map(|d| Dimension { value: Some(d.parse::<i64>().map_or_else(|_| dimension::Value::DimParam(d.to_string()), dimension::Value::DimValue)), denotation: None }).collect();
+        let dim = dims
+            .iter()
+            .map(|d| Dimension {
+                value: Some(d.parse::<i64>().map_or_else(|_| dimension::Value::DimParam(d.to_string()), dimension::Value::DimValue)),
+                denotation: None,
+            })
+            .collect();
         let tensor = type_proto::Tensor { elem_type: Some(1), shape: Some(TensorShapeProto { dim }) };
-        ValueInfoProto { name: Some(name.into()), r#type: Some(TypeProto { value: Some(type_proto::Value::TensorType(tensor)), denotation: None }), ..Default::default() }
+        ValueInfoProto {
+            name: Some(name.into()),
+            r#type: Some(TypeProto { value: Some(type_proto::Value::TensorType(tensor)), denotation: None }),
+            ..Default::default()
+        }
     }
 
     #[test]
     fn fixing_the_batch_fixes_its_products_and_leaves_other_symbols() {
-        let graph = GraphProto { input: vec![typed("x", &["N", "3"])], value_info: vec![typed("y", &["N*11", "4"]), typed("z", &["seq", "N"])], ..Default::default() };
+        let graph = GraphProto {
+            input: vec![typed("x", &["N", "3"])],
+            value_info: vec![typed("y", &["N*11", "4"]), typed("z", &["seq", "N"])],
+            ..Default::default()
+        };
         let fixed = fix_batch(&ModelProto { graph: Some(graph), ..Default::default() }, 16);
         let dims = |v: &ValueInfoProto| -> Vec<String> {
             let Some(type_proto::Value::TensorType(t)) = v.r#type.as_ref().and_then(|t| t.value.as_ref()) else { return vec![] };
-            t.shape.iter().flat_map(|s| &s.dim).map(|d| match &d.value {
-                Some(dimension::Value::DimValue(n)) => n.to_string(),
-                Some(dimension::Value::DimParam(p)) => p.clone(),
-                None => "?".into(),
-            }).collect()
+            t.shape
+                .iter()
+                .flat_map(|s| &s.dim)
+                .map(|d| match &d.value {
+                    Some(dimension::Value::DimValue(n)) => n.to_string(),
+                    Some(dimension::Value::DimParam(p)) => p.clone(),
+                    None => "?".into(),
+                })
+                .collect()
         };
         let g = fixed.graph.unwrap();
         assert_eq!(dims(&g.input[0]), ["16", "3"]);

@@ -31,8 +31,12 @@ pub struct Packed {
 impl Packed {
     /// One line for each weight float16 could not hold as it was.
     pub fn notes(&self) -> Vec<String> {
-        let kept = self.out_of_range.iter().map(|(name, largest)| format!("kept `{name}` in float32: its largest |value| {largest:e} is beyond float16's 65504"));
-        let flushed = self.flushed.iter().map(|(name, count)| format!("`{name}`: {count} nonzero values below float16's smallest (about 6e-8) became 0"));
+        let kept = self
+            .out_of_range
+            .iter()
+            .map(|(name, largest)| format!("kept `{name}` in float32: its largest |value| {largest:e} is beyond float16's 65504"));
+        let flushed =
+            self.flushed.iter().map(|(name, count)| format!("`{name}`: {count} nonzero values below float16's smallest (about 6e-8) became 0"));
         kept.chain(flushed).collect()
     }
 }
@@ -73,7 +77,8 @@ pub fn pack_fp16(graph: &mut Graph) -> Result<Packed, PassError> {
         let half = b.graph.add_value(crate::ir::Value { name: half_name.clone(), ty: stored.ty(), init: Some(stored), param: None });
         b.graph.values[id.0].init = None;
         b.graph.values[id.0].param = None;
-        b.node_into(&format!("{half_name}/cast"), Arc::new(Cast { to: DType::F32 }), &[half], &[id]).map_err(|e| PassError::at(&value.name, e.to_string()))?;
+        b.node_into(&format!("{half_name}/cast"), Arc::new(Cast { to: DType::F32 }), &[half], &[id])
+            .map_err(|e| PassError::at(&value.name, e.to_string()))?;
         report.packed.push(value.name);
         report.elements += values.len();
     }

@@ -45,8 +45,11 @@ fn prepend(graph: &mut Graph, input: &str, mean: Tensor, scale: Tensor) -> Resul
     let (mut b, raw, forward) = super::in_front_of_input(graph, id, slot, format!("{input}/standardized"), ty);
     let mean = b.constant(&format!("{input}/mean"), mean);
     let scale = b.constant(&format!("{input}/scale"), scale);
-    let centred = b.node1(&format!("{input}/center"), Arc::new(Binary { kind: BinaryKind::Sub }), &[raw, mean]).map_err(|e| PassError::at(input, e.to_string()))?;
-    b.node_into(&format!("{input}/scale"), Arc::new(Binary { kind: BinaryKind::Div }), &[centred, scale], &[id]).map_err(|e| PassError::at(input, e.to_string()))?;
+    let centred = b
+        .node1(&format!("{input}/center"), Arc::new(Binary { kind: BinaryKind::Sub }), &[raw, mean])
+        .map_err(|e| PassError::at(input, e.to_string()))?;
+    b.node_into(&format!("{input}/scale"), Arc::new(Binary { kind: BinaryKind::Div }), &[centred, scale], &[id])
+        .map_err(|e| PassError::at(input, e.to_string()))?;
     *graph = b.graph;
     graph.nodes.extend(forward);
     Ok(())
@@ -60,8 +63,12 @@ pub fn append_unscaling(graph: &mut Graph, mean: f32, scale: f32) -> Result<(), 
     graph.values[output.0].name = format!("{name}/standardized");
     let mut b = Builder::from_graph(std::mem::take(graph));
     let (k, m) = (b.constant(&format!("{name}/scale"), Tensor::scalar_f32(scale)), b.constant(&format!("{name}/mean"), Tensor::scalar_f32(mean)));
-    let scaled = b.node1(&format!("{name}/unscale"), Arc::new(Binary { kind: BinaryKind::Mul }), &[output, k]).map_err(|e| PassError::at(&name, e.to_string()))?;
-    let out = b.node1(&format!("{name}/uncenter"), Arc::new(Binary { kind: BinaryKind::Add }), &[scaled, m]).map_err(|e| PassError::at(&name, e.to_string()))?;
+    let scaled = b
+        .node1(&format!("{name}/unscale"), Arc::new(Binary { kind: BinaryKind::Mul }), &[output, k])
+        .map_err(|e| PassError::at(&name, e.to_string()))?;
+    let out = b
+        .node1(&format!("{name}/uncenter"), Arc::new(Binary { kind: BinaryKind::Add }), &[scaled, m])
+        .map_err(|e| PassError::at(&name, e.to_string()))?;
     b.graph.values[out.0].name = name;
     b.graph.outputs = vec![out];
     *graph = b.graph;

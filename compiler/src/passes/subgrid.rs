@@ -65,7 +65,12 @@ impl Plan {
         }
         let window = typed(p, |a| Pool::parse(PoolKind::Max, a))?;
         let kernel = &window.kernel_shape;
-        if kernel.len() != 2 || *kernel != window.strides || window.pads.iter().any(|&p| p != 0) || kernel[0] * kernel[1] > MAX_CELLS || kernel[0] * kernel[1] < 2 {
+        if kernel.len() != 2
+            || *kernel != window.strides
+            || window.pads.iter().any(|&p| p != 0)
+            || kernel[0] * kernel[1] > MAX_CELLS
+            || kernel[0] * kernel[1] < 2
+        {
             return None;
         }
         let pooled = [zt.shape[2].fixed()? / kernel[0], zt.shape[3].fixed()? / kernel[1]];
@@ -108,7 +113,8 @@ impl Plan {
         if let Some(bias) = conv.inputs.get(2).copied().flatten() {
             inputs.push(b.node1(&format!("{name}/biases"), Arc::new(Concat { axis: 0 }), &vec![bias; cells])?);
         }
-        let shifted = Conv { kernel_shape: vec![size(0), size(1)], strides: vec![c.strides[0] * self.cells[0], c.strides[1] * self.cells[1]], ..c.clone() };
+        let shifted =
+            Conv { kernel_shape: vec![size(0), size(1)], strides: vec![c.strides[0] * self.cells[0], c.strides[1] * self.cells[1]], ..c.clone() };
         let out = b.node1(&format!("{name}/Conv"), Arc::new(shifted), &inputs)?;
         let filters = b.ty(w).shape[0].fixed().ok_or_else(|| shape_error("Conv", "the filters must be known"))?;
         let apart = ints(b, &format!("{name}/apart"), &[0, cells as i64, filters as i64, self.pooled[0] as i64, self.pooled[1] as i64]);
@@ -116,7 +122,8 @@ impl Plan {
         let sizes = ints(b, &format!("{name}/sizes"), &vec![1; cells]);
         let parts = b.node(&format!("{name}/Split"), Arc::new(Split { axis: 1 }), &[Some(out), Some(sizes)])?;
         let axis = ints(b, &format!("{name}/axis"), &[1]);
-        let parts = parts.into_iter().map(|part| b.node1(&format!("{name}/Squeeze"), Arc::new(Squeeze), &[part, axis])).collect::<Result<Vec<_>, _>>()?;
+        let parts =
+            parts.into_iter().map(|part| b.node1(&format!("{name}/Squeeze"), Arc::new(Squeeze), &[part, axis])).collect::<Result<Vec<_>, _>>()?;
         // The parts in row-major order of the window, so that Max's ties go to its first cell.
         b.layer = pool.layer.clone();
         let max = |b: &mut Builder, m, part| b.node1(&format!("{}/Max", pool.name), Arc::new(Binary { kind: BinaryKind::Max }), &[m, part]);

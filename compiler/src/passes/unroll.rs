@@ -26,8 +26,8 @@ use super::PassError;
 use crate::builder::Builder;
 use crate::ir::{DType, Dim, Graph, Node, Tensor, ValueId};
 use crate::ops::{
-    Attrs, Binary, BinaryKind, Concat, Direction, Flatten, MatMul, Op, OpError, Recurrent, RecurrentKind, Reshape, Slice,
-    Split, Squeeze, Transpose, Unary, UnaryKind, Unsqueeze,
+    Attrs, Binary, BinaryKind, Concat, Direction, Flatten, MatMul, Op, OpError, Recurrent, RecurrentKind, Reshape, Slice, Split, Squeeze, Transpose,
+    Unary, UnaryKind, Unsqueeze,
 };
 
 /// Replaces each LSTM/GRU/RNN node (only those with non-default activations when
@@ -63,8 +63,7 @@ fn rewrite(b: &mut Builder, only_custom_activations: bool) -> Result<usize, Pass
             continue;
         };
         let attributes = node.op.attributes();
-        let rec = Recurrent::parse(kind, &Attrs { op: op_type, list: &attributes })
-            .map_err(|e| node_error(&node, e.to_string()))?;
+        let rec = Recurrent::parse(kind, &Attrs { op: op_type, list: &attributes }).map_err(|e| node_error(&node, e.to_string()))?;
         if only_custom_activations && rec.has_default_activations() {
             b.graph.nodes.push(node);
             continue;
@@ -115,10 +114,7 @@ struct Unroll<'a> {
 impl<'a> Unroll<'a> {
     fn new(b: &'a mut Builder, node: &'a Node, rec: &Recurrent) -> Result<Unroll<'a>, PassError> {
         if rec.direction != Direction::Forward {
-            return Err(node_error(
-                node,
-                format!("direction `{}` cannot be unrolled (only forward)", rec.direction.name()),
-            ));
+            return Err(node_error(node, format!("direction `{}` cannot be unrolled (only forward)", rec.direction.name())));
         }
         let input = |i: usize| node.inputs.get(i).copied().flatten();
         for (i, name) in [(4, "sequence_lens"), (5, "initial_h"), (6, "initial_c"), (7, "P (peepholes)")] {
@@ -167,13 +163,7 @@ impl<'a> Unroll<'a> {
     }
 
     /// Defines one of the replaced node's outputs.
-    fn bind(
-        &mut self,
-        what: &str,
-        op: impl Op + 'static,
-        inputs: &[ValueId],
-        output: ValueId,
-    ) -> Result<(), PassError> {
+    fn bind(&mut self, what: &str, op: impl Op + 'static, inputs: &[ValueId], output: ValueId) -> Result<(), PassError> {
         let name = format!("{}/{what}", self.node.name);
         self.b.node_into(&name, Arc::new(op), inputs, &[output]).map_err(|e| self.fail(e))
     }
@@ -234,8 +224,8 @@ impl<'a> Unroll<'a> {
     /// batch-major sequences, transposed for the ONNX op), else X transposed.
     fn batch_major_input(&mut self) -> Result<ValueId, PassError> {
         let time_major = self.b.graph.nodes.iter().find(|n| n.outputs.contains(&self.x)).and_then(|n| {
-            let swaps_first_two = n.op.op_type() == "Transpose"
-                && n.op.attributes().iter().any(|a| a.name.as_deref() == Some("perm") && a.ints == [1, 0, 2]);
+            let swaps_first_two =
+                n.op.op_type() == "Transpose" && n.op.attributes().iter().any(|a| a.name.as_deref() == Some("perm") && a.ints == [1, 0, 2]);
             swaps_first_two.then(|| n.inputs.first().copied().flatten()).flatten()
         });
         match time_major {
@@ -400,13 +390,7 @@ impl<'a> Unroll<'a> {
     }
 
     /// `x_t + H_{t-1}·Rt`, or `x_t` at the first step.
-    fn plus_recurrent(
-        &mut self,
-        what: &str,
-        xt: ValueId,
-        h: Option<ValueId>,
-        rt: ValueId,
-    ) -> Result<ValueId, PassError> {
+    fn plus_recurrent(&mut self, what: &str, xt: ValueId, h: Option<ValueId>, rt: ValueId) -> Result<ValueId, PassError> {
         match h {
             None => Ok(xt),
             Some(h_prev) => {

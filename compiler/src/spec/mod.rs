@@ -161,8 +161,14 @@ impl Spec {
 
 /// Reads a file of training settings, a `[train]` table alone (TOML, or JSON by extension).
 pub fn train_from_file(path: &Path) -> Result<TrainSpec, SpecError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| SpecError { file: path.to_path_buf(), line: None, layer: None, layer_name: None, field: None, message: format!("cannot read: {e}") })?;
+    let text = std::fs::read_to_string(path).map_err(|e| SpecError {
+        file: path.to_path_buf(),
+        line: None,
+        layer: None,
+        layer_name: None,
+        field: None,
+        message: format!("cannot read: {e}"),
+    })?;
     parse_train(path, text)
 }
 
@@ -196,7 +202,6 @@ fn train_section(t: &raw::RawTrain, source: &Source) -> Result<TrainSpec, SpecEr
 }
 
 impl Spec {
-
     pub fn layer(&self, name: &str) -> Option<&LayerSpec> {
         self.layers.iter().find(|l| l.name == name)
     }
@@ -220,14 +225,23 @@ fn build(raw: raw::RawSpec, source: Source) -> Result<Spec, SpecError> {
             if b.cut.as_deref().is_some_and(|c| c.trim().is_empty()) {
                 return Err(at_model("base", "`cut` must name a tensor".into()));
             }
-            Some(BaseSpec { name, onnx: transfer::resolve(&source.path, &b.onnx), cut: b.cut.clone(), trainable: b.trainable.unwrap_or(false), trainable_from: b.trainable_from.clone() })
+            Some(BaseSpec {
+                name,
+                onnx: transfer::resolve(&source.path, &b.onnx),
+                cut: b.cut.clone(),
+                trainable: b.trainable.unwrap_or(false),
+                trainable_from: b.trainable_from.clone(),
+            })
         }
         None => None,
     };
     let normalize = match &model.normalize {
         None => None,
         Some(n) if n.mean.is_empty() || n.mean.len() != n.std.len() => {
-            return Err(at_model("normalize", format!("give one mean and one std per channel (or one of each for all): {} means, {} stds", n.mean.len(), n.std.len())));
+            return Err(at_model(
+                "normalize",
+                format!("give one mean and one std per channel (or one of each for all): {} means, {} stds", n.mean.len(), n.std.len()),
+            ));
         }
         Some(n) if n.std.iter().any(|&s| !(s > 0.0 && s.is_finite())) || n.mean.iter().any(|m| !m.is_finite()) => {
             return Err(at_model("normalize", "means must be finite and stds positive".into()));
@@ -236,11 +250,17 @@ fn build(raw: raw::RawSpec, source: Source) -> Result<Spec, SpecError> {
     };
     let layout = match model.layout.as_deref() {
         None => None,
-        Some(l) => Some(crate::image_format::Layout::parse(l).ok_or_else(|| at_model("layout", format!("`{l}` is not a layout; expected \"nchw\" or \"nhwc\"")))?),
+        Some(l) => Some(
+            crate::image_format::Layout::parse(l)
+                .ok_or_else(|| at_model("layout", format!("`{l}` is not a layout; expected \"nchw\" or \"nhwc\"")))?,
+        ),
     };
     let channels = match model.normalize.as_ref().and_then(|n| n.channels.as_deref()) {
         None => None,
-        Some(c) => Some(crate::image_format::ChannelOrder::parse(c).ok_or_else(|| at_model("normalize", format!("channels: `{c}` is not a channel order; expected \"rgb\" or \"bgr\"")))?),
+        Some(c) => Some(
+            crate::image_format::ChannelOrder::parse(c)
+                .ok_or_else(|| at_model("normalize", format!("channels: `{c}` is not a channel order; expected \"rgb\" or \"bgr\"")))?,
+        ),
     };
     let raw_inputs: Vec<&raw::RawInput> = match (&model.input, &model.inputs) {
         _ if base.is_some() => vec![],
@@ -303,7 +323,12 @@ fn build(raw: raw::RawSpec, source: Source) -> Result<Spec, SpecError> {
         let layer_inputs = match &r.inputs {
             Some(list) => list.clone(),
             None if index == 0 && inputs.len() > 1 => {
-                return Err(source.error(&[key("layer"), Seg::Index(index)], Some(index), Some("inputs"), "the model has several inputs: name the ones this layer reads"));
+                return Err(source.error(
+                    &[key("layer"), Seg::Index(index)],
+                    Some(index),
+                    Some("inputs"),
+                    "the model has several inputs: name the ones this layer reads",
+                ));
             }
             None if index == 0 => vec![base.as_ref().map_or_else(|| inputs[0].name.clone(), |b| b.name.clone())],
             None => vec![layers[index - 1].name.clone()],
@@ -355,7 +380,12 @@ fn build(raw: raw::RawSpec, source: Source) -> Result<Spec, SpecError> {
         }
     }
     if let Some(unused) = layers.iter().find(|l| !used.contains(l.name.as_str())) {
-        return Err(source.error(&[key("layer"), Seg::Index(unused.index)], Some(unused.index), None, "no model output depends on this layer; wire it with `inputs` or remove it"));
+        return Err(source.error(
+            &[key("layer"), Seg::Index(unused.index)],
+            Some(unused.index),
+            None,
+            "no model output depends on this layer; wire it with `inputs` or remove it",
+        ));
     }
 
     let train = raw.train.as_ref().map(|t| train_section(t, &source)).transpose()?;

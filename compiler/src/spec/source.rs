@@ -73,8 +73,7 @@ fn cover(span: Range<usize>, parts: impl Iterator<Item = Range<usize>>) -> Range
 }
 
 fn from_toml_table(t: &DeTable, span: Range<usize>) -> SpanNode {
-    let mut entries: Vec<(String, Range<usize>, SpanNode)> =
-        t.iter().map(|(k, v)| (k.get_ref().to_string(), k.span(), from_toml_value(v))).collect();
+    let mut entries: Vec<(String, Range<usize>, SpanNode)> = t.iter().map(|(k, v)| (k.get_ref().to_string(), k.span(), from_toml_value(v))).collect();
     entries.sort_by_key(|(_, key, _)| key.start);
     // toml spans a `[header]` table by its header alone, and gives dotted or implicit tables no span:
     // widen it over its keys and values, so that a position in the body is found inside the table.
@@ -109,9 +108,9 @@ impl Source {
         let format = Format::of(path);
         let tree = match format {
             Format::Toml => DeTable::parse(&text).ok().map(|t| from_toml_table(t.get_ref(), t.span())),
-            Format::Json => jsonc_parser::parse_to_ast(&text, &Default::default(), &Default::default())
-                .ok()
-                .and_then(|r| r.value.as_ref().map(from_json)),
+            Format::Json => {
+                jsonc_parser::parse_to_ast(&text, &Default::default(), &Default::default()).ok().and_then(|r| r.value.as_ref().map(from_json))
+            }
         };
         Source { path: path.to_path_buf(), text, format, tree }
     }

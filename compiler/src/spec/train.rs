@@ -1,15 +1,8 @@
 //! The `[train]` table: training defaults, validated now so that a typo fails at compile time.
 use super::raw::RawTrain;
 
-pub const LOSSES: &[&str] = &[
-    "mse",
-    "mae",
-    "huber",
-    "binary_crossentropy",
-    "binary_crossentropy_from_logits",
-    "categorical_crossentropy",
-    "sparse_categorical_crossentropy",
-];
+pub const LOSSES: &[&str] =
+    &["mse", "mae", "huber", "binary_crossentropy", "binary_crossentropy_from_logits", "categorical_crossentropy", "sparse_categorical_crossentropy"];
 pub const OPTIMIZERS: &[&str] = &["sgd", "adam", "adamw", "rmsprop", "adagrad"];
 pub const METRICS: &[&str] = &["accuracy", "binary_accuracy", "mse", "mae", "rmse", "r2"];
 pub const SCHEDULES: &[&str] = &["constant", "step", "exponential", "cosine"];
@@ -101,7 +94,18 @@ pub fn parse(raw: &RawTrain) -> Result<TrainSpec, TrainError> {
             check((0.0..1.0).contains(&rho), vec!["optimizer", "rho"], "must be in [0, 1)")?;
             let nesterov = o.nesterov.unwrap_or(false);
             check(!nesterov || kind == "sgd", vec!["optimizer", "nesterov"], "applies to sgd only")?;
-            Optimizer { kind, lr, momentum, nesterov, beta_1, beta_2, epsilon, weight_decay, rho, initial_accumulator_value: o.initial_accumulator_value.unwrap_or(d.initial_accumulator_value) }
+            Optimizer {
+                kind,
+                lr,
+                momentum,
+                nesterov,
+                beta_1,
+                beta_2,
+                epsilon,
+                weight_decay,
+                rho,
+                initial_accumulator_value: o.initial_accumulator_value.unwrap_or(d.initial_accumulator_value),
+            }
         }
     };
     let schedule = match &raw.lr_schedule {
@@ -112,7 +116,14 @@ pub fn parse(raw: &RawTrain) -> Result<TrainSpec, TrainError> {
             check(step_size > 0, vec!["lr_schedule", "step_size"], "must be at least 1")?;
             let decay_steps = s.decay_steps.unwrap_or(1);
             check(decay_steps > 0, vec!["lr_schedule", "decay_steps"], "must be at least 1")?;
-            Schedule { kind, step_size, gamma: s.gamma.unwrap_or(0.1), decay_steps, decay_rate: s.decay_rate.unwrap_or(0.96), alpha: s.alpha.unwrap_or(0.0) }
+            Schedule {
+                kind,
+                step_size,
+                gamma: s.gamma.unwrap_or(0.1),
+                decay_steps,
+                decay_rate: s.decay_rate.unwrap_or(0.96),
+                alpha: s.alpha.unwrap_or(0.0),
+            }
         }
     };
     let batch_size = raw.batch_size.map(|b| b as usize);
@@ -132,7 +143,19 @@ pub fn parse(raw: &RawTrain) -> Result<TrainSpec, TrainError> {
         restore_best_weights: e.restore_best_weights.unwrap_or(false),
     });
     let solver = one_of(raw.solver.as_deref().unwrap_or("gd"), SOLVERS, vec!["solver"])?;
-    Ok(TrainSpec { loss, optimizer, schedule, batch_size, epochs, metrics, validation_split, shuffle: raw.shuffle.unwrap_or(true), early_stopping, solver, standardize: raw.standardize.unwrap_or(false) })
+    Ok(TrainSpec {
+        loss,
+        optimizer,
+        schedule,
+        batch_size,
+        epochs,
+        metrics,
+        validation_split,
+        shuffle: raw.shuffle.unwrap_or(true),
+        early_stopping,
+        solver,
+        standardize: raw.standardize.unwrap_or(false),
+    })
 }
 
 fn optimizer_defaults() -> Optimizer {

@@ -7,8 +7,8 @@ use super::TrainError;
 use crate::builder::Builder;
 use crate::ir::{DType, Dim, Tensor, TensorType, ValueId};
 use crate::ops::{
-    ArgMax, Binary, BinaryKind, Cast, Compare, CompareKind, Gather, Op, Reduce, ReduceKind, Shape, Softmax, SoftmaxKind,
-    Unary, UnaryKind, Unsqueeze, Where,
+    ArgMax, Binary, BinaryKind, Cast, Compare, CompareKind, Gather, Op, Reduce, ReduceKind, Shape, Softmax, SoftmaxKind, Unary, UnaryKind, Unsqueeze,
+    Where,
 };
 
 /// Keras clips probabilities to [ε, 1−ε] before taking logs.

@@ -23,8 +23,8 @@ mod optimizer;
 mod update_parts;
 
 pub use loss::Loss;
-pub use update_parts::UpdatePart;
 use loss::Ops;
+pub use update_parts::UpdatePart;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TrainError {
@@ -171,8 +171,7 @@ fn add_loss(b: &mut Builder, loss: Loss, metrics: &[String]) -> Result<(ValueId,
 
 /// Regularization penalties, Keras' definition: l1·Σ|w| + l2·Σw², summed over the parameters.
 fn add_penalties(b: &mut Builder, loss: ValueId) -> Result<ValueId, TrainError> {
-    let regularized: Vec<(ValueId, f32, f32)> =
-        b.graph.params().filter_map(|(id, _, p)| p.regularizer.map(|r| (id, r.l1, r.l2))).collect();
+    let regularized: Vec<(ValueId, f32, f32)> = b.graph.params().filter_map(|(id, _, p)| p.regularizer.map(|r| (id, r.l1, r.l2))).collect();
     let mut o = Ops { b, prefix: "penalty".into() };
     let mut total = loss;
     for (w, l1, l2) in regularized {
@@ -203,7 +202,15 @@ fn masks_for_dropout(b: &mut Builder) -> Result<Vec<Mask>, TrainError> {
         }
         let node = b.graph.nodes[i].clone();
         let x = node.inputs[0].ok_or_else(|| TrainError::Unsupported(format!("dropout `{}` has no input", node.name)))?;
-        let rate = node.inputs.get(1).copied().flatten().and_then(|r| b.graph.value(r).init.as_ref()).and_then(Tensor::as_f32).and_then(|v| v.first().copied()).unwrap_or(0.5);
+        let rate = node
+            .inputs
+            .get(1)
+            .copied()
+            .flatten()
+            .and_then(|r| b.graph.value(r).init.as_ref())
+            .and_then(Tensor::as_f32)
+            .and_then(|v| v.first().copied())
+            .unwrap_or(0.5);
         let ty = b.ty(x).clone();
         let sample_shape: Option<Vec<usize>> = ty.shape[1..].iter().map(Dim::fixed).collect();
         let sample_shape = sample_shape.ok_or_else(|| TrainError::Unsupported(format!("dropout `{}` needs a known sample shape", node.name)))?;
@@ -243,7 +250,11 @@ pub fn build(model: &Graph, spec: &TrainSpec) -> Result<TrainingGraphs, TrainErr
     for (w, g) in weights.iter().zip(&grads) {
         let name = b.unique(&format!("{}/grad", b.graph.value(*w).name));
         // A parameter whose gradient is another value as is (x + w) gets it through an Identity.
-        let g = if b.graph.inputs.contains(g) || grad_names.contains(&b.graph.value(*g).name) { b.node1(&name, Arc::new(crate::ops::Unary::new(UnaryKind::Identity)), &[*g])? } else { *g };
+        let g = if b.graph.inputs.contains(g) || grad_names.contains(&b.graph.value(*g).name) {
+            b.node1(&name, Arc::new(crate::ops::Unary::new(UnaryKind::Identity)), &[*g])?
+        } else {
+            *g
+        };
         rename(&mut b.graph, g, name.clone());
         grad_names.push(name);
     }
@@ -264,7 +275,11 @@ pub fn build(model: &Graph, spec: &TrainSpec) -> Result<TrainingGraphs, TrainErr
         for (((slot, init), input), next) in slots.iter().zip(&state_inputs).zip(next_states) {
             let input_name = o.b.graph.value(*input).name.clone();
             let values = vec![*init; initial.len()];
-            states.push(Slot { input: input_name.clone(), output: format!("{input_name}/next"), initial: Tensor::from_f32(initial.dims.clone(), &values) });
+            states.push(Slot {
+                input: input_name.clone(),
+                output: format!("{input_name}/next"),
+                initial: Tensor::from_f32(initial.dims.clone(), &values),
+            });
             outputs.push((next, format!("{w_name}/{slot}/next")));
         }
     }
@@ -277,9 +292,7 @@ pub fn build(model: &Graph, spec: &TrainSpec) -> Result<TrainingGraphs, TrainErr
     let mut step_graph = b.graph;
     step_graph.outputs.clear();
     // Keras reports the loss with the regularization penalties included.
-    for (id, name) in std::iter::once((objective, LOSS.to_string()))
-        .chain(metrics.iter().map(|(m, id)| (*id, format!("metric/{m}"))))
-        .chain(outputs)
+    for (id, name) in std::iter::once((objective, LOSS.to_string())).chain(metrics.iter().map(|(m, id)| (*id, format!("metric/{m}")))).chain(outputs)
     {
         rename(&mut step_graph, id, name);
         step_graph.outputs.push(id);
@@ -294,12 +307,8 @@ pub fn build(model: &Graph, spec: &TrainSpec) -> Result<TrainingGraphs, TrainErr
     // The eval graph: the inference forward pass, loss and metrics, with what training changes as
     // inputs (the trainable parameters and the moving statistics); frozen weights stay initializers.
     let mut e = Builder::from_graph(model.clone());
-    let changing: Vec<ValueId> = e
-        .graph
-        .params()
-        .filter(|(_, v, p)| p.trainable || states.iter().any(|s| s.input == v.name))
-        .map(|(id, _, _)| id)
-        .collect();
+    let changing: Vec<ValueId> =
+        e.graph.params().filter(|(_, v, p)| p.trainable || states.iter().any(|s| s.input == v.name)).map(|(id, _, _)| id).collect();
     lift(&mut e, changing);
     batch_norm::spell_out_fed(&mut e)?;
     let (eval_loss, eval_metrics, _) = add_loss(&mut e, loss_kind, &spec.metrics)?;
@@ -329,16 +338,36 @@ pub fn build(model: &Graph, spec: &TrainSpec) -> Result<TrainingGraphs, TrainErr
 }
 
 /// Cuts the step graph at the gradients (see `ShardedStep`).
-fn shard(step: &Graph, data_inputs: &[String], params: &[Slot], states: &[Slot], masks: &[Mask], metrics: &[(String, ValueId)], grads: Vec<String>) -> Result<ShardedStep, TrainError> {
+fn shard(
+    step: &Graph,
+    data_inputs: &[String],
+    params: &[Slot],
+    states: &[Slot],
+    masks: &[Mask],
+    metrics: &[(String, ValueId)],
+    grads: Vec<String>,
+) -> Result<ShardedStep, TrainError> {
     let id = |name: &str| step.find_value(name).ok_or_else(|| TrainError::Unsupported(format!("the step graph lost `{name}`")));
     let ids = |names: &mut dyn Iterator<Item = &str>| names.map(id).collect::<Result<Vec<_>, _>>();
     let param_inputs: Vec<&str> = params.iter().map(|p| p.input.as_str()).collect();
-    let grad_inputs = ids(&mut data_inputs.iter().map(String::as_str).chain([TARGET]).chain(param_inputs.iter().copied()).chain(masks.iter().map(|m| m.input.as_str())))?;
+    let grad_inputs = ids(&mut data_inputs
+        .iter()
+        .map(String::as_str)
+        .chain([TARGET])
+        .chain(param_inputs.iter().copied())
+        .chain(masks.iter().map(|m| m.input.as_str())))?;
     let metric_outputs: Vec<String> = metrics.iter().map(|(m, _)| format!("metric/{m}")).collect();
     let grad_outputs = ids(&mut std::iter::once(LOSS).chain(metric_outputs.iter().map(String::as_str)).chain(grads.iter().map(String::as_str)))?;
-    let update_inputs = ids(&mut param_inputs.iter().copied().chain(grads.iter().map(String::as_str)).chain(states.iter().map(|s| s.input.as_str())).chain([STEP, LR]))?;
+    let update_inputs = ids(&mut param_inputs
+        .iter()
+        .copied()
+        .chain(grads.iter().map(String::as_str))
+        .chain(states.iter().map(|s| s.input.as_str()))
+        .chain([STEP, LR]))?;
     let update_outputs = ids(&mut params.iter().chain(states).map(|s| s.output.as_str()))?;
-    let cut = |name: &str, inputs: &[ValueId], outputs: &[ValueId]| step.extract(&format!("{}_{name}", step.name), inputs, outputs).map_err(TrainError::Unsupported);
+    let cut = |name: &str, inputs: &[ValueId], outputs: &[ValueId]| {
+        step.extract(&format!("{}_{name}", step.name), inputs, outputs).map_err(TrainError::Unsupported)
+    };
     let grad = cut("grad", &grad_inputs, &grad_outputs)?;
     let sample_elements = grad
         .values

@@ -8,7 +8,7 @@
 use super::TrainError;
 use super::loss::Ops;
 use crate::ir::ValueId;
-use crate::ops::{BinaryKind, CompareKind, Compare, UnaryKind, Where};
+use crate::ops::{BinaryKind, Compare, CompareKind, UnaryKind, Where};
 use crate::spec::train::{Optimizer, Schedule};
 
 /// The state one parameter carries for an optimizer, by suffix, with its initial value.
@@ -64,7 +64,15 @@ pub fn schedule(o: &mut Ops, s: &Schedule, lr: ValueId, step: ValueId) -> Result
 }
 
 /// The updated parameter and states for one parameter `w` with gradient `g`.
-pub fn update(o: &mut Ops, opt: &Optimizer, w: ValueId, g: ValueId, states: &[ValueId], step: ValueId, lr: ValueId) -> Result<(ValueId, Vec<ValueId>), TrainError> {
+pub fn update(
+    o: &mut Ops,
+    opt: &Optimizer,
+    w: ValueId,
+    g: ValueId,
+    states: &[ValueId],
+    step: ValueId,
+    lr: ValueId,
+) -> Result<(ValueId, Vec<ValueId>), TrainError> {
     use BinaryKind::{Add, Div, Mul, Pow, Sub};
     let scalar = |o: &mut Ops, v: f64| o.scalar(v as f32);
     match opt.kind.as_str() {

@@ -17,8 +17,22 @@ pub struct Row {
 
 /// Ops of a classifier's top: the walk back from the output goes through them.
 const TOP: &[&str] = &[
-    "Softmax", "LogSoftmax", "Sigmoid", "Gemm", "MatMul", "Add", "Flatten", "Reshape", "Squeeze", "GlobalAveragePool", "AveragePool",
-    "GlobalMaxPool", "ReduceMean", "Dropout", "Identity", "Relu",
+    "Softmax",
+    "LogSoftmax",
+    "Sigmoid",
+    "Gemm",
+    "MatMul",
+    "Add",
+    "Flatten",
+    "Reshape",
+    "Squeeze",
+    "GlobalAveragePool",
+    "AveragePool",
+    "GlobalMaxPool",
+    "ReduceMean",
+    "Dropout",
+    "Identity",
+    "Relu",
 ];
 /// Ops whose input is a cut point: the tensor before the final pooling, flatten or dense layer.
 const CUT_BEFORE: &[&str] = &["Gemm", "MatMul", "Flatten", "Reshape", "Squeeze", "GlobalAveragePool", "AveragePool", "GlobalMaxPool", "ReduceMean"];

@@ -28,7 +28,9 @@ pub fn warm_start(model: &mut Graph, from: &Graph) -> WarmStart {
                 model.values[i].init = Some(s.clone());
                 report.copied.push(name);
             }
-            (Some(s), Some(t)) => report.mismatched.push((name, format!("{}{:?} in the file, {}{:?} in the model", s.dtype, s.dims, t.dtype, t.dims))),
+            (Some(s), Some(t)) => {
+                report.mismatched.push((name, format!("{}{:?} in the file, {}{:?} in the model", s.dtype, s.dims, t.dtype, t.dims)))
+            }
             _ => report.missing.push(name),
         }
     }

@@ -340,7 +340,13 @@ fn border_pad(x: &Arr, pads: &[i64], reflect: bool) -> Arr {
                 let n = x.shape[i] as i64;
                 let s = out[i] as i64 - pads[i];
                 let s = if reflect {
-                    if s < 0 { -s } else if s >= n { 2 * (n - 1) - s } else { s }
+                    if s < 0 {
+                        -s
+                    } else if s >= n {
+                        2 * (n - 1) - s
+                    } else {
+                        s
+                    }
                 } else {
                     s.clamp(0, n - 1)
                 };
@@ -594,11 +600,7 @@ fn pool(x: &Arr, at: &At, max: bool) -> Arr {
                         count += 1;
                     }
                 }
-                data.push(if max {
-                    best
-                } else {
-                    sum / if include_pad { (kh * kw) as f64 } else { count as f64 }
-                });
+                data.push(if max { best } else { sum / if include_pad { (kh * kw) as f64 } else { count as f64 } });
             }
         }
     }
@@ -693,7 +695,15 @@ pub fn eval(op: &str, attributes: &[AttributeProto], ins: &[Option<&Arr>]) -> Ve
         "Log" => x().map(f64::ln),
         "Sqrt" => x().map(f64::sqrt),
         "Abs" => x().map(f64::abs),
-        "Sign" => x().map(|v| if v > 0.0 { 1.0 } else if v < 0.0 { -1.0 } else { 0.0 }),
+        "Sign" => x().map(|v| {
+            if v > 0.0 {
+                1.0
+            } else if v < 0.0 {
+                -1.0
+            } else {
+                0.0
+            }
+        }),
         "Floor" => x().map(f64::floor),
         "Ceil" => x().map(f64::ceil),
         // Halves to even.
@@ -731,7 +741,15 @@ pub fn eval(op: &str, attributes: &[AttributeProto], ins: &[Option<&Arr>]) -> Ve
         "HardSwish" => x().map(|v| v * (v / 6.0 + 0.5).clamp(0.0, 1.0)),
         "Shrink" => {
             let (lambd, bias) = (at.float("lambd", 0.5), at.float("bias", 0.0));
-            x().map(|v| if v < -lambd { v + bias } else if v > lambd { v - bias } else { 0.0 })
+            x().map(|v| {
+                if v < -lambd {
+                    v + bias
+                } else if v > lambd {
+                    v - bias
+                } else {
+                    0.0
+                }
+            })
         }
         "Not" => x().map(|v| (v == 0.0) as u8 as f64),
         "IsNaN" => x().map(|v| v.is_nan() as u8 as f64),
@@ -868,15 +886,7 @@ pub fn eval(op: &str, attributes: &[AttributeProto], ins: &[Option<&Arr>]) -> Ve
         "Where" => broadcast_map(&[input(0), input(1), input(2)], |v| if v[0] != 0.0 { v[1] } else { v[2] }),
         "Cast" => cast(x(), at.int("to", 0)),
         "MatMul" => matmul(x(), input(1)),
-        "Gemm" => gemm(
-            x(),
-            input(1),
-            opt(2),
-            at.float("alpha", 1.0),
-            at.float("beta", 1.0),
-            at.int("transA", 0) != 0,
-            at.int("transB", 0) != 0,
-        ),
+        "Gemm" => gemm(x(), input(1), opt(2), at.float("alpha", 1.0), at.float("beta", 1.0), at.int("transA", 0) != 0, at.int("transB", 0) != 0),
         "Softmax" | "LogSoftmax" => softmax(x(), axis_of(at.int("axis", -1), rank()), op == "LogSoftmax"),
         "ArgMax" => {
             assert_eq!(at.int("select_last_index", 0), 0);
@@ -1027,11 +1037,8 @@ pub fn run(model: &ModelProto, inputs: &[(&str, Arr)]) -> HashMap<String, Arr> {
         env.insert(name.to_string(), a.clone());
     }
     for n in &g.node {
-        let ins: Vec<Option<&Arr>> = n
-            .input
-            .iter()
-            .map(|i| (!i.is_empty()).then(|| env.get(i).unwrap_or_else(|| panic!("`{i}` is not computed yet"))))
-            .collect();
+        let ins: Vec<Option<&Arr>> =
+            n.input.iter().map(|i| (!i.is_empty()).then(|| env.get(i).unwrap_or_else(|| panic!("`{i}` is not computed yet")))).collect();
         let outs = eval(n.op_type.as_deref().unwrap(), &n.attribute, &ins);
         assert!(outs.len() >= n.output.len(), "{:?} gives {} outputs", n.op_type, outs.len());
         for (name, v) in n.output.iter().zip(outs) {
@@ -1044,12 +1051,8 @@ pub fn run(model: &ModelProto, inputs: &[(&str, Arr)]) -> HashMap<String, Arr> {
 /// Runs an IR graph: `feeds` give the graph inputs and may override initializers. Returns every value
 /// by id (`None` for one nothing computes). Each computed shape must match the inferred type.
 pub fn run_graph(graph: &Graph, feeds: &HashMap<ValueId, Arr>) -> Vec<Option<Arr>> {
-    let mut env: Vec<Option<Arr>> = graph
-        .values
-        .iter()
-        .enumerate()
-        .map(|(i, v)| feeds.get(&ValueId(i)).cloned().or_else(|| v.init.as_ref().map(Arr::from_tensor)))
-        .collect();
+    let mut env: Vec<Option<Arr>> =
+        graph.values.iter().enumerate().map(|(i, v)| feeds.get(&ValueId(i)).cloned().or_else(|| v.init.as_ref().map(Arr::from_tensor))).collect();
     for &i in &graph.inputs {
         assert!(env[i.0].is_some(), "input `{}` is not fed", graph.value(i).name);
     }
@@ -1063,8 +1066,8 @@ pub fn run_graph(graph: &Graph, feeds: &HashMap<ValueId, Arr>) -> Vec<Option<Arr
         assert!(outs.len() >= n.outputs.len(), "node `{}` gives {} outputs", n.name, outs.len());
         for (&id, v) in n.outputs.iter().zip(outs) {
             let ty = &graph.value(id).ty;
-            let agrees = ty.shape.len() == v.shape.len()
-                && ty.shape.iter().zip(&v.shape).all(|(d, &n)| matches!(d, Dim::Sym(_)) || *d == Dim::Fixed(n));
+            let agrees =
+                ty.shape.len() == v.shape.len() && ty.shape.iter().zip(&v.shape).all(|(d, &n)| matches!(d, Dim::Sym(_)) || *d == Dim::Fixed(n));
             assert!(agrees, "node `{}` ({}): computed {:?}, inferred {ty}", n.name, n.op.op_type(), v.shape);
             env[id.0] = Some(v);
         }

@@ -20,10 +20,7 @@ pub fn python() -> PathBuf {
 /// Runs the Python from [`python`] with `args`, panicking with its output if it fails.
 pub fn run_python(args: &[&std::ffi::OsStr]) -> String {
     let python = python();
-    let output = Command::new(&python)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run ONYX_PYTHON `{}`: {e}", python.display()));
+    let output = Command::new(&python).args(args).output().unwrap_or_else(|e| panic!("cannot run ONYX_PYTHON `{}`: {e}", python.display()));
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     assert!(
         output.status.success(),
@@ -38,17 +35,11 @@ pub fn run_python(args: &[&std::ffi::OsStr]) -> String {
 
 /// The folder of the installed `onnx` package.
 pub fn onnx_package_dir() -> PathBuf {
-    let out = run_python(&[
-        "-c".as_ref(),
-        "import onnx, os; print(os.path.dirname(onnx.__file__))".as_ref(),
-    ]);
+    let out = run_python(&["-c".as_ref(), "import onnx, os; print(os.path.dirname(onnx.__file__))".as_ref()]);
     PathBuf::from(out.trim())
 }
 
 /// A helper script under `tests/support/`.
 pub fn support_script(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests")
-        .join("support")
-        .join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join("support").join(name)
 }

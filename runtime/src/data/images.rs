@@ -33,7 +33,13 @@ impl ImageFolder {
         let index: Vec<i64> = self
             .classes
             .iter()
-            .map(|c| classes.iter().position(|k| k == c).map(|i| i as i64).ok_or_else(|| format!("class folder `{c}` is not one of the training classes ({})", classes.join(", "))))
+            .map(|c| {
+                classes
+                    .iter()
+                    .position(|k| k == c)
+                    .map(|i| i as i64)
+                    .ok_or_else(|| format!("class folder `{c}` is not one of the training classes ({})", classes.join(", ")))
+            })
             .collect::<Result<_, _>>()?;
         let y = match &self.y {
             HostTensor::I64(a) => HostTensor::I64(a.mapv(|l| index[l as usize])),
@@ -143,7 +149,12 @@ pub fn read_images(files: &[PathBuf], input: &IoInfo, format: ImageFormat) -> Re
 
 /// Reads `dir` for a model's image input as the model takes it (its layout and channel order from
 /// its `metadata`), labelled by `classes` (the training classes, in their order) where given.
-pub fn read_image_folder_for(dir: &Path, input: &IoInfo, metadata: &[(String, String)], classes: Option<&[String]>) -> Result<ImageFolder, RuntimeError> {
+pub fn read_image_folder_for(
+    dir: &Path,
+    input: &IoInfo,
+    metadata: &[(String, String)],
+    classes: Option<&[String]>,
+) -> Result<ImageFolder, RuntimeError> {
     let folder = read_image_folder(dir, input, ImageFormat::of(&input.shape, metadata))?;
     match classes {
         Some(names) => folder.labelled_as(names).map_err(|m| data_error(dir, m)),

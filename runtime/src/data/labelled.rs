@@ -16,12 +16,18 @@ fn data_error(path: &Path, message: impl Into<String>) -> RuntimeError {
 }
 
 /// Features shaped for `input` and targets typed as `target`, from `path`.
-pub fn read_labelled(path: &Path, input: &IoInfo, target: &TensorType, target_column: Option<&str>) -> Result<(HostTensor, HostTensor), RuntimeError> {
+pub fn read_labelled(
+    path: &Path,
+    input: &IoInfo,
+    target: &TensorType,
+    target_column: Option<&str>,
+) -> Result<(HostTensor, HostTensor), RuntimeError> {
     match path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase().as_str() {
         "csv" => read_table(path)?.split(path, input, target, target_column),
         "npy" => {
             let expected = |e: String| data_error(path, format!("{e} (expected a 2-D float64 table: one sample a row)"));
-            let array = super::npy::read_npy::<f64>(path).map_err(expected)?.into_dimensionality::<ndarray::Ix2>().map_err(|e| expected(e.to_string()))?;
+            let array =
+                super::npy::read_npy::<f64>(path).map_err(expected)?.into_dimensionality::<ndarray::Ix2>().map_err(|e| expected(e.to_string()))?;
             let columns: Vec<String> = (0..array.ncols()).map(|c| c.to_string()).collect();
             let rows = array.outer_iter().map(|r| r.to_vec()).collect();
             Table { columns, rows }.split(path, input, target, target_column)
@@ -41,13 +47,21 @@ pub fn read_labelled(path: &Path, input: &IoInfo, target: &TensorType, target_co
             let x = fit_samples(path, input, read_array(&mut npz, &x_name, input.dtype).map_err(|m| data_error(path, m))?)?;
             let y = read_array(&mut npz, &y_name, target.dtype).map_err(|m| data_error(path, m))?;
             let y = match (y, target.dtype) {
-                (HostTensor::I64(a), DType::I64) => HostTensor::I64(a.into_shape_with_order(IxDyn(&[x.shape()[0]])).map_err(|e| data_error(path, format!("`{y_name}`: {e}")))?),
+                (HostTensor::I64(a), DType::I64) => {
+                    HostTensor::I64(a.into_shape_with_order(IxDyn(&[x.shape()[0]])).map_err(|e| data_error(path, format!("`{y_name}`: {e}")))?)
+                }
                 (HostTensor::F32(a), _) => {
                     let n = x.shape()[0];
                     let width = a.len() / n.max(1);
                     let a: ArrayD<f32> = a.into_shape_with_order(IxDyn(&[n, width])).map_err(|e| data_error(path, format!("`{y_name}`: {e}")))?;
                     if target.shape.get(1).and_then(|d| d.fixed()) != Some(width) {
-                        return Err(data_error(path, format!("`{y_name}` has {width} values per sample; the model predicts {}", target.shape.get(1).map_or("?".into(), |d| d.to_string()))));
+                        return Err(data_error(
+                            path,
+                            format!(
+                                "`{y_name}` has {width} values per sample; the model predicts {}",
+                                target.shape.get(1).map_or("?".into(), |d| d.to_string())
+                            ),
+                        ));
                     }
                     HostTensor::F32(a)
                 }

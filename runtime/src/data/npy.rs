@@ -96,12 +96,23 @@ fn descr_dtype(descr: &str) -> Result<DType, String> {
 fn parse_tensor(bytes: &[u8]) -> Result<HostTensor, String> {
     let (header, data) = split_header(bytes)?;
     let field = |key: &str| header.split(&format!("'{key}':")).nth(1).map(str::trim_start);
-    let descr = field("descr").and_then(|s| s.strip_prefix('\'')).and_then(|s| s.split('\'').next()).ok_or_else(|| format!("the header has no type (`descr`): {}", header.trim()))?;
+    let descr = field("descr")
+        .and_then(|s| s.strip_prefix('\''))
+        .and_then(|s| s.split('\'').next())
+        .ok_or_else(|| format!("the header has no type (`descr`): {}", header.trim()))?;
     let dtype = descr_dtype(descr)?;
     let fortran = field("fortran_order").is_some_and(|s| s.starts_with("True"));
-    let dims = field("shape").and_then(|s| s.strip_prefix('(')).and_then(|s| s.split_once(')')).map(|(d, _)| d).ok_or_else(|| format!("the header has no shape: {}", header.trim()))?;
-    let mut shape: Vec<usize> =
-        dims.split(',').map(str::trim).filter(|d| !d.is_empty()).map(|d| d.parse().map_err(|_| format!("the header's shape ({dims}) is not a tuple of sizes"))).collect::<Result<_, _>>()?;
+    let dims = field("shape")
+        .and_then(|s| s.strip_prefix('('))
+        .and_then(|s| s.split_once(')'))
+        .map(|(d, _)| d)
+        .ok_or_else(|| format!("the header has no shape: {}", header.trim()))?;
+    let mut shape: Vec<usize> = dims
+        .split(',')
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+        .map(|d| d.parse().map_err(|_| format!("the header's shape ({dims}) is not a tuple of sizes")))
+        .collect::<Result<_, _>>()?;
     if fortran {
         shape.reverse();
     }
@@ -138,7 +149,8 @@ fn parse<T: ReadableElement>(bytes: &[u8]) -> Result<ArrayD<T>, String> {
         let dims = dims.ok_or_else(|| format!("the header's shape ({}) is not a tuple of sizes", header.trim()))?;
         // The element size from the type code (`<f4` → 4); 1 when it does not read, which still
         // bounds what the array can claim.
-        let width: u64 = header.split("'descr':").nth(1).and_then(|s| s.split('\'').nth(1)).and_then(|d| d.get(2..)).and_then(|w| w.parse().ok()).unwrap_or(1);
+        let width: u64 =
+            header.split("'descr':").nth(1).and_then(|s| s.split('\'').nth(1)).and_then(|d| d.get(2..)).and_then(|w| w.parse().ok()).unwrap_or(1);
         let declared = dims.iter().try_fold(width, |n, &d| n.checked_mul(d));
         if declared != Some(data.len() as u64) {
             return Err(format!("the header declares shape {dims:?} of {width}-byte values, but {} bytes follow it", data.len()));
@@ -157,7 +169,8 @@ fn split_header(bytes: &[u8]) -> Result<(String, &[u8]), String> {
         2 | 3 if bytes.len() >= 12 => (12, u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize),
         v => return Err(format!("NPY version {v} is not one this reader knows")),
     };
-    let end = start.checked_add(len).filter(|&e| e <= bytes.len()).ok_or_else(|| format!("the header claims {len} bytes, more than the file holds"))?;
+    let end =
+        start.checked_add(len).filter(|&e| e <= bytes.len()).ok_or_else(|| format!("the header claims {len} bytes, more than the file holds"))?;
     Ok((String::from_utf8_lossy(&bytes[start..end]).into_owned(), &bytes[end..]))
 }
 

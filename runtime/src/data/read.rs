@@ -92,7 +92,11 @@ pub fn convert(t: HostTensor, dtype: DType) -> Result<(HostTensor, Option<String
     }
     // Integers are checked exactly (through i128), floats through their value.
     let bad = if from.is_float() {
-        t.to_f64_vec().into_iter().enumerate().find(|&(_, v)| !(v.is_finite() && v.fract() == 0.0 && fits(v as i128, dtype))).map(|(i, v)| (i, v.to_string()))
+        t.to_f64_vec()
+            .into_iter()
+            .enumerate()
+            .find(|&(_, v)| !(v.is_finite() && v.fract() == 0.0 && fits(v as i128, dtype)))
+            .map(|(i, v)| (i, v.to_string()))
     } else {
         let exact: Vec<i128> = crate::each_host_tensor!(&t, a => a.iter().map(|v| crate::tensor::Element::to_i128(*v)).collect());
         exact.into_iter().enumerate().find(|&(_, n)| !fits(n, dtype)).map(|(i, n)| (i, n.to_string()))
@@ -121,13 +125,10 @@ pub(super) fn fit_samples(path: &Path, info: &IoInfo, t: HostTensor) -> Result<H
 
 /// One sample a row. A first row that does not parse as numbers is a header.
 fn read_csv(path: &Path, info: &IoInfo) -> Result<HostTensor, RuntimeError> {
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_path(path)
-        .map_err(|e| data_error(path, e.to_string()))?;
+    let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_path(path).map_err(|e| data_error(path, e.to_string()))?;
     // A 2-D input of unknown width takes the rows' width.
-    let mut per_sample: Option<usize> = if info.shape.len() == 2 && info.shape[1].fixed().is_none() { None } else { Some(batch_shape(path, info, 1)?.iter().product()) };
+    let mut per_sample: Option<usize> =
+        if info.shape.len() == 2 && info.shape[1].fixed().is_none() { None } else { Some(batch_shape(path, info, 1)?.iter().product()) };
     let mut header: Option<Vec<String>> = None;
     let (mut floats, mut ints, mut rows) = (vec![], vec![], 0usize);
     for (i, record) in reader.records().enumerate() {

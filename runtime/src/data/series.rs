@@ -18,7 +18,10 @@ pub fn read_series(path: &Path, column: Option<&str>) -> Result<(String, Vec<f64
     let mut reader = csv::ReaderBuilder::new().has_headers(true).flexible(true).from_path(path).map_err(|e| data_error(path, e.to_string()))?;
     let columns: Vec<String> = reader.headers().map_err(|e| data_error(path, e.to_string()))?.iter().map(|h| h.trim().to_string()).collect();
     let c = match column {
-        Some(name) => columns.iter().position(|h| h == name).ok_or_else(|| data_error(path, format!("no column `{name}`; the columns are {}", columns.join(", "))))?,
+        Some(name) => columns
+            .iter()
+            .position(|h| h == name)
+            .ok_or_else(|| data_error(path, format!("no column `{name}`; the columns are {}", columns.join(", "))))?,
         None => columns.len().checked_sub(1).ok_or_else(|| data_error(path, "the header names no column"))?,
     };
     let mut values = vec![];
@@ -67,7 +70,8 @@ pub fn windows_ending(series: &[f64], window: usize, ends: &[usize]) -> HostTens
 pub fn changes(x: &HostTensor, y: &HostTensor) -> (HostTensor, HostTensor) {
     let (n, steps) = (x.shape()[0], x.shape().get(1).copied().unwrap_or(1));
     let (values, targets) = (x.to_f64_vec(), y.to_f64_vec());
-    let dx: Vec<f32> = (0..n).flat_map(|i| (1..steps).map(move |t| (i, t))).map(|(i, t)| (values[i * steps + t] - values[i * steps + t - 1]) as f32).collect();
+    let dx: Vec<f32> =
+        (0..n).flat_map(|i| (1..steps).map(move |t| (i, t))).map(|(i, t)| (values[i * steps + t] - values[i * steps + t - 1]) as f32).collect();
     let dy: Vec<f32> = (0..n).map(|i| (targets[i] - values[i * steps + steps - 1]) as f32).collect();
     let dx = ArrayD::from_shape_vec(IxDyn(&[n, steps.saturating_sub(1), 1]), dx).expect("shape and count agree");
     let dy = ArrayD::from_shape_vec(IxDyn(&[n, 1]), dy).expect("shape and count agree");

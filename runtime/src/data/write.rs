@@ -95,7 +95,8 @@ pub fn encode_outputs(format: OutputFormat, infos: &[IoInfo], outputs: &[HostTen
         OutputFormat::Npz => {
             let mut npz = NpzWriter::new(std::io::Cursor::new(&mut buf));
             for (i, o) in outputs.iter().enumerate() {
-                each_writable!(o, a => npz.add_array(name(i), a)).map_err(|e| RuntimeError::Data { path: label.to_path_buf(), message: e.to_string() })?;
+                each_writable!(o, a => npz.add_array(name(i), a))
+                    .map_err(|e| RuntimeError::Data { path: label.to_path_buf(), message: e.to_string() })?;
             }
             npz.finish().map_err(|e| RuntimeError::Data { path: label.to_path_buf(), message: e.to_string() })?;
         }
@@ -116,7 +117,6 @@ pub fn encode_outputs(format: OutputFormat, infos: &[IoInfo], outputs: &[HostTen
     }
     Ok(buf)
 }
-
 
 /// Values as JSON numbers: integers exactly, floats by their value (non-finite ones as null, which
 /// JSON lacks), bools as booleans.

@@ -29,7 +29,16 @@ pub fn elastic_net_params(l1: f64, l2: f64) -> (f64, f64) {
 /// Lasso / Elastic Net with the spec's Keras factors `l1` and `l2` (see [`elastic_net_params`]).
 /// Returns the coefficients, the intercept and the sweeps it took.
 #[allow(clippy::too_many_arguments)]
-pub fn coordinate_descent(x: &[f64], n: usize, p: usize, y: &[f64], l1: f64, l2: f64, tol: f64, max_iter: usize) -> Result<(Vec<f64>, f64, usize), SolveError> {
+pub fn coordinate_descent(
+    x: &[f64],
+    n: usize,
+    p: usize,
+    y: &[f64],
+    l1: f64,
+    l2: f64,
+    tol: f64,
+    max_iter: usize,
+) -> Result<(Vec<f64>, f64, usize), SolveError> {
     for (parameter, v) in [("l1", l1), ("l2", l2)] {
         if !(v >= 0.0 && v.is_finite()) {
             return Err(SolveError::Parameter { parameter, message: format!("must be a finite number ≥ 0, got {v}") });
@@ -42,7 +51,16 @@ pub fn coordinate_descent(x: &[f64], n: usize, p: usize, y: &[f64], l1: f64, l2:
 /// scikit-learn's ElasticNet(alpha, l1_ratio) (Lasso when `l1_ratio = 1`), to convergence as the
 /// module describes. Returns the coefficients, the intercept and the sweeps it took.
 #[allow(clippy::too_many_arguments)]
-pub fn coordinate_descent_sklearn(x: &[f64], n: usize, p: usize, y: &[f64], alpha: f64, l1_ratio: f64, tol: f64, max_iter: usize) -> Result<(Vec<f64>, f64, usize), SolveError> {
+pub fn coordinate_descent_sklearn(
+    x: &[f64],
+    n: usize,
+    p: usize,
+    y: &[f64],
+    alpha: f64,
+    l1_ratio: f64,
+    tol: f64,
+    max_iter: usize,
+) -> Result<(Vec<f64>, f64, usize), SolveError> {
     if !(alpha >= 0.0 && alpha.is_finite()) {
         return Err(SolveError::Parameter { parameter: "alpha", message: format!("must be a finite number ≥ 0, got {alpha}") });
     }

@@ -11,10 +11,10 @@ use ndarray::{ArrayD, Axis, concatenate};
 use onyx_compiler::ir::{Graph, ValueId};
 use onyx_compiler::transfer::BASE_CUT_KEY;
 
+use super::rows::{DiskWriter, Features};
 use crate::engine::Engine;
 use crate::error::RuntimeError;
 use crate::tensor::HostTensor;
-use super::rows::{DiskWriter, Features};
 
 /// A model cut where its frozen prefix ends: the prefix, which computes the features, and the rest,
 /// which reads them and trains.
@@ -72,13 +72,22 @@ fn frozen_frontier(model: &Graph, base_cut: ValueId) -> Option<ValueId> {
 /// The base's output for every row of `x`, computed `batch` rows at a time: kept in memory up to
 /// `budget` bytes, and beyond it written to a file at `spill` (mapped back into memory a batch at a
 /// time while training, and removed afterwards).
-pub fn features(base: &Graph, engine: &dyn Engine, x: &HostTensor, batch: usize, budget: usize, spill: &Path, progress: &mut dyn FnMut(usize)) -> Result<Features, RuntimeError> {
+pub fn features(
+    base: &Graph,
+    engine: &dyn Engine,
+    x: &HostTensor,
+    batch: usize,
+    budget: usize,
+    spill: &Path,
+    progress: &mut dyn FnMut(usize),
+) -> Result<Features, RuntimeError> {
     let session = engine.load(&onyx_compiler::to_onnx(base))?;
     let n = x.shape()[0];
     let (mut parts, mut held, mut disk): (Vec<ArrayD<f32>>, usize, Option<DiskWriter>) = (vec![], 0, None);
     for start in (0..n).step_by(batch.max(1)) {
         let rows: Vec<usize> = (start..(start + batch).min(n)).collect();
-        let out = session.run(&[x.select_rows(&rows)])?.into_iter().next().ok_or_else(|| RuntimeError::Unsupported("the base has no output".into()))?;
+        let out =
+            session.run(&[x.select_rows(&rows)])?.into_iter().next().ok_or_else(|| RuntimeError::Unsupported("the base has no output".into()))?;
         let HostTensor::F32(out) = out else { return Err(RuntimeError::Unsupported("the base's output is not float".into())) };
         held += out.len() * 4;
         parts.push(out);
@@ -100,5 +109,7 @@ pub fn features(base: &Graph, engine: &dyn Engine, x: &HostTensor, batch: usize,
         return Ok(Features::Memory(HostTensor::F32(ArrayD::zeros(shape))));
     }
     let views: Vec<_> = parts.iter().map(|a| a.view()).collect();
-    concatenate(Axis(0), &views).map(|a| Features::Memory(HostTensor::F32(a))).map_err(|e| RuntimeError::Unsupported(format!("joining the base's outputs: {e}")))
+    concatenate(Axis(0), &views)
+        .map(|a| Features::Memory(HostTensor::F32(a)))
+        .map_err(|e| RuntimeError::Unsupported(format!("joining the base's outputs: {e}")))
 }

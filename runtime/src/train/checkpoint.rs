@@ -87,7 +87,12 @@ pub fn save(model: &Path, c: &Checkpoint) -> Result<(), RuntimeError> {
                 let added = match t {
                     HostTensor::F32(a) => npz.add_array(key.as_str(), a),
                     HostTensor::I64(a) => npz.add_array(key.as_str(), a),
-                    other => return Err(RuntimeError::Unsupported(format!("a training tensor of {}, where training keeps float32 and int64", other.dtype()))),
+                    other => {
+                        return Err(RuntimeError::Unsupported(format!(
+                            "a training tensor of {}, where training keeps float32 and int64",
+                            other.dtype()
+                        )));
+                    }
                 };
                 added.map_err(|e| data_error(&path, e.to_string()))?;
             }
@@ -107,7 +112,8 @@ pub fn load(model: &Path) -> Result<Checkpoint, RuntimeError> {
     }
     let mut npz = crate::data::npy::Npz::open(&path).map_err(|m| data_error(&path, m))?;
     let json: ArrayD<u8> = npz.by_name(JSON_MEMBER).map_err(|e| data_error(&path, format!("`{JSON_MEMBER}`: {e}")))?;
-    let json: serde_json::Value = serde_json::from_slice(&json.iter().copied().collect::<Vec<u8>>()).map_err(|e| data_error(&path, format!("`{JSON_MEMBER}`: {e}")))?;
+    let json: serde_json::Value =
+        serde_json::from_slice(&json.iter().copied().collect::<Vec<u8>>()).map_err(|e| data_error(&path, format!("`{JSON_MEMBER}`: {e}")))?;
     let epoch = json.get("epoch").and_then(|v| v.as_u64()).ok_or_else(|| data_error(&path, "no `epoch`"))? as usize;
     let history: Vec<EpochLog> = json
         .get("history")

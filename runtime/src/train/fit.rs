@@ -65,8 +65,17 @@ impl EpochLog {
 /// What the trainer tells its observer.
 pub enum Event<'a> {
     /// Before the first step: batches per epoch and samples per epoch.
-    Start { epochs: usize, batches: usize, samples: usize },
-    Batch { epoch: usize, batch: usize, loss: f64, samples: usize },
+    Start {
+        epochs: usize,
+        batches: usize,
+        samples: usize,
+    },
+    Batch {
+        epoch: usize,
+        batch: usize,
+        loss: f64,
+        samples: usize,
+    },
     Epoch(&'a EpochLog),
 }
 
@@ -111,7 +120,12 @@ pub(super) fn run_named(session: &dyn Session, named: &HashMap<&str, &EngineTens
     let inputs: Vec<&EngineTensor> = session
         .inputs()
         .iter()
-        .map(|i| named.get(i.name.as_str()).copied().ok_or_else(|| RuntimeError::Input { input: i.name.clone(), message: "nothing feeds this input of the training graph".into() }))
+        .map(|i| {
+            named
+                .get(i.name.as_str())
+                .copied()
+                .ok_or_else(|| RuntimeError::Input { input: i.name.clone(), message: "nothing feeds this input of the training graph".into() })
+        })
         .collect::<Result<_, _>>()?;
     let outputs = session.run_resident(&inputs)?;
     Ok(session.outputs().iter().map(|o| o.name.clone()).zip(outputs).collect())
@@ -146,7 +160,9 @@ pub struct Trainer<'e> {
 fn initial(engine: &dyn Engine, slots: &[Slot]) -> Result<Vec<EngineTensor>, RuntimeError> {
     slots
         .iter()
-        .map(|s| engine.upload(HostTensor::from_ir(&s.initial).ok_or_else(|| RuntimeError::Unsupported(format!("`{}` is not a float32 tensor", s.input)))?))
+        .map(|s| {
+            engine.upload(HostTensor::from_ir(&s.initial).ok_or_else(|| RuntimeError::Unsupported(format!("`{}` is not a float32 tensor", s.input)))?)
+        })
         .collect()
 }
 
@@ -282,7 +298,8 @@ impl<'e> Trainer<'e> {
                 named.extend(batched.iter().map(|(n, _)| *n).zip(&uploaded));
                 let mut outputs = run_named(self.steps.session(engine, batch)?, &named)?;
                 let loss = scalar_of(engine, &mut outputs, onyx_compiler::train::LOSS)?;
-                let metric_sums = g.metric_sums.iter().map(|m| scalar_of(engine, &mut outputs, &format!("metric/{m}"))).collect::<Result<Vec<_>, _>>()?;
+                let metric_sums =
+                    g.metric_sums.iter().map(|m| scalar_of(engine, &mut outputs, &format!("metric/{m}"))).collect::<Result<Vec<_>, _>>()?;
                 StepOutput { loss, metric_sums, outputs }
             }
         };
@@ -373,7 +390,9 @@ impl<'e> Trainer<'e> {
             observe(Event::Epoch(&log));
             let stop = match &opts.early_stopping {
                 Some(es) => {
-                    let value = log.get(&es.monitor).ok_or_else(|| RuntimeError::Unsupported(format!("early stopping monitors `{}`, which training does not log", es.monitor)))?;
+                    let value = log
+                        .get(&es.monitor)
+                        .ok_or_else(|| RuntimeError::Unsupported(format!("early stopping monitors `{}`, which training does not log", es.monitor)))?;
                     // Losses improve downwards, accuracies upwards.
                     let sign = if es.monitor.contains("loss") || es.monitor.ends_with("mse") || es.monitor.ends_with("mae") { 1.0 } else { -1.0 };
                     let improved = self.early.best.as_ref().is_none_or(|(b, _)| sign * value < sign * b - es.min_delta);
@@ -409,7 +428,10 @@ impl<'e> Trainer<'e> {
                 .params
                 .iter()
                 .map(|s| {
-                    let (_, w) = weights.iter().find(|(n, _)| *n == s.input).ok_or_else(|| RuntimeError::Unsupported(format!("the best weights lack `{}`", s.input)))?;
+                    let (_, w) = weights
+                        .iter()
+                        .find(|(n, _)| *n == s.input)
+                        .ok_or_else(|| RuntimeError::Unsupported(format!("the best weights lack `{}`", s.input)))?;
                     engine.upload(w.clone())
                 })
                 .collect::<Result<_, _>>()?;

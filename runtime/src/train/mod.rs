@@ -10,5 +10,5 @@ mod shards;
 pub use cache::{FrozenBase, features, split_frozen_base};
 pub use checkpoint::{Checkpoint, EarlyState, checkpoint_path, load as load_checkpoint};
 pub use fit::{EarlyStopping, EpochLog, Event, FitOptions, Trainer};
-pub use rows::{DiskRows, Features, Rows};
 pub use history::{write_history_csv, write_loss_plot};
+pub use rows::{DiskRows, Features, Rows};

@@ -69,7 +69,12 @@ pub struct DiskWriter {
 impl DiskWriter {
     pub fn create(path: PathBuf) -> Result<DiskWriter, RuntimeError> {
         // Read as well as write: the finished file is mapped from this handle.
-        let file = std::fs::OpenOptions::new().read(true).write(true).create_new(true).open(&path).map_err(|source| RuntimeError::Io { path: path.clone(), source })?;
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(|source| RuntimeError::Io { path: path.clone(), source })?;
         Ok(DiskWriter { path, file: std::io::BufWriter::new(file), rows: 0, sample: None })
     }
 

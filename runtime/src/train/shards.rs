@@ -70,12 +70,17 @@ type Named = HashMap<String, EngineTensor>;
 
 /// Runs `job(0..jobs)`, the first on the caller's thread and the others on `workers`; a panic in
 /// any becomes an error of that job, as an engine error is.
-fn on_threads(workers: &rayon::ThreadPool, jobs: usize, job: impl Fn(usize) -> Result<Named, RuntimeError> + Sync) -> Vec<Result<Named, RuntimeError>> {
+fn on_threads(
+    workers: &rayon::ThreadPool,
+    jobs: usize,
+    job: impl Fn(usize) -> Result<Named, RuntimeError> + Sync,
+) -> Vec<Result<Named, RuntimeError>> {
     let guarded = |i: usize| {
         let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(i)));
         run.unwrap_or_else(|_| Err(RuntimeError::Unsupported("a training thread panicked".into())))
     };
-    let mut results: Vec<Result<Named, RuntimeError>> = (0..jobs).map(|_| Err(RuntimeError::Unsupported("a training thread did not run".into()))).collect();
+    let mut results: Vec<Result<Named, RuntimeError>> =
+        (0..jobs).map(|_| Err(RuntimeError::Unsupported("a training thread did not run".into()))).collect();
     if let Some((first, others)) = results.split_first_mut() {
         workers.in_place_scope(|s| {
             for (i, slot) in others.iter_mut().enumerate() {

@@ -10,7 +10,11 @@ use onyx_runtime::{Engine, TractEngine};
 use onyx_serve::{Model, Payload, ServeArgs};
 
 #[derive(Parser)]
-#[command(version, about = "A model deployed by onyx: predictions from files, or an HTTP server (Open Inference Protocol v2)", args_conflicts_with_subcommands = true)]
+#[command(
+    version,
+    about = "A model deployed by onyx: predictions from files, or an HTTP server (Open Inference Protocol v2)",
+    args_conflicts_with_subcommands = true
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
