@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The test command: installs the reference tools the tests compare against (a Python virtual
-# environment with pinned onnx and onnxruntime, in .venv, whose library the ort engine loads through
+# The test command: checks formatting and clippy, installs the reference tools the tests compare
+# against (a Python virtual environment with pinned onnx and onnxruntime, in .venv, whose library the ort engine loads through
 # ORT_DYLIB_PATH) and runs every test of the workspace,
 # benchmarks included (criterion runs each benchmark once under `cargo test`).
 set -euo pipefail
@@ -20,6 +20,9 @@ export ONYX_CORPUS_DIR="${ONYX_CORPUS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/onyx/
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r scripts/corpus/requirements.txt
 "$venv/bin/python" scripts/corpus/fetch.py --dir "$ONYX_CORPUS_DIR"
 "$venv/bin/python" scripts/corpus/reference.py --dir "$ONYX_CORPUS_DIR" --runs 1 > /dev/null
+# The tree stays formatted and free of clippy's warnings.
+cargo fmt --all --check
+cargo clippy --workspace --all-targets -- -D warnings
 # The statically linked runner `onyx deploy` builds apps from (its tests check it).
 scripts/build-runner.sh
 cargo test --workspace --all-targets "$@"

@@ -26,13 +26,7 @@ fn compare(got: &Path, reference: &Path) -> Result<(), String> {
             return Err(format!("output `{name}`: shape {:?}, onnxruntime-python gives {:?}", h.shape(), w.shape()));
         }
         let (w, h) = (w.to_f64_vec(), h.to_f64_vec());
-        let worst = w
-            .iter()
-            .zip(&h)
-            .enumerate()
-            .filter(|(_, (a, b))| !(a.is_nan() && b.is_nan()) && !((*a - *b).abs() <= 1e-4 + 1e-3 * a.abs()))
-            .map(|(i, (a, b))| (i, *a, *b))
-            .next();
+        let worst = w.iter().zip(&h).enumerate().filter(|(_, (a, b))| !support::close_to_reference(**a, **b)).map(|(i, (a, b))| (i, *a, *b)).next();
         if let Some((i, a, b)) = worst {
             return Err(format!("output `{name}`: value {i} is {b}, onnxruntime-python gives {a}"));
         }

@@ -78,7 +78,7 @@ fn round_trip(dir: &std::path::Path, entry: &Entry, graph: &onyx_compiler::ir::G
             return Err(format!("output `{name}`: shape {:?}, onnxruntime-python gives {:?}", h.shape(), w.shape()));
         }
         let (w, h) = (w.to_f64_vec(), h.to_f64_vec());
-        let worst = w.iter().zip(&h).enumerate().find(|(_, (a, b))| !(a.is_nan() && b.is_nan()) && !((*a - *b).abs() <= 1e-4 + 1e-3 * a.abs()));
+        let worst = w.iter().zip(&h).enumerate().find(|(_, (a, b))| !support::close_to_reference(**a, **b));
         if let Some((i, (a, b))) = worst {
             return Err(format!("output `{name}`: value {i} is {b}, onnxruntime-python gives {a}"));
         }

@@ -598,7 +598,8 @@ fn optimizers_and_schedules_follow_keras_update_rules() {
             }),
         ),
     ];
-    let schedules: Vec<(&str, Box<dyn Fn(f64, f64) -> f64>)> = vec![
+    type Schedule = (&'static str, Box<dyn Fn(f64, f64) -> f64>);
+    let schedules: Vec<Schedule> = vec![
         ("{ kind = \"constant\" }", Box::new(|lr, _step| lr)),
         ("{ kind = \"step\", step_size = 2, gamma = 0.5 }", Box::new(|lr, step: f64| lr * 0.5f64.powf((step / 2.0).floor()))),
         ("{ kind = \"exponential\", decay_steps = 3, decay_rate = 0.9 }", Box::new(|lr, step: f64| lr * 0.9f64.powf(step / 3.0))),

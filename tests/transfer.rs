@@ -432,7 +432,7 @@ metrics = ["accuracy"]
     let green = x.index_axis(ndarray::Axis(1), 1);
     assert!(green.outer_iter().skip(1).all(|plane| plane.iter().all(|&v| v == 100.0)));
     assert!(green.index_axis(ndarray::Axis(0), 0).iter().all(|&v| (v - 100.0).abs() <= 12.0), "{:?}", green.index_axis(ndarray::Axis(0), 0));
-    let HostTensor::F32(p) = &session.run(&[folder.x.clone()]).unwrap()[0] else { panic!("float output") };
+    let HostTensor::F32(p) = &session.run(std::slice::from_ref(&folder.x)).unwrap()[0] else { panic!("float output") };
     let HostTensor::I64(y) = &folder.y else { panic!("int labels") };
     let right = p.outer_iter().zip(y.iter()).filter(|(row, label)| (row[1] > row[0]) == (**label == 1)).count();
     assert_eq!(right, 12, "{p:?}");

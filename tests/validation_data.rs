@@ -16,7 +16,7 @@ fn history(path: &Path) -> Vec<String> {
     let text = std::fs::read_to_string(path).unwrap();
     let header: Vec<&str> = text.lines().next().unwrap().split(',').collect();
     let keep: Vec<usize> = header.iter().enumerate().filter(|(_, h)| !h.contains("time") && !h.contains("seconds")).map(|(i, _)| i).collect();
-    assert!(header.iter().any(|h| *h == "val_loss"), "{header:?}");
+    assert!(header.contains(&"val_loss"), "{header:?}");
     text.lines().map(|l| keep.iter().map(|&i| l.split(',').nth(i).unwrap_or("")).collect::<Vec<_>>().join(",")).collect()
 }
 

@@ -87,9 +87,9 @@ impl GradCx<'_> {
     }
 
     /// Σ of (N, C, spatial…) over every axis but C: a convolution's bias gradient, as one ReduceSum.
-    /// (A spatial MatMul with a column of ones and a sum over the batch, its form before, took 0.8
-    /// against 0.15 ms on tract for a [128, 32, 13, 13] gradient, and 0.51 against 0.33 on ONNX
-    /// Runtime with one thread for [256, 32, 13, 13]: the MatMul packs its whole operand first.)
+    /// (Not a spatial MatMul with a column of ones and a sum over the batch: the MatMul packs its
+    /// whole operand first, which made it several times slower on tract and slower on ONNX Runtime
+    /// in `cargo bench --bench train_step`.)
     pub fn channel_sum(&mut self, g: ValueId) -> Result<ValueId, OpError> {
         let rank = self.ty(g).rank() as i64;
         let axes: Vec<i64> = std::iter::once(0).chain(2..rank).collect();
@@ -207,7 +207,8 @@ pub fn backward(b: &mut Builder, loss: ValueId, wrt: &[ValueId]) -> Result<Vec<V
 /// The sum of `value`'s gradient terms, in the order they came. Terms aᵀ·g (more than two, with the
 /// same shapes and known widths) become one product: Σₜ aₜᵀ·gₜ = Aᵀ·G, with A and G the aₜ and gₜ
 /// stacked by rows. For the recurrent weight of a 100-step LSTM that is one GEMM over N·99 rows in
-/// place of 99 small ones each added to the last: 3.9 ms of tract's 14.7 ms step at batch 32.
+/// place of 99 small ones each added to the last, which were a quarter of its training step on
+/// tract (`cargo bench --bench train_step`, lstm_forecast).
 fn sum_terms(b: &mut Builder, products: &HashMap<ValueId, (ValueId, ValueId)>, value: ValueId, terms: Vec<ValueId>) -> Result<ValueId, OpError> {
     if let [only] = terms[..] {
         return Ok(only);

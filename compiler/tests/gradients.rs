@@ -1026,8 +1026,9 @@ fn pooling_before_relu_changes_nothing() {
 /// differences, with strides, padding, 3x3 pooling and sizes the windows do not divide.
 #[test]
 fn pooling_by_strided_convs_changes_nothing() {
-    // (input [N, C, H, W], filters, kernel, strides, pads, dilations, group, pool)
-    let cases: [([usize; 4], usize, usize, usize, usize, usize, usize, usize); 5] = [
+    /// (input [N, C, H, W], filters, kernel, strides, pads, dilations, group, pool)
+    type ConvPool = ([usize; 4], usize, usize, usize, usize, usize, usize, usize);
+    let cases: [ConvPool; 5] = [
         ([2, 1, 8, 8], 3, 3, 1, 0, 1, 1, 2),
         ([2, 3, 9, 8], 4, 3, 2, 1, 1, 1, 2),
         ([1, 2, 11, 10], 2, 2, 1, 0, 1, 1, 3),
@@ -1079,7 +1080,7 @@ fn strided_convs_give_ties_to_the_first_cell() {
     };
     let (pooled, strided) = (grads(false), grads(true));
     // The input's gradient shows where each window's gradient went: only the first cells' patches.
-    assert!(pooled[0].iter().any(|&v| v == 0.0));
+    assert!(pooled[0].contains(&0.0));
     for (a, b) in pooled.iter().zip(&strided) {
         for (u, v) in a.iter().zip(b) {
             assert!((u - v).abs() <= 1e-12 * u.abs().max(1.0), "{u} against {v}");

@@ -416,13 +416,16 @@ fn run_test(dir: &Path, skip: &HashSet<&str>, say: &dyn Fn(String)) {
         say("BEGIN\tround-trip".into());
         // ORT first, then tract; an engine that crashed on the original is left out, and one that
         // ran it correctly gives the reason for a failure.
-        let usable: Vec<&(&str, Result<Box<dyn Engine>, String>)> = engines.iter().filter(|(c, _)| !skip.contains(c)).collect();
+        let usable: Vec<&NamedEngine> = engines.iter().filter(|(c, _)| !skip.contains(c)).collect();
         report("round-trip", guarded(|| round_trip(&model, &data, &usable, &ran_original)));
     }
 }
 
 /// ORT first: the round-trip prefers it.
-fn engines() -> Vec<(&'static str, Result<Box<dyn Engine>, String>)> {
+/// An engine by its name, or why it is not available.
+type NamedEngine = (&'static str, Result<Box<dyn Engine>, String>);
+
+fn engines() -> Vec<NamedEngine> {
     #[cfg(feature = "ort")]
     let ort: Result<Box<dyn Engine>, String> = {
         let e = onyx_runtime::OrtEngine::new(None, onyx_runtime::Device::Cpu);
@@ -448,12 +451,7 @@ fn check_on(engine: &dyn Engine, model: &ModelProto, data: &[DataSet]) -> Result
     Ok(())
 }
 
-fn round_trip(
-    model: &ModelProto,
-    data: &[DataSet],
-    engines: &[&(&str, Result<Box<dyn Engine>, String>)],
-    ran_original: &HashMap<&str, bool>,
-) -> Result<(), String> {
+fn round_trip(model: &ModelProto, data: &[DataSet], engines: &[&NamedEngine], ran_original: &HashMap<&str, bool>) -> Result<(), String> {
     let graph = onyx_compiler::import(model).map_err(|_| NOT_IMPORTED.to_string())?;
     let mut exported = onyx_compiler::to_onnx(&graph);
     onyx_compiler::import(&exported).map_err(|e| format!("re-import of the export: {e}"))?;

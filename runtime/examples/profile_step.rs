@@ -51,7 +51,7 @@ fn main() -> TractResult<()> {
     per_run.sort_by(f64::total_cmp);
     let total = start.elapsed().as_secs_f64() * 1e3 / runs as f64;
     let mut rows: Vec<(usize, Duration)> = per_node.into_iter().collect();
-    rows.sort_by(|a, b| b.1.cmp(&a.1));
+    rows.sort_by_key(|r| std::cmp::Reverse(r.1));
     let mut by_op: HashMap<String, f64> = HashMap::new();
     for (id, d) in &rows {
         *by_op.entry(model.node(*id).op().name().to_string()).or_default() += d.as_secs_f64() * 1e3 / runs as f64;

@@ -32,7 +32,7 @@ pub trait Session: Send + Sync {
             .iter()
             .map(|t| match t {
                 EngineTensor::Host(h) => Ok(h.clone()),
-                EngineTensor::Native(_) => Err(RuntimeError::Unsupported("a tensor of another engine".into())),
+                EngineTensor::Native(_) => Err(RuntimeError::Internal("a tensor of another engine".into())),
             })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(self.run(&host)?.into_iter().map(EngineTensor::Host).collect())
@@ -71,7 +71,7 @@ pub trait Engine: Sync {
     fn download(&self, t: &EngineTensor) -> Result<HostTensor, RuntimeError> {
         match t {
             EngineTensor::Host(h) => Ok(h.clone()),
-            EngineTensor::Native(_) => Err(RuntimeError::Unsupported(format!("a tensor the {} engine did not make", self.name()))),
+            EngineTensor::Native(_) => Err(RuntimeError::Internal(format!("a tensor the {} engine did not make", self.name()))),
         }
     }
 

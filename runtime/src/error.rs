@@ -19,8 +19,25 @@ pub enum RuntimeError {
     DataCell { path: PathBuf, row: usize, column: String, message: String },
     #[error("{}: {source}", path.display())]
     Io { path: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Train(#[from] onyx_compiler::train::TrainError),
+    #[error("the model {0}")]
+    Model(String),
     #[error("{0}")]
-    Unsupported(String),
+    OutputFormat(String),
+    #[error("the checkpoint {0}")]
+    Checkpoint(String),
+    #[error("there are no training samples")]
+    NoSamples,
+    #[error("early stopping monitors `{0}`, which training does not log (it logs loss, the metrics, and with validation val_loss and val_<metric>)")]
+    Monitor(String),
+    #[error("a training thread panicked: {0}")]
+    Panicked(String),
+    #[error("cannot start the training threads: {0}")]
+    Threads(String),
+    /// A broken invariant of onyx itself, not of the user's model or data.
+    #[error("internal error: {0}; please report it with the command that led here")]
+    Internal(String),
     #[error("training diverged: the loss is {loss} at epoch {epoch}, batch {batch}; the last checkpoint is kept")]
     Diverged { epoch: usize, batch: usize, loss: f64 },
 }

@@ -39,7 +39,7 @@ pub struct Evaluator<'e> {
 impl<'e> Evaluator<'e> {
     /// `model` with its weights, measured as `train` says (its `loss` and `metrics`).
     pub fn new(engine: &'e dyn Engine, model: &Graph, train: &TrainSpec) -> Result<Evaluator<'e>, RuntimeError> {
-        let graphs = onyx_compiler::train::build(model, train).map_err(|e| RuntimeError::Unsupported(format!("deriving the eval graph: {e}")))?;
+        let graphs = onyx_compiler::train::build(model, train)?;
         let loss = graphs.loss;
         let session = if classifies(loss) { Some(engine.load(&onyx_compiler::to_onnx(model))?) } else { None };
         Ok(Evaluator { trainer: Trainer::new(graphs, engine)?, session, loss })
@@ -75,11 +75,7 @@ impl<'e> Evaluator<'e> {
         let mut width = 1;
         for start in (0..n).step_by(batch.max(1)) {
             let rows: Vec<usize> = (start..(start + batch).min(n)).collect();
-            let out = session
-                .run(&[x.select_rows(&rows)])?
-                .into_iter()
-                .next()
-                .ok_or_else(|| RuntimeError::Unsupported("the model has no output".into()))?;
+            let out = session.run(&[x.select_rows(&rows)])?.into_iter().next().ok_or_else(|| RuntimeError::Model("has no output".into()))?;
             width = out.shape().iter().skip(1).product::<usize>().max(1);
             let threshold = if self.loss == Loss::BinaryCrossentropyFromLogits { 0.0 } else { 0.5 };
             predicted.extend(out.to_f64_vec().chunks(width).map(|row| if width == 1 { usize::from(row[0] >= threshold) } else { argmax(row) }));

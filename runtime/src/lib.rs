@@ -1,4 +1,4 @@
-//! onyx-runtime: engines that run ONNX models (tract today), and the data paths around them.
+//! onyx-runtime: the engines that run ONNX models (tract and ONNX Runtime), the trainer, and the data paths around them.
 pub mod classes;
 pub mod data;
 pub mod engine;

@@ -7,8 +7,8 @@
 /// blocks with mmap or trims them off its heap when freed, so each step page-faults its
 /// activations in again: the kernel zeroing pages took 7.5 % of a profile of mnist_cnn's step.
 /// Raising the mmap threshold to its ceiling (32 MiB) and the trim threshold to 1 GiB keeps
-/// freed blocks on the heap; the step at batch 64 on tract went from 76 to 50 ms on one thread
-/// and 31 to 28 ms on two. The resident size stays at the largest step's needs until the process
+/// freed blocks on the heap, which shortens a tract step by a tenth to a third
+/// (`cargo bench --bench train_step`). The resident size stays at the largest step's needs until the process
 /// ends, as in Keras. Elsewhere than glibc this does nothing.
 pub fn keep_freed_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]

@@ -141,9 +141,9 @@ impl Engine for OrtEngine {
         }
     }
 
-    /// One intra-op thread: the shards themselves keep the cores busy. Steps at batch 64 on 2 cores,
-    /// criterion medians run alternately with one 2-thread session of the whole step:
-    /// lstm_forecast 11.6–12.2 ms against 16.1–21.7, mnist_cnn 11.5–13.4 against 12.7–13.3.
+    /// One intra-op thread: the shards themselves keep the cores busy, and a step of sharded
+    /// single-thread sessions is no slower than one multi-thread session of the whole step, and
+    /// faster for an LSTM (`cargo bench --bench train_step`, lstm_forecast and mnist_cnn).
     fn load_shard(&self, model: &ModelProto) -> Result<Box<dyn Session>, RuntimeError> {
         OrtEngine { threads: Some(1), device: self.device }.load(model)
     }

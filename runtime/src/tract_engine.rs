@@ -18,6 +18,10 @@ type Plan = Arc<TypedRunnableModel>;
 /// Plans for concrete input shapes are kept for this many shapes, then made afresh.
 const PLANS_KEPT: usize = 16;
 
+/// What a plan for concrete inputs is kept under: each input's shape, and the bytes of the scalar
+/// integer inputs whose value it was planned for.
+type PlanKey = Vec<(Vec<usize>, Option<Vec<u8>>)>;
+
 struct TractSession {
     /// The plan optimized with the model's own (symbolic) input facts, where tract could make one.
     plan: Option<Plan>,
@@ -28,7 +32,8 @@ struct TractSession {
     proto: Option<ModelProto>,
     /// Why the symbolic plan failed, for the error when a concrete one fails too.
     symbolic_error: Option<String>,
-    by_shape: Mutex<HashMap<Vec<(Vec<usize>, Option<Vec<u8>>)>, Plan>>,
+    /// Plans for concrete inputs, by their key.
+    by_shape: Mutex<HashMap<PlanKey, Plan>>,
     inputs: Vec<IoInfo>,
     outputs: Vec<IoInfo>,
 }
@@ -145,7 +150,10 @@ impl Engine for TractEngine {
                 if v.datum_type() != DatumType::F32 {
                     return Ok(None);
                 }
-                Ok(Some(f(v.to_plain_array_view::<f32>().map_err(run_error)?)))
+                Ok({
+                    f(v.to_plain_array_view::<f32>().map_err(run_error)?);
+                    Some(())
+                })
             }
         }
     }
@@ -250,7 +258,7 @@ impl TractSession {
     fn concrete_plan(&self, values: &TVec<TValue>) -> Result<Plan, RuntimeError> {
         let Some(model) = &self.model else { return Err(run_error("no model to plan")) };
         let scalar = |v: &TValue| v.rank() == 0 && (v.datum_type().is_integer() || v.datum_type() == DatumType::Bool);
-        let key: Vec<(Vec<usize>, Option<Vec<u8>>)> = values.iter().map(|v| (v.shape().to_vec(), scalar(v).then(|| v.as_bytes().to_vec()))).collect();
+        let key: PlanKey = values.iter().map(|v| (v.shape().to_vec(), scalar(v).then(|| v.as_bytes().to_vec()))).collect();
         if let Some(plan) = self.by_shape.lock().map_err(|_| run_error("a previous run panicked"))?.get(&key) {
             return Ok(plan.clone());
         }

@@ -8,9 +8,7 @@ use onyx_compiler::spec::TrainSpec;
 use onyx_proto::onnx::ModelProto;
 use onyx_runtime::data::{changes, feature_stats, overall_stats, read_image_folder_for, read_labelled, read_series, standardize, windows};
 use onyx_runtime::train::EpochLog;
-use onyx_runtime::train::{
-    EarlyStopping, Event, Features, FitOptions, Trainer, features, load_checkpoint, split_frozen_base, write_history_csv, write_loss_plot,
-};
+use onyx_runtime::train::{Event, Features, FitOptions, Trainer, features, load_checkpoint, split_frozen_base, write_history_csv, write_loss_plot};
 use onyx_runtime::{HostTensor, TractEngine, solve};
 
 /// Train a spec, or an existing .onnx from its current weights, on labelled data by running the ONNX
@@ -349,12 +347,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         shuffle: train.shuffle,
         seed: args.seed.unwrap_or(seed),
         lr: train.optimizer.lr as f32,
-        early_stopping: train.early_stopping.as_ref().map(|e| EarlyStopping {
-            monitor: e.monitor.clone(),
-            patience: e.patience as usize,
-            min_delta: e.min_delta,
-            restore_best_weights: e.restore_best_weights,
-        }),
+        early_stopping: train.early_stopping.clone(),
         checkpoint: Some(output.clone()),
     };
     let mut trainer = Trainer::new(graphs, engine.as_ref())?;

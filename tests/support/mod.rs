@@ -115,3 +115,9 @@ pub fn random_inputs(session: &dyn onyx_runtime::Session, batch: usize, seed: u6
         })
         .collect()
 }
+
+/// Whether `value` equals the reference's `expected` within the corpus tolerance (1e-3 relative,
+/// 1e-4 absolute), NaN matching NaN.
+pub fn close_to_reference(expected: f64, value: f64) -> bool {
+    (expected.is_nan() && value.is_nan()) || (expected - value).abs() <= 1e-4 + 1e-3 * expected.abs()
+}

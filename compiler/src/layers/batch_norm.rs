@@ -17,7 +17,7 @@ pub struct BatchNorm {
 
 pub fn parse(raw: &RawLayer) -> Result<Box<dyn Layer>, LayerError> {
     let epsilon = raw.epsilon.unwrap_or(1e-3);
-    if !(epsilon > 0.0) {
+    if epsilon.is_nan() || epsilon <= 0.0 {
         return Err(LayerError::field("epsilon", "must be positive"));
     }
     let momentum = raw.momentum.unwrap_or(0.99);

@@ -44,7 +44,7 @@ pub fn parse(raw: &RawLayer, rank: usize) -> Result<Box<dyn Layer>, LayerError> 
         bias_init: parse::init(&raw.bias_init, "zeros", "bias_init")?,
         regularizer: parse::regularizer(&raw.regularizer)?,
     };
-    if conv.filters % conv.groups != 0 {
+    if !conv.filters.is_multiple_of(conv.groups) {
         return Err(LayerError::field("groups", format!("{} filters do not split into {} groups", conv.filters, conv.groups)));
     }
     // Keras refuses strides above 1 together with dilation above 1; so does onyx.

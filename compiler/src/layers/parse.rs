@@ -112,10 +112,10 @@ pub fn init(value: &Option<RawInit>, default: &str, field: &'static str) -> Resu
     if let Some((name, _)) = stray.iter().find(|(name, v)| v.is_some() && !takes.contains(name)) {
         return Err(LayerError::field(field, format!("initializer `{}` takes no argument `{name}`", table.kind)));
     }
-    if let Init::RandomNormal { stddev, .. } | Init::TruncatedNormal { stddev, .. } = init {
-        if !(stddev > 0.0) {
-            return Err(LayerError::field(field, "stddev must be positive"));
-        }
+    if let Init::RandomNormal { stddev, .. } | Init::TruncatedNormal { stddev, .. } = init
+        && (stddev.is_nan() || stddev <= 0.0)
+    {
+        return Err(LayerError::field(field, "stddev must be positive"));
     }
     Ok(init)
 }

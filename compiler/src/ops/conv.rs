@@ -76,14 +76,14 @@ impl Conv {
             // ONNX lets the kernel shape be taken from the weights; onyx writes it always and asks the same.
             return Err(OpError::Attribute { op: "Conv".into(), name: "kernel_shape".into(), message: "required by onyx".into() });
         }
-        if let Some(pad) = a.string("auto_pad")? {
-            if pad != "NOTSET" {
-                return Err(OpError::Attribute {
-                    op: "Conv".into(),
-                    name: "auto_pad".into(),
-                    message: format!("`{pad}` is not supported; use explicit pads"),
-                });
-            }
+        if let Some(pad) = a.string("auto_pad")?
+            && pad != "NOTSET"
+        {
+            return Err(OpError::Attribute {
+                op: "Conv".into(),
+                name: "auto_pad".into(),
+                message: format!("`{pad}` is not supported; use explicit pads"),
+            });
         }
         let rank = kernel_shape.len();
         Ok(Conv {
@@ -247,9 +247,9 @@ fn channels_of(cx: &GradCx, v: ValueId) -> Option<usize> {
 /// kernel cell k, the slice of `a` that cell reads (a strided Slice of the padded input, channels
 /// before the batch), and B is `b` with the same two axes swapped. The product's inner dimension is
 /// the whole batch's output cells (N·Ho·Wo, thousands), where the batch-as-channels Conv runs a GEMM
-/// only kernel-cells wide. One GEMM rather than a MatMul per sample summed over the batch: on
-/// mnist_cnn's second conv at batch 64, tract takes 6.9 ms against 10.1 (the per-sample products
-/// and their sum were a third of it), ONNX Runtime 4.4 against 4.2 (one thread).
+/// only kernel-cells wide. One GEMM rather than a MatMul per sample summed over the batch: the
+/// per-sample products and their sum cost tract a third of the layer's gradient, and ONNX Runtime
+/// runs both forms alike (`cargo bench --bench train_step`, mnist_cnn's second conv).
 fn patch_weight_gradient(cx: &mut GradCx, a: ValueId, b: ValueId, forward: &Conv) -> Result<ValueId, OpError> {
     use crate::ops::{Gemm, Pad, Reshape};
     let Conv { kernel_shape: kernel, strides, dilations, pads, .. } = forward;

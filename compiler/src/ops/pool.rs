@@ -40,14 +40,14 @@ impl Pool {
         if kernel_shape.is_empty() {
             return Err(OpError::Attribute { op: op.into(), name: "kernel_shape".into(), message: "is required".into() });
         }
-        if let Some(pad) = a.string("auto_pad")? {
-            if pad != "NOTSET" {
-                return Err(OpError::Attribute {
-                    op: op.into(),
-                    name: "auto_pad".into(),
-                    message: format!("`{pad}` is not supported; use explicit pads"),
-                });
-            }
+        if let Some(pad) = a.string("auto_pad")?
+            && pad != "NOTSET"
+        {
+            return Err(OpError::Attribute {
+                op: op.into(),
+                name: "auto_pad".into(),
+                message: format!("`{pad}` is not supported; use explicit pads"),
+            });
         }
         if a.int("ceil_mode", 0)? != 0 {
             return Err(OpError::Attribute { op: op.into(), name: "ceil_mode".into(), message: "only 0 is supported".into() });
@@ -200,11 +200,11 @@ impl Pool {
     /// winners; the rows and columns no window covered get zeros. An infinite input is a maximum
     /// like any other; a NaN input never wins (the loss is NaN already).
     ///
-    /// tract runs this in 2.2 ms for mnist_cnn's first pool at batch 32 against 5.9 for the same
-    /// rule cell by cell (slices of a transposed (N, C, Ho, Wo, K) view, a Concat and a Transpose
-    /// back), and 3.0 with a second MaxPool in place of the sum (tract's stride-2 MaxPool is slow);
-    /// ONNX Runtime takes about the same time each way. The weights hold a whole sample's map,
-    /// (1, C, H, W): engines multiply equal trailing shapes on their fast path, not (1, 1, H, W).
+    /// This form beats the same rule cell by cell (slices of a transposed (N, C, Ho, Wo, K) view, a
+    /// Concat and a Transpose back) and a second MaxPool in place of the sum (tract's stride-2
+    /// MaxPool is slow) on tract, and ties them on ONNX Runtime: `cargo bench --bench train_step`
+    /// (mnist_cnn). The weights hold a whole sample's map, (1, C, H, W): engines multiply equal
+    /// trailing shapes on their fast path, not (1, 1, H, W).
     fn tiled_max_gradient(
         &self,
         cx: &mut GradCx,

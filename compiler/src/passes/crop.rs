@@ -9,9 +9,8 @@
 //! window op that reads less of it.
 //!
 //! The forward values are the same numbers; every op on the way, and its gradient, shrinks by the
-//! unread share. mnist_cnn's gradient shard at batch 32 on ONNX Runtime (one thread), against the
-//! pass's first form, which cut only a conv read by a pooling (the second, 11x11 → 10x10): 5.39 →
-//! 5.00 ms alone, 6.30 → 5.77 ms with two shards running at once (medians of 150 alternating runs).
+//! unread share, which `cargo bench --bench train_step` (mnist_cnn's gradient shard) measures
+//! against a form that cuts only a conv read by a pooling.
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 

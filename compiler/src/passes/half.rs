@@ -124,11 +124,11 @@ pub fn compute_fp16(graph: &mut Graph) -> Result<Halved, PassError> {
         } else if op != "Cast" {
             let keep = float32_inputs(op);
             for (i, slot) in node.inputs.iter_mut().enumerate() {
-                if let Some(v) = *slot {
-                    if was_f32[v.0] {
-                        let want = if keep.contains(&i) { DType::F32 } else { want };
-                        *slot = Some(settle(graph, &mut halves, v, want, &mut casts, &mut report)?);
-                    }
+                if let Some(v) = *slot
+                    && was_f32[v.0]
+                {
+                    let want = if keep.contains(&i) { DType::F32 } else { want };
+                    *slot = Some(settle(graph, &mut halves, v, want, &mut casts, &mut report)?);
                 }
             }
         }
@@ -167,19 +167,19 @@ fn settle(
     casts: &mut HashMap<(ValueId, DType), ValueId>,
     report: &mut Halved,
 ) -> Result<ValueId, PassError> {
-    if want == DType::F16 {
-        if let Some(bytes) = halves.remove(&v) {
-            let value = &mut graph.values[v.0];
-            report.weights += 1;
-            report.elements += bytes.len() / 2;
-            if let Some(init) = value.init.as_mut() {
-                init.dtype = DType::F16;
-                init.data = bytes;
-            }
-            value.ty.dtype = DType::F16;
-            // A model computing in float16 is for running; its weights are constants.
-            value.param = None;
+    if want == DType::F16
+        && let Some(bytes) = halves.remove(&v)
+    {
+        let value = &mut graph.values[v.0];
+        report.weights += 1;
+        report.elements += bytes.len() / 2;
+        if let Some(init) = value.init.as_mut() {
+            init.dtype = DType::F16;
+            init.data = bytes;
         }
+        value.ty.dtype = DType::F16;
+        // A model computing in float16 is for running; its weights are constants.
+        value.param = None;
     }
     if graph.value(v).ty.dtype == want {
         return Ok(v);

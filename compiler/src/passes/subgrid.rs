@@ -10,8 +10,9 @@
 //! element-wise Max over the sub-grids, whose gradient stays on the pooled size, and the shifted
 //! kernels' gradients are sliced back and summed into the kernel's. Ties go to the first sub-grid
 //! in row-major order, the first cell of the window, as MaxPool's own gradient gives them. For
-//! mnist_cnn's first conv and pool at batch 32, forward and backward: 7.2–7.7 ms on tract as Conv
-//! and MaxPool, 3.0 as shifted kernels; ONNX Runtime (batch 64, one thread) 8.7 against 4.7 ms.
+//! mnist_cnn's first conv and pool, forward and backward, the shifted kernels take less than half
+//! the time of Conv and MaxPool on tract and about half on ONNX Runtime (`cargo bench --bench
+//! train_step`).
 use std::sync::Arc;
 
 use super::PassError;
@@ -25,8 +26,8 @@ const MAX_CELLS: usize = 9;
 
 /// The larger kernel multiplies the conv's work (16/9 for 3x3 kernels and 2x2 pooling), which pays
 /// where the input is thin (an image model's first conv) and not where it is wide: rewriting
-/// mnist_cnn's second conv (32 channels) as well, in the stacked form this pass first had, made the
-/// gradient shard at batch 32 on tract 28.7–37.8 ms against 21.1–25.9 with the first conv alone.
+/// mnist_cnn's second conv (32 channels) as well made its gradient shard on tract about a third
+/// slower than rewriting the first conv alone (`cargo bench --bench train_step`).
 const MAX_INPUT_CHANNELS: usize = 8;
 
 /// Rewrites every such Conv and MaxPool pair whose conv reads fewer than [`MAX_INPUT_CHANNELS`]

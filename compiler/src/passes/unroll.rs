@@ -247,7 +247,7 @@ impl<'a> Unroll<'a> {
         let wt = self.transposed("W", self.w)?;
         let rt = self.transposed("R", self.r)?;
         // Once for all steps: XW = X·Wt + biases, batch-major, as one 2-D product over the N·T
-        // rows (tract adds the biases to a 3-D product on its slow generic path: 2.5 ms a step).
+        // rows (tract adds the biases to a 3-D product on its slow generic path).
         let xb = self.batch_major_input()?;
         let x_rows = self.op("X_rows", Flatten { axis: 2 }, &[xb])?;
         let mut xw = self.op("XW", MatMul, &[x_rows, wt])?;
@@ -298,7 +298,8 @@ impl<'a> Unroll<'a> {
                     let pre = self.plus_recurrent(&s("pre"), xt, h, rt)?;
                     // The gates on an axis of their own, [N, 4, u], cut apart there: tract pushes a
                     // Split of the product's columns up into the product itself, making four
-                    // products of [N, u] (11 µs each at N = 32) in place of one [N, 4u] (13 µs).
+                    // products of [N, u], each nearly as slow as one [N, 4u] (`cargo bench --bench
+                    // train_step`, lstm_forecast).
                     let by_gate = self.int_constant(vec![3], &[0, g as i64, u as i64]);
                     let gates = self.op(&s("gates"), Reshape, &[pre, by_gate])?;
                     // i, o, f share the activation f: one activation over the three blocks.

@@ -84,10 +84,10 @@ impl Source {
     /// An error inside layer `index`, at `field` when the layer error names one.
     pub fn layer_error(&self, index: usize, e: LayerError) -> SpecError {
         let mut path = vec![key("layer"), Seg::Index(index)];
-        if let Some(f) = e.field {
-            if self.locate(&[key("layer"), Seg::Index(index), key(f)]).is_some() {
-                path.push(key(f));
-            }
+        if let Some(f) = e.field
+            && self.locate(&[key("layer"), Seg::Index(index), key(f)]).is_some()
+        {
+            path.push(key(f));
         }
         self.error(&path, Some(index), e.field, e.message)
     }
@@ -276,7 +276,7 @@ fn build(raw: raw::RawSpec, source: Source) -> Result<Spec, SpecError> {
             None => DType::F32,
             Some(d) => DType::parse(d).ok_or_else(|| at_model(input_field, format!("unknown dtype `{d}`")))?,
         };
-        if r.shape.is_empty() || r.shape.iter().any(|&d| d == 0) {
+        if r.shape.is_empty() || r.shape.contains(&0) {
             return Err(at_model(input_field, format!("input `{}` needs a per-sample shape of positive sizes", r.name)));
         }
         if inputs.iter().any(|i: &InputSpec| i.name == r.name) {

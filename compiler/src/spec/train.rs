@@ -33,10 +33,12 @@ pub struct Schedule {
     pub alpha: f64,
 }
 
+/// Keras' EarlyStopping: stop when `monitor` has not improved by `min_delta` for `patience` epochs.
 #[derive(Clone, Debug, PartialEq)]
 pub struct EarlyStopping {
+    /// `loss`, `val_loss` or a metric (`accuracy`, `val_accuracy`...).
     pub monitor: String,
-    pub patience: u64,
+    pub patience: usize,
     pub min_delta: f64,
     pub restore_best_weights: bool,
 }
@@ -138,7 +140,7 @@ pub fn parse(raw: &RawTrain) -> Result<TrainSpec, TrainError> {
     check((0.0..1.0).contains(&validation_split), vec!["validation_split"], "must be in [0, 1)")?;
     let early_stopping = raw.early_stopping.as_ref().map(|e| EarlyStopping {
         monitor: e.monitor.clone().unwrap_or_else(|| "val_loss".into()),
-        patience: e.patience.unwrap_or(0),
+        patience: e.patience.unwrap_or(0) as usize,
         min_delta: e.min_delta.unwrap_or(0.0),
         restore_best_weights: e.restore_best_weights.unwrap_or(false),
     });

@@ -55,7 +55,7 @@ fn parts(node: &Node) -> Result<([ValueId; 5], f32, f32), TrainError> {
     let attributes = node.op.attributes();
     let a = Attrs { op: "BatchNormalization", list: &attributes };
     let input = |i: usize| {
-        node.inputs.get(i).copied().flatten().ok_or_else(|| TrainError::Unsupported(format!("batch normalization `{}` lacks input {i}", node.name)))
+        node.inputs.get(i).copied().flatten().ok_or_else(|| TrainError::Internal(format!("batch normalization `{}` lacks input {i}", node.name)))
     };
     Ok(([input(0)?, input(1)?, input(2)?, input(3)?, input(4)?], a.float("epsilon", 1e-5)?, a.float("momentum", 0.9)?))
 }

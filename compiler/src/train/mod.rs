@@ -36,6 +36,9 @@ pub enum TrainError {
     Pass(#[from] PassError),
     #[error("cannot train this model yet: {0}")]
     Unsupported(String),
+    /// A broken invariant of the training graph builder, not of the user's model.
+    #[error("internal error deriving the training graph: {0}; please report it with the model")]
+    Internal(String),
     #[error("[train] needs a `loss`")]
     NoLoss,
 }
@@ -157,8 +160,11 @@ fn lift(b: &mut Builder, ids: Vec<ValueId>) -> Vec<(ValueId, Tensor)> {
         .collect()
 }
 
-/// Adds `target` and the loss with its metrics; returns (loss, metrics, target type).
-fn add_loss(b: &mut Builder, loss: Loss, metrics: &[String]) -> Result<(ValueId, Vec<(String, ValueId)>, TensorType), TrainError> {
+/// The loss, each metric by name, and the target's type.
+type LossParts = (ValueId, Vec<(String, ValueId)>, TensorType);
+
+/// Adds `target` and the loss with its metrics.
+fn add_loss(b: &mut Builder, loss: Loss, metrics: &[String]) -> Result<LossParts, TrainError> {
     let pred = match b.graph.outputs.as_slice() {
         [one] => *one,
         _ => return Err(TrainError::Unsupported("training needs a model with one output".into())),
@@ -201,7 +207,7 @@ fn masks_for_dropout(b: &mut Builder) -> Result<Vec<Mask>, TrainError> {
             continue;
         }
         let node = b.graph.nodes[i].clone();
-        let x = node.inputs[0].ok_or_else(|| TrainError::Unsupported(format!("dropout `{}` has no input", node.name)))?;
+        let x = node.inputs[0].ok_or_else(|| TrainError::Internal(format!("dropout `{}` has no input", node.name)))?;
         let rate = node
             .inputs
             .get(1)
@@ -301,7 +307,7 @@ pub fn build(model: &Graph, spec: &TrainSpec) -> Result<TrainingGraphs, TrainErr
     // Backpropagation also differentiates towards the data inputs (the first conv's dX, say), which
     // nothing reads; engines that run every node (ONNX Runtime) would compute them at every step.
     let (inputs, outputs) = (step_graph.inputs.clone(), step_graph.outputs.clone());
-    let step_graph = step_graph.extract(&step_graph.name, &inputs, &outputs).map_err(TrainError::Unsupported)?;
+    let step_graph = step_graph.extract(&step_graph.name, &inputs, &outputs).map_err(TrainError::Internal)?;
     let sharded = if moving.is_empty() { Some(shard(&step_graph, &data_inputs, &params, &states, &masks, &metrics, grad_names)?) } else { None };
 
     // The eval graph: the inference forward pass, loss and metrics, with what training changes as
@@ -347,7 +353,7 @@ fn shard(
     metrics: &[(String, ValueId)],
     grads: Vec<String>,
 ) -> Result<ShardedStep, TrainError> {
-    let id = |name: &str| step.find_value(name).ok_or_else(|| TrainError::Unsupported(format!("the step graph lost `{name}`")));
+    let id = |name: &str| step.find_value(name).ok_or_else(|| TrainError::Internal(format!("the step graph lost `{name}`")));
     let ids = |names: &mut dyn Iterator<Item = &str>| names.map(id).collect::<Result<Vec<_>, _>>();
     let param_inputs: Vec<&str> = params.iter().map(|p| p.input.as_str()).collect();
     let grad_inputs = ids(&mut data_inputs
@@ -366,7 +372,7 @@ fn shard(
         .chain([STEP, LR]))?;
     let update_outputs = ids(&mut params.iter().chain(states).map(|s| s.output.as_str()))?;
     let cut = |name: &str, inputs: &[ValueId], outputs: &[ValueId]| {
-        step.extract(&format!("{}_{name}", step.name), inputs, outputs).map_err(TrainError::Unsupported)
+        step.extract(&format!("{}_{name}", step.name), inputs, outputs).map_err(TrainError::Internal)
     };
     let grad = cut("grad", &grad_inputs, &grad_outputs)?;
     let sample_elements = grad

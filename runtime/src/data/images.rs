@@ -143,7 +143,7 @@ pub fn read_images(files: &[PathBuf], input: &IoInfo, format: ImageFormat) -> Re
         Layout::Nchw => [files.len(), channels, height, width],
         Layout::Nhwc => [files.len(), height, width, channels],
     };
-    let x = ArrayD::from_shape_vec(IxDyn(&shape), pixels).map_err(|e| RuntimeError::Unsupported(e.to_string()))?;
+    let x = ArrayD::from_shape_vec(IxDyn(&shape), pixels).map_err(|e| RuntimeError::Internal(e.to_string()))?;
     Ok(HostTensor::F32(x))
 }
 

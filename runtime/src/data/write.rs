@@ -73,7 +73,7 @@ pub fn encode_outputs(format: OutputFormat, infos: &[IoInfo], outputs: &[HostTen
             for (i, o) in outputs.iter().enumerate() {
                 let width = o.shape().iter().skip(1).product::<usize>();
                 if o.shape().first() != Some(&rows) {
-                    return Err(RuntimeError::Unsupported("outputs with different batch sizes cannot share a CSV; use .npz or .json".into()));
+                    return Err(RuntimeError::OutputFormat("outputs with different batch sizes cannot share a CSV; use .npz or .json".into()));
                 }
                 for c in 0..width {
                     header.push(if width == 1 { name(i) } else { format!("{}_{c}", name(i)) });
@@ -88,7 +88,7 @@ pub fn encode_outputs(format: OutputFormat, infos: &[IoInfo], outputs: &[HostTen
         }
         OutputFormat::Npy => {
             let [one] = outputs else {
-                return Err(RuntimeError::Unsupported(format!("the model has {} outputs; write them to .npz or .json", outputs.len())));
+                return Err(RuntimeError::OutputFormat(format!("the model has {} outputs; write them to .npz or .json", outputs.len())));
             };
             each_writable!(one, a => a.write_npy(&mut buf)).map_err(data_error)?;
         }

@@ -86,9 +86,8 @@ pub fn features(
     let (mut parts, mut held, mut disk): (Vec<ArrayD<f32>>, usize, Option<DiskWriter>) = (vec![], 0, None);
     for start in (0..n).step_by(batch.max(1)) {
         let rows: Vec<usize> = (start..(start + batch).min(n)).collect();
-        let out =
-            session.run(&[x.select_rows(&rows)])?.into_iter().next().ok_or_else(|| RuntimeError::Unsupported("the base has no output".into()))?;
-        let HostTensor::F32(out) = out else { return Err(RuntimeError::Unsupported("the base's output is not float".into())) };
+        let out = session.run(&[x.select_rows(&rows)])?.into_iter().next().ok_or_else(|| RuntimeError::Model("base has no output".into()))?;
+        let HostTensor::F32(out) = out else { return Err(RuntimeError::Model("base's output is not float".into())) };
         held += out.len() * 4;
         parts.push(out);
         if held > budget && disk.is_none() {
@@ -111,5 +110,5 @@ pub fn features(
     let views: Vec<_> = parts.iter().map(|a| a.view()).collect();
     concatenate(Axis(0), &views)
         .map(|a| Features::Memory(HostTensor::F32(a)))
-        .map_err(|e| RuntimeError::Unsupported(format!("joining the base's outputs: {e}")))
+        .map_err(|e| RuntimeError::Internal(format!("joining the base's outputs: {e}")))
 }

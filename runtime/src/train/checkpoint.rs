@@ -88,7 +88,7 @@ pub fn save(model: &Path, c: &Checkpoint) -> Result<(), RuntimeError> {
                     HostTensor::F32(a) => npz.add_array(key.as_str(), a),
                     HostTensor::I64(a) => npz.add_array(key.as_str(), a),
                     other => {
-                        return Err(RuntimeError::Unsupported(format!(
+                        return Err(RuntimeError::Internal(format!(
                             "a training tensor of {}, where training keeps float32 and int64",
                             other.dtype()
                         )));

@@ -14,14 +14,7 @@ use crate::engine::{Engine, EngineTensor, Session};
 use crate::error::RuntimeError;
 use crate::tensor::HostTensor;
 
-#[derive(Clone, Debug, PartialEq)]
-pub struct EarlyStopping {
-    /// `loss`, `val_loss` or a metric (`accuracy`, `val_accuracy`...).
-    pub monitor: String,
-    pub patience: usize,
-    pub min_delta: f64,
-    pub restore_best_weights: bool,
-}
+pub use onyx_compiler::spec::train::EarlyStopping;
 
 #[derive(Clone, Debug)]
 pub struct FitOptions {
@@ -110,7 +103,7 @@ impl Plans {
 
     /// The plan for `batch`, which `session` loaded.
     pub fn get(&self, batch: usize) -> Result<&dyn Session, RuntimeError> {
-        self.loaded.get(&batch).map(|s| s.as_ref()).ok_or_else(|| RuntimeError::Unsupported(format!("no plan for batch {batch}")))
+        self.loaded.get(&batch).map(|s| s.as_ref()).ok_or_else(|| RuntimeError::Internal(format!("no plan for batch {batch}")))
     }
 }
 
@@ -161,7 +154,7 @@ fn initial(engine: &dyn Engine, slots: &[Slot]) -> Result<Vec<EngineTensor>, Run
     slots
         .iter()
         .map(|s| {
-            engine.upload(HostTensor::from_ir(&s.initial).ok_or_else(|| RuntimeError::Unsupported(format!("`{}` is not a float32 tensor", s.input)))?)
+            engine.upload(HostTensor::from_ir(&s.initial).ok_or_else(|| RuntimeError::Internal(format!("`{}` is not a float32 tensor", s.input)))?)
         })
         .collect()
 }
@@ -233,9 +226,10 @@ impl<'e> Trainer<'e> {
             slots
                 .iter()
                 .map(|s| {
-                    let saved = saved.iter().find(|(n, _)| *n == s.input).ok_or_else(|| {
-                        RuntimeError::Unsupported(format!("the checkpoint has no `{}`: it belongs to another model or optimizer", s.input))
-                    })?;
+                    let saved = saved
+                        .iter()
+                        .find(|(n, _)| *n == s.input)
+                        .ok_or_else(|| RuntimeError::Checkpoint(format!("has no `{}`: it belongs to another model or optimizer", s.input)))?;
                     engine.upload(saved.1.clone())
                 })
                 .collect()
@@ -346,7 +340,7 @@ impl<'e> Trainer<'e> {
     ) -> Result<Vec<EpochLog>, RuntimeError> {
         let n = y.shape()[0];
         if n == 0 {
-            return Err(RuntimeError::Unsupported("no training samples".into()));
+            return Err(RuntimeError::NoSamples);
         }
         let batch = opts.batch_size.unwrap_or(n).clamp(1, n);
         let batches = n.div_ceil(batch);
@@ -390,9 +384,7 @@ impl<'e> Trainer<'e> {
             observe(Event::Epoch(&log));
             let stop = match &opts.early_stopping {
                 Some(es) => {
-                    let value = log
-                        .get(&es.monitor)
-                        .ok_or_else(|| RuntimeError::Unsupported(format!("early stopping monitors `{}`, which training does not log", es.monitor)))?;
+                    let value = log.get(&es.monitor).ok_or_else(|| RuntimeError::Monitor(es.monitor.clone()))?;
                     // Losses improve downwards, accuracies upwards.
                     let sign = if es.monitor.contains("loss") || es.monitor.ends_with("mse") || es.monitor.ends_with("mae") { 1.0 } else { -1.0 };
                     let improved = self.early.best.as_ref().is_none_or(|(b, _)| sign * value < sign * b - es.min_delta);
@@ -431,7 +423,7 @@ impl<'e> Trainer<'e> {
                     let (_, w) = weights
                         .iter()
                         .find(|(n, _)| *n == s.input)
-                        .ok_or_else(|| RuntimeError::Unsupported(format!("the best weights lack `{}`", s.input)))?;
+                        .ok_or_else(|| RuntimeError::Internal(format!("the best weights lack `{}`", s.input)))?;
                     engine.upload(w.clone())
                 })
                 .collect::<Result<_, _>>()?;

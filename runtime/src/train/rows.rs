@@ -81,7 +81,7 @@ impl DiskWriter {
     pub fn append(&mut self, batch: &ArrayD<f32>) -> Result<(), RuntimeError> {
         let sample = batch.shape()[1..].to_vec();
         if self.sample.get_or_insert_with(|| sample.clone()) != &sample {
-            return Err(RuntimeError::Unsupported(format!("rows of shape {sample:?} after rows of {:?}", self.sample)));
+            return Err(RuntimeError::Internal(format!("rows of shape {sample:?} after rows of {:?}", self.sample)));
         }
         let bytes: Vec<u8> = batch.iter().flat_map(|v| v.to_le_bytes()).collect();
         self.file.write_all(&bytes).map_err(|source| RuntimeError::Io { path: self.path.clone(), source })?;

@@ -4,8 +4,8 @@
 //! the same threads, each summing the gradients it reads. tract runs a plan on one core; this is
 //! how a step uses the others. ONNX Runtime could spread each node over the cores instead, but most
 //! of a training step's nodes are too small to split, so it too runs one single-threaded session
-//! per shard (and an update session with two threads of its own slowed mnist_cnn's step from 8 to
-//! 13 ms: its spinning threads took the cores from the next step's shards).
+//! per shard (an update session with threads of its own slows the step: its spinning threads take
+//! the cores from the next step's shards; `cargo bench --bench train_step`).
 use std::collections::HashMap;
 use std::ops::Range;
 
@@ -34,8 +34,8 @@ pub(super) struct Shards {
     update: Vec<UpdatePlan>,
     update_for: usize,
     /// Threads that run every shard but the first (which runs on the caller's), kept from step to
-    /// step: starting a thread per shard and step (spawning, starting, joining) cost 0.1–0.5 ms of
-    /// a 6–7 ms mnist_cnn step on ONNX Runtime (five criterion runs alternating with this form).
+    /// step: starting a thread per shard and step (spawning, starting, joining) costs several
+    /// percent of a mnist_cnn step on ONNX Runtime (`cargo bench --bench train_step`).
     workers: Option<rayon::ThreadPool>,
 }
 
@@ -77,10 +77,10 @@ fn on_threads(
 ) -> Vec<Result<Named, RuntimeError>> {
     let guarded = |i: usize| {
         let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(i)));
-        run.unwrap_or_else(|_| Err(RuntimeError::Unsupported("a training thread panicked".into())))
+        run.unwrap_or_else(|panic| Err(RuntimeError::Panicked(panic_message(panic.as_ref()))))
     };
     let mut results: Vec<Result<Named, RuntimeError>> =
-        (0..jobs).map(|_| Err(RuntimeError::Unsupported("a training thread did not run".into()))).collect();
+        (0..jobs).map(|_| Err(RuntimeError::Internal("a training thread did not run".into()))).collect();
     if let Some((first, others)) = results.split_first_mut() {
         workers.in_place_scope(|s| {
             for (i, slot) in others.iter_mut().enumerate() {
@@ -112,7 +112,7 @@ impl Shards {
 
     /// The update in `parts` parts, loaded.
     fn update_plans(&self, engine: &dyn Engine, parts: usize) -> Result<Vec<UpdatePlan>, RuntimeError> {
-        let parts = self.sharded.update_parts(parts).map_err(|e| RuntimeError::Unsupported(e.to_string()))?;
+        let parts = self.sharded.update_parts(parts)?;
         parts
             .into_iter()
             .map(|part| Ok(UpdatePlan { session: engine.load_shard(&onyx_compiler::to_onnx(&part.graph))?, grads: part.grads }))
@@ -153,7 +153,7 @@ impl Shards {
             Some(w) if w.current_num_threads() == shards - 1 => w,
             slot => {
                 let workers = rayon::ThreadPoolBuilder::new().num_threads(shards - 1).thread_name(|i| format!("onyx-shard-{}", i + 1)).build();
-                slot.insert(workers.map_err(|e| RuntimeError::Unsupported(format!("cannot start the training threads: {e}")))?)
+                slot.insert(workers.map_err(|e| RuntimeError::Threads(e.to_string()))?)
             }
         };
         let grad = &self.grad;
@@ -201,14 +201,19 @@ fn weighted_sum(engine: &dyn Engine, results: &[Named], name: &str, weights: &[f
             Some(acc) => acc.scaled_add(weight, &g),
             None => acc = Some(g.mapv(|v| v * weight)),
         };
-        let t = out.get(name).ok_or_else(|| RuntimeError::Unsupported(format!("the training graph has no output `{name}`")))?;
-        engine.read_f32(t, &mut add)?.ok_or_else(|| RuntimeError::Unsupported(format!("`{name}` is not a float gradient")))?;
+        let t = out.get(name).ok_or_else(|| RuntimeError::Internal(format!("the training graph has no output `{name}`")))?;
+        engine.read_f32(t, &mut add)?.ok_or_else(|| RuntimeError::Internal(format!("`{name}` is not a float gradient")))?;
     }
-    acc.ok_or_else(|| RuntimeError::Unsupported("a step without shards".into()))
+    acc.ok_or_else(|| RuntimeError::Internal("a step without shards".into()))
 }
 
 pub(super) fn take<T>(out: &mut HashMap<String, T>, name: &str) -> Result<T, RuntimeError> {
-    out.remove(name).ok_or_else(|| RuntimeError::Unsupported(format!("the training graph has no output `{name}`")))
+    out.remove(name).ok_or_else(|| RuntimeError::Internal(format!("the training graph has no output `{name}`")))
+}
+
+/// What a panic said, when it said it in a string.
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| payload.downcast_ref::<String>().cloned()).unwrap_or_else(|| "no message".into())
 }
 
 #[cfg(test)]
