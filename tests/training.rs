@@ -26,15 +26,7 @@ fn fit(spec: &Spec, x: &HostTensor, y: &HostTensor, seed: u64) -> Vec<(String, V
     let train = spec.train.clone().unwrap();
     let graphs = onyx_compiler::train::build(&model.graph, &train).unwrap();
     let mut trainer = Trainer::new(graphs, &TractEngine).unwrap();
-    let opts = FitOptions {
-        epochs: train.epochs,
-        batch_size: train.batch_size,
-        shuffle: train.shuffle,
-        seed,
-        lr: train.optimizer.lr as f32,
-        early_stopping: None,
-        checkpoint: None,
-    };
+    let opts = FitOptions { early_stopping: None, ..FitOptions::from_spec(&train, seed) };
     trainer.fit(std::slice::from_ref(x), y, None, &opts, &mut |_| {}).unwrap();
     trainer.params().unwrap().into_iter().map(|(n, t)| (n, t.to_f64_vec())).collect()
 }

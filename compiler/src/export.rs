@@ -45,11 +45,7 @@ pub fn tensor_proto(name: &str, t: &Tensor) -> TensorProto {
     }
 }
 
-/// Metadata key listing the float initializers that are constants, not weights (a standardization's
-/// mean and scale): importing the file keeps them out of training.
-pub const CONSTANTS_KEY: &str = "onyx.constants";
-/// Metadata key listing the weights that stay frozen when the model trains again (a base's).
-pub use crate::transfer::FROZEN_KEY;
+pub use crate::metadata::{CONSTANTS_KEY, FROZEN_KEY};
 
 pub fn to_onnx(graph: &Graph) -> ModelProto {
     let name_of = |id: crate::ir::ValueId| graph.value(id).name.clone();

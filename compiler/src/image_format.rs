@@ -4,10 +4,7 @@
 //! the model (training on a folder, `predict` on a folder) lays the pixels out as it expects.
 use crate::ir::{Dim, TensorType};
 
-/// The metadata key of the layout (`nchw` or `nhwc`), written when a spec sets it.
-pub const LAYOUT_KEY: &str = "onyx.layout";
-/// The metadata key of the channel order (`rgb` or `bgr`), written when a spec sets it.
-pub const CHANNELS_KEY: &str = "onyx.channels";
+pub use crate::metadata::{CHANNELS_KEY, LAYOUT_KEY};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Layout {

@@ -14,6 +14,7 @@ pub mod init;
 pub mod inspect;
 pub mod ir;
 pub mod layers;
+pub mod metadata;
 pub mod model;
 pub mod ops;
 pub mod passes;

@@ -1,5 +1,6 @@
 //! Lowering a whole spec: model inputs, then each layer in dependency order, into one IR graph.
 use crate::image_format::{CHANNELS_KEY, LAYOUT_KEY, Layout};
+use crate::metadata;
 use std::collections::HashMap;
 
 use crate::builder::Builder;
@@ -139,16 +140,16 @@ pub fn compile(spec: &Spec) -> Result<Model, SpecError> {
     }
     let base_metadata = std::mem::take(&mut b.graph.metadata);
     b.graph.metadata = vec![
-        ("onyx.spec".into(), spec.name.clone()),
-        ("onyx.seed".into(), spec.seed.to_string()),
-        ("onyx.version".into(), env!("CARGO_PKG_VERSION").into()),
+        (metadata::SPEC_KEY.into(), spec.name.clone()),
+        (metadata::SEED_KEY.into(), spec.seed.to_string()),
+        (metadata::VERSION_KEY.into(), env!("CARGO_PKG_VERSION").into()),
     ];
     b.graph.metadata.extend(base_metadata);
     // Whatever feeds the model images lays them out as the spec says.
     b.graph.metadata.extend(spec.layout.map(|l| (LAYOUT_KEY.to_string(), l.name().to_string())));
     b.graph.metadata.extend(spec.channels.map(|c| (CHANNELS_KEY.to_string(), c.name().to_string())));
     if spec.train.is_some() {
-        b.graph.metadata.extend(spec.train_json().map(|t| ("onyx.train".to_string(), t)));
+        b.graph.metadata.extend(spec.train_json().map(|t| (metadata::TRAIN_KEY.to_string(), t)));
     }
     Ok(Model { graph: b.graph, layers: base_info.into_iter().chain(infos.into_iter().flatten()).collect() })
 }

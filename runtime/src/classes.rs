@@ -1,9 +1,7 @@
 //! Class names and the top classes of a classifier's output, for predictions people read.
 use onyx_proto::onnx::ModelProto;
 
-/// The metadata key under which a trained model keeps its class names (a JSON array, in label
-/// order), as `onyx train` on a folder of class folders writes it.
-pub const CLASSES_KEY: &str = "onyx.classes";
+pub use onyx_compiler::metadata::CLASSES_KEY;
 
 /// The class names a model keeps, if any.
 pub fn class_names(model: &ModelProto) -> Option<Vec<String>> {

@@ -33,8 +33,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let meta = |key: &str| proto.metadata_props.iter().find(|p| p.key.as_deref() == Some(key)).and_then(|p| p.value.clone());
     let info = Info {
         name: args.name.clone().unwrap_or_else(|| super::serve::model_name(&proto, &args.model)),
-        spec: meta("onyx.spec"),
-        trained_at: meta(super::train::TRAINED_AT_KEY),
+        spec: meta(onyx_compiler::metadata::SPEC_KEY),
+        trained_at: meta(onyx::train::TRAINED_AT_KEY),
         onyx_version: env!("CARGO_PKG_VERSION").into(),
         // The file's name only: where it sat on the machine that built the app is nobody's business.
         source: args.model.file_name().map_or_else(|| args.model.display().to_string(), |f| f.to_string_lossy().into_owned()),

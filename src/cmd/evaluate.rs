@@ -57,7 +57,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let proto = onyx_proto::read_model(&args.model).with_context(|| format!("reading {}", args.model.display()))?;
     let graph = onyx_compiler::import(&proto).with_context(|| format!("importing {}", args.model.display()))?;
     let meta = |key: &str| graph.metadata.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
-    let mut train = match meta("onyx.train") {
+    let mut train = match meta(onyx_compiler::metadata::TRAIN_KEY) {
         Some(stored) => onyx_compiler::spec::parse_train(&PathBuf::from(format!("{} (metadata onyx.train).json", args.model.display())), stored)?,
         None if args.loss.is_some() => onyx_compiler::spec::parse_train(&PathBuf::from("--loss"), "{}".into())?,
         None => bail!("{} holds no training settings (metadata onyx.train); give --loss (and --metrics)", args.model.display()),

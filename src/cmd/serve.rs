@@ -34,6 +34,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 
 /// The name a model is served under by default: the spec's (`onyx.spec`), else the file's stem.
 pub fn model_name(proto: &onyx_proto::onnx::ModelProto, path: &std::path::Path) -> String {
-    let spec = proto.metadata_props.iter().find(|p| p.key.as_deref() == Some("onyx.spec")).and_then(|p| p.value.clone());
+    let spec = proto.metadata_props.iter().find(|p| p.key.as_deref() == Some(onyx_compiler::metadata::SPEC_KEY)).and_then(|p| p.value.clone());
     spec.filter(|s| !s.is_empty()).unwrap_or_else(|| path.file_stem().map_or_else(|| "model".into(), |s| s.to_string_lossy().to_string()))
 }

@@ -16,8 +16,7 @@ use super::upgrade::{Known, Upgraded, node};
 use crate::ir::{DType, Tensor};
 use crate::ops::attrs;
 
-/// The metadata key under which the importer lists the graph outputs it dropped, and why.
-pub const DROPPED_KEY: &str = "onyx.import.dropped_outputs";
+pub use crate::metadata::DROPPED_KEY;
 
 fn attr<'a>(n: &'a NodeProto, name: &str) -> Option<&'a AttributeProto> {
     n.attribute.iter().find(|a| a.name.as_deref() == Some(name))

@@ -16,12 +16,7 @@ mod warm;
 pub use listing::{Row, cut_points, rows};
 pub use warm::{WarmStart, warm_start};
 
-/// Metadata keys a model with a base carries: the tensor where the base ends (the trainer caches the
-/// base's output there when nothing before it trains), the batch normalizations that stay in
-/// inference mode while training, and the weights that stay frozen.
-pub const BASE_CUT_KEY: &str = "onyx.base_cut";
-pub const INFERENCE_MODE_KEY: &str = "onyx.inference_mode";
-pub const FROZEN_KEY: &str = "onyx.frozen";
+pub use crate::metadata::{BASE_CUT_KEY, FROZEN_KEY, INFERENCE_MODE_KEY};
 
 /// The batch dimension a base takes, whatever batch its file was exported with.
 pub const BATCH: &str = "N";

@@ -29,6 +29,22 @@ pub struct FitOptions {
     pub checkpoint: Option<std::path::PathBuf>,
 }
 
+impl FitOptions {
+    /// The settings of a spec's `[train]` table, shuffled and dropped out with `seed`, without a
+    /// checkpoint.
+    pub fn from_spec(train: &onyx_compiler::spec::TrainSpec, seed: u64) -> FitOptions {
+        FitOptions {
+            epochs: train.epochs,
+            batch_size: train.batch_size,
+            shuffle: train.shuffle,
+            seed,
+            lr: train.optimizer.lr as f32,
+            early_stopping: train.early_stopping.clone(),
+            checkpoint: None,
+        }
+    }
+}
+
 /// One epoch's averages, as Keras' History holds them.
 #[derive(Clone, Debug, PartialEq)]
 pub struct EpochLog {
