@@ -12,12 +12,17 @@
 //! let data = Data::Path("data/breast_cancer.csv".into());
 //! let trained = train("models/logistic_regression.toml".as_ref(), &data, &options, &TractEngine, &mut |_| {})?;
 //! println!("final loss {:.4}", trained.history.last().map_or(f64::NAN, |e| e.loss));
-//! # Ok::<(), onyx::train::Error>(())
+//! # Ok::<(), onyx::Error>(())
 //! ```
 //!
 //! The crates underneath: `onyx_compiler` (specs, the IR, ONNX import and export, training
 //! graphs), `onyx_runtime` (engines, the trainer, data) and `onyx_serve` (serving, apps).
+mod error;
+pub mod evaluate;
 pub mod train;
+
+pub use error::Error;
+pub use train::Data;
 
 pub use onyx_compiler::{Model, compile_file};
 pub use onyx_proto::{read_model, write_model};

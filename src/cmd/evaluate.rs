@@ -1,9 +1,9 @@
 use std::fmt::Write;
 use std::path::PathBuf;
 
-use anyhow::{Context, anyhow, bail};
-use onyx_runtime::data::{read_image_folder_for, read_labelled, read_series, windows};
-use onyx_runtime::evaluate::{Evaluation, Evaluator};
+use anyhow::bail;
+use onyx::evaluate::{EvaluateOptions, Evaluated, Evaluation, evaluate};
+use onyx::train::Data;
 
 /// Measure a trained model on data, as Keras' model.evaluate: the loss and metrics of its stored
 /// [train] settings (or --loss / --metrics), and a confusion matrix for classifiers.
@@ -54,51 +54,27 @@ enum Format {
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let engine = args.engine.engine()?;
-    let proto = onyx_proto::read_model(&args.model).with_context(|| format!("reading {}", args.model.display()))?;
-    let graph = onyx_compiler::import(&proto).with_context(|| format!("importing {}", args.model.display()))?;
-    let meta = |key: &str| graph.metadata.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
-    let mut train = match meta(onyx_compiler::metadata::TRAIN_KEY) {
-        Some(stored) => onyx_compiler::spec::parse_train(&PathBuf::from(format!("{} (metadata onyx.train).json", args.model.display())), stored)?,
-        None if args.loss.is_some() => onyx_compiler::spec::parse_train(&PathBuf::from("--loss"), "{}".into())?,
-        None => bail!("{} holds no training settings (metadata onyx.train); give --loss (and --metrics)", args.model.display()),
+    let options = EvaluateOptions {
+        target: args.target,
+        loss: args.loss,
+        metrics: args.metrics,
+        window: args.window.map(|w| w as usize),
+        horizon: args.horizon as usize,
+        batch_size: args.batch_size as usize,
     };
-    if let Some(loss) = &args.loss {
-        train.loss = Some(loss.clone());
-    }
-    if let Some(metrics) = &args.metrics {
-        train.metrics = metrics.clone();
-    }
-    let [input] = graph.inputs.as_slice() else { bail!("onyx evaluate feeds one model input; this model has {}", graph.inputs.len()) };
-    let v = graph.value(*input);
-    let info = onyx_runtime::IoInfo { name: v.name.clone(), dtype: v.ty.dtype, shape: v.ty.shape.clone() };
-    let mut evaluator = Evaluator::new(engine.as_ref(), &graph, &train)?;
-    let classes = onyx_runtime::classes::class_names(&proto);
-    let (x, y) = match args.window {
-        Some(window) => {
-            let (_, series) = read_series(&args.data, args.target.as_deref())?;
-            windows(&series, window as usize, args.horizon as usize).map_err(|m| anyhow!("{}: {m}", args.data.display()))?
+    let Evaluated { evaluation, loss } = evaluate(&args.model, &Data::Path(args.data), &options, engine.as_ref())?;
+    match (&args.plot, &evaluation.confusion) {
+        (Some(png), Some(c)) => {
+            let name = args.model.file_name().map_or_else(|| args.model.display().to_string(), |f| f.to_string_lossy().to_string());
+            onyx_runtime::plot::confusion_matrix(png, &format!("{name}: confusion matrix"), &c.labels, &c.counts)?;
+            eprintln!("wrote {}", png.display());
         }
-        None if args.data.is_dir() => {
-            // Labels mean what they meant in training: the model's classes, where it keeps them.
-            let folder = read_image_folder_for(&args.data, &info, &graph.metadata, classes.as_deref())?;
-            (folder.x, folder.y)
-        }
-        None => read_labelled(&args.data, &info, evaluator.target_type(), args.target.as_deref())?,
-    };
-    let result = evaluator.evaluate(&x, &y, args.batch_size as usize, classes.as_deref())?;
-    if let (Some(png), Some(c)) = (&args.plot, &result.confusion) {
-        let title = format!(
-            "{}: confusion matrix",
-            args.model.file_name().map_or_else(|| args.model.display().to_string(), |f| f.to_string_lossy().to_string())
-        );
-        onyx_runtime::plot::confusion_matrix(png, &title, &c.labels, &c.counts)?;
-        eprintln!("wrote {}", png.display());
-    } else if args.plot.is_some() {
-        bail!("--plot draws a classifier's confusion matrix; the loss `{}` is not a classification loss", train.loss.as_deref().unwrap_or("?"));
+        (Some(_), None) => bail!("--plot draws a classifier's confusion matrix; the loss `{loss}` is not a classification loss"),
+        (None, _) => {}
     }
     super::print(&match args.format {
-        Format::Text => text(&result),
-        Format::Json => serde_json::to_string_pretty(&json(&result))? + "\n",
+        Format::Text => text(&evaluation),
+        Format::Json => serde_json::to_string_pretty(&json(&evaluation))? + "\n",
     })
 }
 

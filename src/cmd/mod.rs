@@ -19,7 +19,7 @@ pub fn exit_code(e: &anyhow::Error) -> u8 {
         c.is::<onyx_compiler::SpecError>()
             || c.is::<onyx_proto::ProtoError>()
             || c.is::<onyx_compiler::import::ImportError>()
-            || c.downcast_ref::<onyx::train::Error>().is_some_and(onyx::train::Error::is_bad_input)
+            || c.downcast_ref::<onyx::Error>().is_some_and(onyx::Error::is_bad_input)
             || matches!(
                 c.downcast_ref::<RuntimeError>(),
                 Some(RuntimeError::Input { .. } | RuntimeError::Data { .. } | RuntimeError::DataCell { .. } | RuntimeError::Proto(_))

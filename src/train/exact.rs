@@ -8,7 +8,8 @@ use onyx_compiler::spec::TrainSpec;
 use onyx_runtime::train::EpochLog;
 use onyx_runtime::{HostTensor, solve};
 
-use super::{Error, Progress};
+use super::Progress;
+use crate::Error;
 
 /// The parameters of a linear model: one `dense` layer (a single Gemm), linear activation, a bias,
 /// one unit, trained with mse.

@@ -7,7 +7,8 @@ use onyx_proto::onnx::ModelProto;
 use onyx_runtime::HostTensor;
 use onyx_runtime::data::{feature_stats, overall_stats};
 
-use super::{Error, Progress};
+use super::Progress;
+use crate::Error;
 
 /// Standardization learnt from the training rows: per input element, and for a series (one
 /// quantity at every step) one mean and scale for the whole window and another for the target.

@@ -13,12 +13,11 @@ use onyx_runtime::data::{changes, read_image_folder_for, read_labelled, read_ser
 use onyx_runtime::train::{Features, FitOptions, Trainer, features, load_checkpoint, split_frozen_base, write_history_csv, write_loss_plot};
 use onyx_runtime::{Engine, HostTensor, IoInfo, TractEngine};
 
-mod error;
 mod exact;
 mod export;
 mod start;
 
-pub use error::Error;
+pub use crate::Error;
 pub use export::TRAINED_AT_KEY;
 use export::{Export, Scaling, export};
 pub use onyx_runtime::train::{EpochLog, Event};
@@ -205,7 +204,7 @@ pub fn train(source: &Path, data: &Data, opts: &TrainOptions, engine: &dyn Engin
     let frozen = if opts.cache { split_frozen_base(&graph) } else { None };
     let trained_part = frozen.as_ref().map_or(&graph, |f| &f.head);
     let graphs = onyx_compiler::train::build(trained_part, &train).map_err(|e| Error::Derive { path: source.to_path_buf(), source: e })?;
-    let [input] = graph.inputs.as_slice() else { return Err(Error::Inputs(graph.inputs.len())) };
+    let [input] = graph.inputs.as_slice() else { return Err(Error::Inputs { command: "train", count: graph.inputs.len() }) };
     let v = graph.value(*input);
     let info = IoInfo { name: v.name.clone(), dtype: v.ty.dtype, shape: v.ty.shape.clone() };
     let mut read = |data: &Data, known: Option<&[String]>| -> Result<Labelled, Error> {

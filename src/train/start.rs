@@ -6,7 +6,8 @@ use onyx_compiler::Spec;
 use onyx_compiler::ir::Graph;
 use onyx_compiler::spec::TrainSpec;
 
-use super::{Error, Progress, TrainOptions};
+use super::{Progress, TrainOptions};
+use crate::Error;
 
 pub(super) struct Start {
     pub name: String,

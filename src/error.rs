@@ -3,7 +3,7 @@ use std::path::PathBuf;
 use onyx_compiler::import::ImportError;
 use onyx_runtime::RuntimeError;
 
-/// Why training did not start or did not finish.
+/// Why a call of the library failed: training, evaluating.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error(transparent)]
@@ -39,8 +39,10 @@ pub enum Error {
     NoWarmStartMatch { from: PathBuf, weights: Vec<String> },
     #[error("--validation-split must be in [0, 1), got {0}")]
     ValidationSplit(f64),
-    #[error("onyx train feeds one model input; this model has {0}")]
-    Inputs(usize),
+    #[error("onyx {command} feeds one model input; this model has {count}")]
+    Inputs { command: &'static str, count: usize },
+    #[error("{} holds no training settings (metadata onyx.train); give --loss (and --metrics)", model.display())]
+    NoLoss { model: PathBuf },
     #[error("[train] solver = \"{solver}\" fits a linear model from its spec; train {} with solver = \"gd\"", model.display())]
     SolverNeedsSpec { solver: String, model: PathBuf },
     #[error("{}: [train] solver = \"{solver}\" fits linear models only (one dense layer, linear activation, loss = \"mse\"), but {why}; use solver = \"gd\"", spec.display())]
