@@ -59,6 +59,10 @@ pub enum Error {
     WindowTarget(String),
     #[error("{}: {message}", path.display())]
     Series { path: PathBuf, message: String },
+    #[error("forecasting needs a model of one (window, 1) input, but it takes {0}")]
+    NotAForecaster(String),
+    #[error("the series has {values} values, fewer than the model's window of {window}")]
+    ShortSeries { values: usize, window: usize },
 }
 
 impl Error {

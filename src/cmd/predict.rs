@@ -1,7 +1,7 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
-use onyx_runtime::Session;
+use onyx::predict::Predictor;
 use onyx_runtime::data::{self, OutputFormat};
 
 /// Run a model on inputs from a CSV, NPY or NPZ file, or forecast a series.
@@ -54,29 +54,27 @@ enum StdoutFormat {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let proto = onyx_proto::read_model(&args.model).with_context(|| format!("reading {}", args.model.display()))?;
-    let session = args.engine.engine()?.load(&proto)?;
-    let Some(input) = &args.input else { return forecast(&args, session.as_ref()) };
+    let predictor = Predictor::load(&args.model, args.engine.engine()?.as_ref())?;
+    let Some(input) = &args.input else { return forecast(&args, &predictor) };
     if input.is_dir() {
-        return classify_images(&args, input, &proto, session.as_ref());
+        return classify_images(&args, input, &predictor);
     }
-    let read = data::read_inputs_noted(input, session.inputs())?;
+    let read = predictor.read_inputs(input)?;
     for note in &read.notes {
         eprintln!("note: {note}");
     }
-    let inputs = read.tensors;
-    let outputs = session.run(&inputs)?;
+    let outputs = predictor.run(&read.tensors)?;
     match &args.output {
         Some(path) => {
-            data::write_outputs(path, session.outputs(), &outputs)?;
-            eprintln!("wrote {} predictions to {}", inputs[0].shape().first().copied().unwrap_or(0), path.display());
+            data::write_outputs(path, predictor.outputs(), &outputs)?;
+            eprintln!("wrote {} predictions to {}", read.tensors[0].shape().first().copied().unwrap_or(0), path.display());
         }
         None => {
             let format = match args.format {
                 StdoutFormat::Csv => OutputFormat::Csv,
                 StdoutFormat::Json => OutputFormat::Json,
             };
-            let bytes = data::encode_outputs(format, session.outputs(), &outputs, std::path::Path::new("<stdout>"))?;
+            let bytes = data::encode_outputs(format, predictor.outputs(), &outputs, std::path::Path::new("<stdout>"))?;
             super::print(&String::from_utf8_lossy(&bytes))?;
         }
     }
@@ -84,63 +82,36 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 }
 
 /// `onyx predict --series`: the forecast after the series' end, and optionally its picture.
-fn forecast(args: &Args, session: &dyn Session) -> anyhow::Result<()> {
+fn forecast(args: &Args, predictor: &Predictor) -> anyhow::Result<()> {
     let Some(path) = &args.series else { bail!("give --input or --series") };
-    let info = &session.inputs()[0];
-    let window =
-        match (session.inputs().len(), info.shape.get(1).and_then(|d| d.fixed()), info.shape.get(2).and_then(|d| d.fixed()), info.shape.len()) {
-            (1, Some(w), Some(1), 3) => w,
-            _ => bail!("--series needs a model of one (window, 1) input, but it takes {}", info.describe()),
-        };
-    let (column, mut series) = data::read_series(path, args.column.as_deref())?;
+    let (column, series) = data::read_series(path, args.column.as_deref())?;
+    let ahead = predictor.forecast(&series, args.steps as usize).with_context(|| path.display().to_string())?;
     let known = series.len();
-    if known < window {
-        bail!("{}: {known} values, fewer than the model's window of {window}", path.display());
-    }
     let mut text = format!("step,{column}\n");
-    for _ in 0..args.steps {
-        let next = session.run(&[data::windows_ending(&series, window, &[series.len()])])?.remove(0).to_f64_vec()[0];
-        text += &format!("{},{next}\n", series.len());
-        series.push(next);
+    for (i, value) in ahead.iter().enumerate() {
+        text += &format!("{},{}\n", known + i, onyx_runtime::tensor::shortest(*value));
     }
     super::print(&text)?;
-    if let Some(png) = &args.plot {
-        if !(0.0..1.0).contains(&args.validation_split) {
-            bail!("--validation-split must be in [0, 1), got {}", args.validation_split);
-        }
-        // One-step forecasts of the last part, each from the true values before it.
-        let first = (known - ((known - window) as f64 * args.validation_split).floor() as usize).max(window);
-        let ends: Vec<usize> = (first..known).collect();
-        let fitted = if ends.is_empty() { vec![] } else { session.run(&[data::windows_ending(&series, window, &ends)])?.remove(0).to_f64_vec() };
-        let points =
-            |range: std::ops::Range<usize>, values: &[f64]| -> Vec<(f64, f64)> { range.map(|i| i as f64).zip(values.iter().copied()).collect() };
-        let mut ahead = points(known - 1..series.len(), &series[known - 1..]);
-        ahead.truncate(args.steps as usize + 1);
-        let lines = [("series", points(0..known, &series[..known])), ("one-step fit", points(first..known, &fitted)), ("forecast", ahead)];
-        onyx_runtime::plot::line_chart(
-            png,
-            &format!(
-                "{column}: forecast by {}",
-                args.model.file_name().map_or_else(|| args.model.display().to_string(), |f| f.to_string_lossy().to_string())
-            ),
-            ("step", &column),
-            &lines,
-        )?;
-        eprintln!("wrote {}", png.display());
+    let Some(png) = &args.plot else { return Ok(()) };
+    if !(0.0..1.0).contains(&args.validation_split) {
+        bail!("--validation-split must be in [0, 1), got {}", args.validation_split);
     }
+    // One-step forecasts of the last part, each from the true values before it.
+    let window = predictor.window()?;
+    let first = (known - ((known - window) as f64 * args.validation_split).floor() as usize).max(window);
+    let fitted = predictor.one_step(&series, &(first..known).collect::<Vec<_>>())?;
+    let points = |from: usize, values: &[f64]| -> Vec<(f64, f64)> { values.iter().enumerate().map(|(i, v)| ((from + i) as f64, *v)).collect() };
+    let forecast_line: Vec<f64> = std::iter::once(series[known - 1]).chain(ahead).collect();
+    let lines = [("series", points(0, &series)), ("one-step fit", points(first, &fitted)), ("forecast", points(known - 1, &forecast_line))];
+    let name = args.model.file_name().map_or_else(|| args.model.display().to_string(), |f| f.to_string_lossy().to_string());
+    onyx_runtime::plot::line_chart(png, &format!("{column}: forecast by {name}"), ("step", &column), &lines)?;
+    eprintln!("wrote {}", png.display());
     Ok(())
 }
 
 /// `onyx predict --input DIR`: one CSV row per image file, its `--top` classes (by name where the
-/// model keeps them) and their probabilities. Images are read a batch at a time.
-fn classify_images(args: &Args, dir: &std::path::Path, proto: &onyx_proto::onnx::ModelProto, session: &dyn Session) -> anyhow::Result<()> {
-    const BATCH: usize = 64;
-    let files = data::image_files(dir)?;
-    let [info] = session.inputs() else { bail!("a folder of images feeds a model of one input; this one takes {}", session.inputs().len()) };
-    let names = onyx_runtime::classes::class_names(proto);
-    let metadata: Vec<(String, String)> =
-        proto.metadata_props.iter().map(|p| (p.key.clone().unwrap_or_default(), p.value.clone().unwrap_or_default())).collect();
-    let format = onyx_compiler::image_format::ImageFormat::of(&info.shape, &metadata);
+/// model keeps them) and their probabilities.
+fn classify_images(args: &Args, dir: &std::path::Path, predictor: &Predictor) -> anyhow::Result<()> {
     let top = args.top as usize;
     let mut header = vec!["path".to_string()];
     for k in 1..=top {
@@ -148,23 +119,18 @@ fn classify_images(args: &Args, dir: &std::path::Path, proto: &onyx_proto::onnx:
         header.extend([format!("class{suffix}"), format!("probability{suffix}")]);
     }
     let mut text = header.join(",") + "\n";
-    for chunk in files.chunks(BATCH) {
-        let x = data::read_images(chunk, info, format)?;
-        let y = session.run(&[x])?.remove(0);
-        let width = y.shape().iter().skip(1).product::<usize>().max(1);
-        for (file, row) in chunk.iter().zip(y.to_f64_vec().chunks(width)) {
-            let mut cells = vec![csv_field(&file.display().to_string())];
-            for (class, p) in onyx_runtime::classes::top_k(row, top) {
-                cells.push(csv_field(&names.as_ref().and_then(|n| n.get(class).cloned()).unwrap_or_else(|| class.to_string())));
-                cells.push(onyx_runtime::tensor::shortest(p as f32));
-            }
-            text += &(cells.join(",") + "\n");
+    let classified = predictor.classify_images(&data::image_files(dir)?, top)?;
+    for c in &classified {
+        let mut cells = vec![csv_field(&c.file.display().to_string())];
+        for (class, p) in &c.classes {
+            cells.extend([csv_field(class), onyx_runtime::tensor::shortest(*p as f32)]);
         }
+        text += &(cells.join(",") + "\n");
     }
     match &args.output {
         Some(path) => {
             onyx_proto::atomic_write(path, text.as_bytes())?;
-            eprintln!("wrote {} predictions to {}", files.len(), path.display());
+            eprintln!("wrote {} predictions to {}", classified.len(), path.display());
             Ok(())
         }
         None => super::print(&text),
