@@ -59,6 +59,12 @@ pub enum Error {
     WindowTarget(String),
     #[error("{}: {message}", path.display())]
     Series { path: PathBuf, message: String },
+    #[error("{}: no float32 weight of {smallest} values or more to pack (smaller ones would grow the file)", model.display())]
+    NothingToPack { model: PathBuf, smallest: usize },
+    #[error("{} is written, but this engine cannot run it to measure the difference; ONNX Runtime can (--engine ort): {source}", output.display())]
+    CannotMeasure { output: PathBuf, source: RuntimeError },
+    #[error("input {0} has unknown dimensions; give --data")]
+    UnknownInputSize(String),
     #[error("forecasting needs a model of one (window, 1) input, but it takes {0}")]
     NotAForecaster(String),
     #[error("the series has {values} values, fewer than the model's window of {window}")]

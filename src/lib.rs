@@ -19,6 +19,7 @@
 //! graphs), `onyx_runtime` (engines, the trainer, data) and `onyx_serve` (serving, apps).
 mod error;
 pub mod evaluate;
+pub mod pack;
 pub mod predict;
 pub mod train;
 

@@ -1,6 +1,11 @@
 //! `onyx summary`: the model as Keras' `model.summary()` prints it, with Keras' parameter counts.
 use crate::model::Model;
 
+/// `1 node`, `2 nodes`.
+pub fn plural(n: usize, noun: &str) -> String {
+    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
+}
+
 /// 1234567 → "1,234,567".
 pub fn thousands(n: usize) -> String {
     let digits = n.to_string();

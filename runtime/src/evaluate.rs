@@ -78,12 +78,14 @@ impl<'e> Evaluator<'e> {
             let out = session.run(&[x.select_rows(&rows)])?.into_iter().next().ok_or_else(|| RuntimeError::Model("has no output".into()))?;
             width = out.shape().iter().skip(1).product::<usize>().max(1);
             let threshold = if self.loss == Loss::BinaryCrossentropyFromLogits { 0.0 } else { 0.5 };
-            predicted.extend(out.to_f64_vec().chunks(width).map(|row| if width == 1 { usize::from(row[0] >= threshold) } else { argmax(row) }));
+            predicted.extend(
+                out.to_f64_vec().chunks(width).map(|row| if width == 1 { usize::from(row[0] >= threshold) } else { crate::metrics::argmax(row) }),
+            );
         }
         // The true class: a sparse label, a one-hot row's hot column, or a binary target over 0.5.
         let truth: Vec<usize> = match self.loss {
             Loss::SparseCategoricalCrossentropy => y.to_f64_vec().iter().map(|&v| v.max(0.0) as usize).collect(),
-            Loss::CategoricalCrossentropy => y.to_f64_vec().chunks(width).map(argmax).collect(),
+            Loss::CategoricalCrossentropy => y.to_f64_vec().chunks(width).map(crate::metrics::argmax).collect(),
             _ => y.to_f64_vec().iter().map(|&v| usize::from(v >= 0.5)).collect(),
         };
         let k = if width == 1 { 2 } else { width }.max(truth.iter().max().map_or(0, |m| m + 1));
@@ -102,9 +104,4 @@ fn classifies(loss: Loss) -> bool {
         Loss::BinaryCrossentropy | Loss::BinaryCrossentropyFromLogits | Loss::CategoricalCrossentropy | Loss::SparseCategoricalCrossentropy => true,
         Loss::Mse | Loss::Mae | Loss::Huber => false,
     }
-}
-
-/// The index of the largest value (the first among equals).
-fn argmax(row: &[f64]) -> usize {
-    row.iter().enumerate().fold((0, f64::NEG_INFINITY), |(bi, bv), (i, &v)| if v > bv { (i, v) } else { (bi, bv) }).0
 }

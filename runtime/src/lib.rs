@@ -6,6 +6,7 @@ pub mod error;
 pub mod evaluate;
 pub mod fallback;
 pub mod memory;
+pub mod metrics;
 #[cfg(feature = "ort")]
 pub mod ort_engine;
 pub mod plot;

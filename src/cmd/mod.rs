@@ -11,6 +11,7 @@ pub mod serve;
 pub mod summary;
 pub mod train;
 
+pub use onyx_compiler::summary::plural;
 use onyx_runtime::RuntimeError;
 
 /// 2 for bad input (a spec, a model file or data the user gave), 1 for any other failure.
@@ -49,11 +50,6 @@ pub fn print(text: &str) -> anyhow::Result<()> {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(anyhow::Error::new(e).context("writing to stdout")),
         _ => Ok(()),
     }
-}
-
-/// `1 cast`, `2 casts`.
-pub fn plural(n: usize, noun: &str) -> String {
-    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
 }
 
 /// A model file's bytes, which will ship as they are, and the model they hold, read through the

@@ -6,7 +6,7 @@ use onyx_compiler::Spec;
 use onyx_compiler::ir::{Graph, Regularizer, Tensor, ValueId};
 use onyx_compiler::spec::TrainSpec;
 use onyx_runtime::train::EpochLog;
-use onyx_runtime::{HostTensor, solve};
+use onyx_runtime::{HostTensor, metrics, solve};
 
 use super::Progress;
 use crate::Error;
@@ -119,24 +119,9 @@ pub(super) fn fit_exactly(
 
     let penalty = l1 * coef.iter().map(|w| w.abs()).sum::<f64>() + l2 * coef.iter().map(|w| w * w).sum::<f64>();
     let scores = |xs: &[f64], ys: &[f64]| -> (f64, Vec<(String, f64)>) {
-        let pred = solve::predict(xs, p, &coef, intercept);
-        let m = ys.len().max(1) as f64;
-        let mse = pred.iter().zip(ys).map(|(f, t)| (t - f) * (t - f)).sum::<f64>() / m;
-        let mae = pred.iter().zip(ys).map(|(f, t)| (t - f).abs()).sum::<f64>() / m;
-        let mean = ys.iter().sum::<f64>() / m;
-        let r2 = 1.0 - mse * m / ys.iter().map(|t| (t - mean) * (t - mean)).sum::<f64>();
-        let metrics = train
-            .metrics
-            .iter()
-            .filter_map(|name| match name.as_str() {
-                "mse" => Some((name.clone(), mse)),
-                "mae" => Some((name.clone(), mae)),
-                "rmse" => Some((name.clone(), mse.sqrt())),
-                "r2" => Some((name.clone(), r2)),
-                _ => None,
-            })
-            .collect();
-        (mse + penalty, metrics)
+        let predicted = solve::predict(xs, p, &coef, intercept);
+        let metrics = train.metrics.iter().filter_map(|name| Some((name.clone(), metrics::regression(name, &predicted, ys)?))).collect();
+        (metrics::mse(&predicted, ys) + penalty, metrics)
     };
     for name in train.metrics.iter().filter(|m| !matches!(m.as_str(), "mse" | "mae" | "rmse" | "r2")) {
         progress(Progress::Note(format!("warning: metric `{name}` does not apply to a linear regression; left out of the history")));

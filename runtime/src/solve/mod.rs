@@ -90,22 +90,10 @@ pub fn predict(x: &[f64], p: usize, coef: &[f64], intercept: f64) -> Vec<f64> {
 
 /// Mean squared error of a fit, `(1/n)·RSS`.
 pub fn mse(x: &[f64], p: usize, y: &[f64], coef: &[f64], intercept: f64) -> f64 {
-    let pred = predict(x, p, coef, intercept);
-    pred.iter().zip(y).map(|(f, t)| (t - f) * (t - f)).sum::<f64>() / y.len().max(1) as f64
+    crate::metrics::mse(&predict(x, p, coef, intercept), y)
 }
 
-/// The coefficient of determination, `1 − RSS/TSS` (scikit-learn's `r2_score`; 1 when `y` is
-/// constant and fitted exactly, 0 when it is constant and not).
+/// The coefficient of determination of a fit (`metrics::r2`).
 pub fn r2(x: &[f64], p: usize, y: &[f64], coef: &[f64], intercept: f64) -> f64 {
-    let pred = predict(x, p, coef, intercept);
-    let mean = y.iter().sum::<f64>() / y.len().max(1) as f64;
-    let rss: f64 = pred.iter().zip(y).map(|(f, t)| (t - f) * (t - f)).sum();
-    let tss: f64 = y.iter().map(|t| (t - mean) * (t - mean)).sum();
-    if tss > 0.0 {
-        1.0 - rss / tss
-    } else if rss == 0.0 {
-        1.0
-    } else {
-        0.0
-    }
+    crate::metrics::r2(&predict(x, p, coef, intercept), y)
 }
