@@ -9,6 +9,7 @@ use std::sync::Arc;
 use crate::builder::Builder;
 use crate::ir::{Dim, Node, Tensor, TensorType, ValueId};
 use crate::ops::{Binary, BinaryKind, Concat, MatMul, Op, OpError, Reduce, ReduceKind, Reshape, Squeeze, Transpose, Unary, UnaryKind};
+use crate::train::Tuning;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AutodiffError {
@@ -28,6 +29,8 @@ pub struct GradCx<'a> {
     pub node: &'a Node,
     /// Gradient terms known to be aᵀ·g of 2-D a and g, by value: (a, g).
     products: &'a mut HashMap<ValueId, (ValueId, ValueId)>,
+    /// Which faster forms the gradient rules may choose.
+    pub tuning: Tuning,
 }
 
 impl GradCx<'_> {
@@ -151,8 +154,14 @@ impl GradCx<'_> {
     }
 }
 
-/// Appends to `b` the gradient of the scalar `loss` with respect to each of `wrt`, in order.
+/// Appends to `b` the gradient of the scalar `loss` with respect to each of `wrt`, in order, in the
+/// forms training uses ([`Tuning::TUNED`]).
 pub fn backward(b: &mut Builder, loss: ValueId, wrt: &[ValueId]) -> Result<Vec<ValueId>, AutodiffError> {
+    backward_with(b, loss, wrt, Tuning::TUNED)
+}
+
+/// [`backward`], with the faster forms `tuning` allows.
+pub fn backward_with(b: &mut Builder, loss: ValueId, wrt: &[ValueId], tuning: Tuning) -> Result<Vec<ValueId>, AutodiffError> {
     let loss_ty = b.ty(loss).clone();
     if !loss_ty.shape.is_empty() || !loss_ty.dtype.is_float() {
         return Err(AutodiffError::NotScalar(loss_ty));
@@ -185,7 +194,7 @@ pub fn backward(b: &mut Builder, loss: ValueId, wrt: &[ValueId]) -> Result<Vec<V
             .map(|o| terms.remove(o).map(|t| sum_terms(b, &products, *o, t)).transpose())
             .collect::<Result<_, _>>()
             .map_err(rule_error)?;
-        let mut cx = GradCx { b, node, products: &mut products };
+        let mut cx = GradCx { b, node, products: &mut products, tuning };
         let input_grads = node.op.gradient(&mut cx, &output_grads).map_err(rule_error)?;
         for (input, g) in node.inputs.iter().zip(input_grads) {
             let (Some(input), Some(g)) = (input, g) else { continue };

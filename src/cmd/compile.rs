@@ -2,6 +2,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use onyx_compiler::summary::thousands;
+use onyx_compiler::train::Tuning;
 
 /// Compile a spec (TOML or JSON) to an ONNX model with initialized weights.
 ///
@@ -18,9 +19,14 @@ pub struct Args {
     dump: bool,
     /// Also write the training-step and eval graphs (train_step.onnx, eval.onnx), the step cut in two
     /// for data-parallel training (train_grad.onnx, train_update.onnx, when the model allows it) and
-    /// a manifest of their inputs and outputs into this folder, from the spec's [train] table.
+    /// a manifest of their inputs and outputs into this folder, from the spec's [train] table: the
+    /// plain step, as autodiff writes it.
     #[arg(long, value_name = "DIR")]
     emit_training: Option<PathBuf>,
+    /// With --emit-training: the step as onyx trains it, with the rewrites that make it faster on
+    /// tract and ONNX Runtime (same numbers, other ops).
+    #[arg(long, requires = "emit_training")]
+    tuned: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -34,8 +40,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     if let Some(dir) = &args.emit_training {
         let Some(train) = &spec.train else { anyhow::bail!("{}: --emit-training needs a [train] table", args.spec.display()) };
-        let graphs =
-            onyx_compiler::train::build(&model.graph, train).with_context(|| format!("deriving the training graphs of {}", args.spec.display()))?;
+        let tuning = if args.tuned { Tuning::TUNED } else { Tuning::PLAIN };
+        let graphs = onyx_compiler::train::build_with(&model.graph, train, tuning)
+            .with_context(|| format!("deriving the training graphs of {}", args.spec.display()))?;
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         let mut files = vec![("train_step.onnx", &graphs.step), ("eval.onnx", &graphs.eval)];
         if let Some(sharded) = &graphs.sharded {

@@ -6,6 +6,7 @@ use onyx_proto::onnx::AttributeProto;
 use super::{Attrs, Concat, ConvTranspose, Fact, Op, OpError, Slice, Transpose, attrs, required, shape_error};
 use crate::autodiff::GradCx;
 use crate::ir::{Dim, TensorType, ValueId};
+use crate::train::tuning::PATCH_MIN_CHANNELS;
 
 /// The output length of one spatial axis of a window op, or why the window does not fit.
 pub fn window_output(input: usize, kernel: usize, stride: usize, dilation: usize, pad_begin: usize, pad_end: usize) -> Result<usize, String> {
@@ -188,7 +189,13 @@ pub(crate) fn spatial_dims(op: &str, t: &TensorType) -> Result<Vec<usize>, OpErr
 /// stride; end padding the forward windows never reached is dropped, and what remains beyond the
 /// kernel cropped.
 pub(crate) fn weight_gradient(cx: &mut GradCx, a: ValueId, b: ValueId, forward: &Conv) -> Result<ValueId, OpError> {
-    if forward.group == 1 && forward.kernel_shape.len() == 2 && channels_of(cx, a).is_some_and(|c| c >= PATCH_MIN_CHANNELS) {
+    // From `PATCH_MIN_CHANNELS` input channels, from patches (below) rather than from a Conv with the
+    // batch as channels.
+    if cx.tuning.patch_products
+        && forward.group == 1
+        && forward.kernel_shape.len() == 2
+        && channels_of(cx, a).is_some_and(|c| c >= PATCH_MIN_CHANNELS)
+    {
         return patch_weight_gradient(cx, a, b, forward);
     }
     let Conv { kernel_shape: kernel, strides, dilations, pads, group } = forward;
@@ -233,10 +240,6 @@ pub(crate) fn weight_gradient(cx: &mut GradCx, a: ValueId, b: ValueId, forward: 
     }
     if parts.len() == 1 { Ok(parts[0]) } else { cx.op(Concat { axis: 0 }, &parts) }
 }
-
-/// From this many input channels, the weight gradient is taken from patches (below) rather than
-/// from a Conv with the batch as channels.
-const PATCH_MIN_CHANNELS: usize = 8;
 
 fn channels_of(cx: &GradCx, v: ValueId) -> Option<usize> {
     cx.ty(v).shape.get(1).and_then(Dim::fixed)

@@ -21,14 +21,7 @@ use crate::builder::Builder;
 use crate::ir::{Graph, Node, Tensor};
 use crate::ops::{Binary, BinaryKind, Concat, Conv, OpError, Pad, Pool, PoolKind, Reshape, Split, Squeeze, shape_error};
 
-/// Windows of more cells would multiply the filters (and the work) as many times.
-const MAX_CELLS: usize = 9;
-
-/// The larger kernel multiplies the conv's work (16/9 for 3x3 kernels and 2x2 pooling), which pays
-/// where the input is thin (an image model's first conv) and not where it is wide: rewriting
-/// mnist_cnn's second conv (32 channels) as well made its gradient shard on tract about a third
-/// slower than rewriting the first conv alone (`cargo bench --bench train_step`).
-const MAX_INPUT_CHANNELS: usize = 8;
+use crate::train::tuning::{SUBGRID_MAX_CELLS as MAX_CELLS, SUBGRID_MAX_INPUT_CHANNELS as MAX_INPUT_CHANNELS};
 
 /// Rewrites every such Conv and MaxPool pair whose conv reads fewer than [`MAX_INPUT_CHANNELS`]
 /// channels; returns how many.

@@ -10,7 +10,7 @@
 //! batch), `<param>/next` and `<state>/next`.
 use std::sync::Arc;
 
-use crate::autodiff::{AutodiffError, backward};
+use crate::autodiff::{AutodiffError, backward_with};
 use crate::builder::Builder;
 use crate::ir::{DType, Dim, Graph, Tensor, TensorType, ValueId};
 use crate::ops::{Binary, BinaryKind, OpError, UnaryKind};
@@ -20,10 +20,12 @@ use crate::spec::train::TrainSpec;
 mod batch_norm;
 mod loss;
 mod optimizer;
+pub mod tuning;
 mod update_parts;
 
 pub use loss::Loss;
 use loss::Ops;
+pub use tuning::Tuning;
 pub use update_parts::UpdatePart;
 
 #[derive(Debug, thiserror::Error)]
@@ -230,8 +232,14 @@ fn masks_for_dropout(b: &mut Builder) -> Result<Vec<Mask>, TrainError> {
     Ok(masks)
 }
 
-/// Derives the training-step and eval graphs of `model` (an inference graph from `compile`).
+/// Derives the training-step and eval graphs of `model` (an inference graph from `compile`), tuned
+/// for speed ([`Tuning::TUNED`]).
 pub fn build(model: &Graph, spec: &TrainSpec) -> Result<TrainingGraphs, TrainError> {
+    build_with(model, spec, Tuning::TUNED)
+}
+
+/// Derives the training-step and eval graphs of `model` with the rewrites `tuning` names.
+pub fn build_with(model: &Graph, spec: &TrainSpec, tuning: Tuning) -> Result<TrainingGraphs, TrainError> {
     let loss_kind = spec.loss.as_deref().ok_or(TrainError::NoLoss)?;
     let loss_kind = Loss::parse(loss_kind).ok_or_else(|| TrainError::Unsupported(format!("loss `{loss_kind}`")))?;
     let data_inputs: Vec<String> = model.inputs.iter().map(|&i| model.value(i).name.clone()).collect();
@@ -239,10 +247,7 @@ pub fn build(model: &Graph, spec: &TrainSpec) -> Result<TrainingGraphs, TrainErr
     // The step graph: recurrent ops as primitives, dropout as masks, parameters as inputs.
     let mut unrolled = model.clone();
     unroll_recurrent_for_training(&mut unrolled)?;
-    crate::passes::pool_before_relu(&mut unrolled);
-    // Cropping first, so that the sub-grids are those of the cells read.
-    crate::passes::crop_unread(&mut unrolled)?;
-    crate::passes::pool_by_strided_convs(&mut unrolled)?;
+    tuning.rewrite(&mut unrolled)?;
     let mut b = Builder::from_graph(unrolled);
     let masks = masks_for_dropout(&mut b)?;
     let moving = batch_norm::rewrite(&mut b)?;
@@ -251,7 +256,7 @@ pub fn build(model: &Graph, spec: &TrainSpec) -> Result<TrainingGraphs, TrainErr
     let (loss, metrics, target_type) = add_loss(&mut b, loss_kind, &spec.metrics)?;
     let objective = add_penalties(&mut b, loss)?;
     let weights: Vec<ValueId> = lifted.iter().map(|(id, _)| *id).collect();
-    let grads = backward(&mut b, objective, &weights)?;
+    let grads = backward_with(&mut b, objective, &weights, tuning)?;
     let mut grad_names = vec![];
     for (w, g) in weights.iter().zip(&grads) {
         let name = b.unique(&format!("{}/grad", b.graph.value(*w).name));

@@ -8,10 +8,7 @@ use std::collections::HashSet;
 use super::{LR, STEP, ShardedStep, TrainError};
 use crate::ir::{Graph, ValueId};
 
-/// A node's fixed cost, in elements it writes: the ratio of ONNX Runtime's fixed cost per node of
-/// the update graph to its cost per element, fitted on mnist_cnn's Adam update
-/// (`cargo bench --bench train_step`).
-const NODE_COST: usize = 4096;
+use super::tuning::UPDATE_NODE_COST as NODE_COST;
 
 /// One part of the update graph.
 #[derive(Clone, Debug)]
