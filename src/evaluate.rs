@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use onyx_runtime::data::{read_image_folder_for, read_labelled, read_series, windows};
-use onyx_runtime::{Engine, IoInfo};
+use onyx_runtime::{IoInfo, TrainingEngine};
 
 pub use onyx_runtime::evaluate::{Confusion, Evaluation};
 
@@ -42,7 +42,7 @@ pub struct Evaluated {
 
 /// Evaluates the model at `model` on `data` (read as training reads it; a folder's images are
 /// labelled by the model's own classes), on `engine`.
-pub fn evaluate(model: &Path, data: &Data, opts: &EvaluateOptions, engine: &dyn Engine) -> Result<Evaluated, Error> {
+pub fn evaluate(model: &Path, data: &Data, opts: &EvaluateOptions, engine: &dyn TrainingEngine) -> Result<Evaluated, Error> {
     let proto = onyx_proto::read_model(model)?;
     let graph = onyx_compiler::import(&proto).map_err(|e| Error::Import { path: model.to_path_buf(), source: e })?;
     let meta = |key: &str| graph.metadata.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());

@@ -28,7 +28,7 @@ pub use train::Data;
 
 pub use onyx_compiler::{Model, compile_file};
 pub use onyx_proto::{read_model, write_model};
-pub use onyx_runtime::{Engine, HostTensor, TractEngine};
+pub use onyx_runtime::{Engine, HostTensor, TractEngine, TrainingEngine};
 
 /// A model's float weights by name, flattened in row-major order: to look at what training did.
 pub fn weights(model: &onyx_proto::onnx::ModelProto) -> Result<std::collections::BTreeMap<String, Vec<f32>>, onyx_compiler::ImportError> {

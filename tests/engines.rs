@@ -6,7 +6,7 @@ mod support;
 use ndarray::{ArrayD, IxDyn};
 use onyx_compiler::ir::DType;
 use onyx_runtime::train::Trainer;
-use onyx_runtime::{Device, Engine, HostTensor, OrtEngine, TractEngine};
+use onyx_runtime::{Device, Engine, HostTensor, OrtEngine, TractEngine, TrainingEngine};
 
 fn ort() -> OrtEngine {
     let engine = OrtEngine::new(Some(1), Device::Cpu);
@@ -82,7 +82,7 @@ fn ten_training_steps_agree_on_tract_and_ort() {
         let model = onyx_compiler::compile(&spec).unwrap();
         let graphs = onyx_compiler::train::build(&model.graph, train).unwrap();
         let (x, y) = batch(&model.graph, &graphs, train, 16);
-        let losses = |engine: &dyn Engine| -> Vec<f64> {
+        let losses = |engine: &dyn TrainingEngine| -> Vec<f64> {
             let mut trainer = Trainer::new(graphs.clone(), engine).unwrap();
             trainer.set_threads(1);
             let mut rng = rand::SeedableRng::seed_from_u64(5);
@@ -117,7 +117,7 @@ fn sharded_steps_agree_on_tract_and_ort() {
         }
         let (x, y) = batch(&model.graph, &graphs, train, 64);
         // ORT's step threads default to its intra-op threads (2 here); tract's to the cores.
-        let losses = |engine: &dyn Engine, threads: Option<usize>| -> Vec<f64> {
+        let losses = |engine: &dyn TrainingEngine, threads: Option<usize>| -> Vec<f64> {
             let mut trainer = Trainer::new(graphs.clone(), engine).unwrap();
             if let Some(n) = threads {
                 trainer.set_threads(n);

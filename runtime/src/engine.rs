@@ -1,4 +1,5 @@
-//! The engine abstraction: one trait, one implementation per back end (tract, always built; ONNX
+//! The engine abstraction: running models (`Engine`) and what training adds (`TrainingEngine`),
+//! one implementation per back end (tract, always built; ONNX
 //! Runtime behind the `ort` cargo feature).
 use std::any::Any;
 use std::sync::Arc;
@@ -39,11 +40,17 @@ pub trait Session: Send + Sync {
     }
 }
 
-/// `Sync` because a data-parallel step's threads each read and upload through it.
+/// A back end that loads models and runs them. `Sync` because a data-parallel step's threads each
+/// read and upload through it.
 pub trait Engine: Sync {
     fn name(&self) -> &'static str;
     fn load(&self, model: &ModelProto) -> Result<Box<dyn Session>, RuntimeError>;
+}
 
+/// What training needs of an engine besides running models: tensors kept in its own form between
+/// steps, and sessions for the shards of a data-parallel step. The defaults serve an engine
+/// without a form of its own and without a view on threads.
+pub trait TrainingEngine: Engine {
     /// `t` in the engine's own form.
     fn upload(&self, t: HostTensor) -> Result<EngineTensor, RuntimeError> {
         Ok(EngineTensor::Host(t))
@@ -82,7 +89,7 @@ pub trait Engine: Sync {
     }
 }
 
-/// [`Engine::read_f32`] for a host tensor: its own values.
+/// [`TrainingEngine::read_f32`] for a host tensor: its own values.
 pub(crate) fn read_host_f32(t: &HostTensor, f: &mut dyn FnMut(ArrayViewD<'_, f32>)) -> Option<()> {
     t.as_f32().map(|a| f(a.view()))
 }

@@ -5,7 +5,7 @@ use onyx_compiler::ir::{Graph, TensorType};
 use onyx_compiler::spec::TrainSpec;
 use onyx_compiler::train::Loss;
 
-use crate::engine::{Engine, Session};
+use crate::engine::{Session, TrainingEngine};
 use crate::error::RuntimeError;
 use crate::tensor::HostTensor;
 use crate::train::Trainer;
@@ -38,7 +38,7 @@ pub struct Evaluator<'e> {
 
 impl<'e> Evaluator<'e> {
     /// `model` with its weights, measured as `train` says (its `loss` and `metrics`).
-    pub fn new(engine: &'e dyn Engine, model: &Graph, train: &TrainSpec) -> Result<Evaluator<'e>, RuntimeError> {
+    pub fn new(engine: &'e dyn TrainingEngine, model: &Graph, train: &TrainSpec) -> Result<Evaluator<'e>, RuntimeError> {
         let graphs = onyx_compiler::train::build(model, train)?;
         let loss = graphs.loss;
         let session = if classifies(loss) { Some(engine.load(&onyx_compiler::to_onnx(model))?) } else { None };

@@ -2,15 +2,15 @@
 use ndarray::ArrayViewD;
 use onyx_proto::onnx::ModelProto;
 
-use crate::engine::{Engine, EngineTensor, Session};
+use crate::engine::{Engine, EngineTensor, Session, TrainingEngine};
 use crate::error::RuntimeError;
 use crate::tensor::HostTensor;
 
 /// Loads each model on `first`, or on `second` where `first` refuses it, telling `note` why. Every
 /// other call goes to `first`: training keeps its tensors in one engine's form.
 pub struct FallbackEngine {
-    pub first: Box<dyn Engine + Send>,
-    pub second: Box<dyn Engine + Send>,
+    pub first: Box<dyn TrainingEngine + Send>,
+    pub second: Box<dyn TrainingEngine + Send>,
     pub note: Box<dyn Fn(&str) + Send + Sync>,
 }
 
@@ -34,7 +34,9 @@ impl Engine for FallbackEngine {
             ok => ok,
         }
     }
+}
 
+impl TrainingEngine for FallbackEngine {
     fn upload(&self, t: HostTensor) -> Result<EngineTensor, RuntimeError> {
         self.first.upload(t)
     }
@@ -82,6 +84,8 @@ mod tests {
             Err(RuntimeError::Load { engine: "refuses", message: "no such op".into() })
         }
     }
+
+    impl TrainingEngine for Refuses {}
 
     fn relu(opset: i64) -> ModelProto {
         let info = |name: &str| ValueInfoProto {

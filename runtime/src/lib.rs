@@ -16,7 +16,7 @@ pub mod tract_engine;
 mod tract_rewrite;
 pub mod train;
 
-pub use engine::{Engine, EngineTensor, Session};
+pub use engine::{Engine, EngineTensor, Session, TrainingEngine};
 pub use error::RuntimeError;
 pub use fallback::FallbackEngine;
 #[cfg(feature = "ort")]

@@ -11,7 +11,7 @@ use ort::session::Session as OrtSession;
 use ort::session::builder::GraphOptimizationLevel;
 use ort::value::{DynValue, Tensor};
 
-use crate::engine::{Engine, EngineTensor, Session, check_count, check_input, check_inputs, read_host_f32};
+use crate::engine::{Engine, EngineTensor, Session, TrainingEngine, check_count, check_input, check_inputs, read_host_f32};
 use crate::error::RuntimeError;
 use crate::tensor::{Element, HostTensor, IoInfo, model_io};
 
@@ -109,7 +109,9 @@ impl Engine for OrtEngine {
         let (inputs, outputs) = model_io(model);
         Ok(Box::new(OrtSessionBox { session: Mutex::new(session), inputs, outputs }))
     }
+}
 
+impl TrainingEngine for OrtEngine {
     /// ORT takes the buffer of an array in standard layout as it is: no copy.
     fn upload(&self, t: HostTensor) -> Result<EngineTensor, RuntimeError> {
         let value = crate::each_host_tensor!(t, a => Tensor::from_array(a).map_err(run_error)?.into_dyn());

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use onyx_proto::onnx::ModelProto;
 use tract_onnx::prelude::*;
 
-use crate::engine::{Engine, EngineTensor, Session, check_count, check_input, check_inputs, read_host_f32};
+use crate::engine::{Engine, EngineTensor, Session, TrainingEngine, check_count, check_input, check_inputs, read_host_f32};
 use crate::error::RuntimeError;
 use crate::tensor::{Element, HostTensor, IoInfo, model_io};
 
@@ -130,7 +130,9 @@ impl Engine for TractEngine {
             outputs,
         }))
     }
+}
 
+impl TrainingEngine for TractEngine {
     fn upload(&self, t: HostTensor) -> Result<EngineTensor, RuntimeError> {
         Ok(EngineTensor::Native(Arc::new(into_tract(t)?)))
     }

@@ -1,7 +1,7 @@
 //! `--engine`, `--device` and `--engine-threads`: which engine runs a model, for every command that
 //! runs one.
 use anyhow::bail;
-use onyx_runtime::{Engine, TractEngine};
+use onyx_runtime::{TractEngine, TrainingEngine};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Choice {
@@ -29,7 +29,7 @@ pub struct EngineArgs {
 impl EngineArgs {
     /// The chosen engine, with a missing ONNX Runtime reported before any work starts (or, for
     /// `auto`, replaced by tract with a note).
-    pub fn engine(&self) -> anyhow::Result<Box<dyn Engine>> {
+    pub fn engine(&self) -> anyhow::Result<Box<dyn TrainingEngine>> {
         if self.engine == Choice::Tract {
             if self.device != "cpu" {
                 bail!("--device {} needs --engine ort; tract runs on the CPU", self.device);
@@ -40,7 +40,7 @@ impl EngineArgs {
     }
 
     #[cfg(feature = "ort")]
-    fn ort(&self) -> anyhow::Result<Box<dyn Engine>> {
+    fn ort(&self) -> anyhow::Result<Box<dyn TrainingEngine>> {
         use onyx_runtime::{Device, OrtEngine};
         let device = match self.device.as_str() {
             "cpu" => Device::Cpu,
@@ -69,7 +69,7 @@ impl EngineArgs {
     }
 
     #[cfg(not(feature = "ort"))]
-    fn ort(&self) -> anyhow::Result<Box<dyn Engine>> {
+    fn ort(&self) -> anyhow::Result<Box<dyn TrainingEngine>> {
         if self.engine == Choice::Auto && self.device == "cpu" {
             return Ok(Box::new(TractEngine));
         }

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use onyx_proto::onnx::ModelProto;
 use onyx_runtime::data::{changes, read_image_folder_for, read_labelled, read_series, standardize, windows};
 use onyx_runtime::train::{Features, FitOptions, Trainer, features, load_checkpoint, split_frozen_base, write_history_csv, write_loss_plot};
-use onyx_runtime::{Engine, HostTensor, IoInfo, TractEngine};
+use onyx_runtime::{Engine, HostTensor, IoInfo, TractEngine, TrainingEngine};
 
 mod exact;
 mod export;
@@ -175,7 +175,13 @@ impl From<(HostTensor, HostTensor)> for Data {
 /// Trains the spec or `.onnx` model at `source` on `data`, as `opts` says, on `engine`; writes the
 /// model, its history (`<model>.history.csv`), its loss curve (`<model>.loss.png`) and a checkpoint
 /// after every epoch (`<model>.ckpt.npz`).
-pub fn train(source: &Path, data: &Data, opts: &TrainOptions, engine: &dyn Engine, progress: &mut dyn FnMut(Progress)) -> Result<Trained, Error> {
+pub fn train(
+    source: &Path,
+    data: &Data,
+    opts: &TrainOptions,
+    engine: &dyn TrainingEngine,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Trained, Error> {
     let started = std::time::Instant::now();
     let start::Start { name, seed, graph, mut train, spec } = start::start(source, opts, progress)?;
     if let Some(e) = opts.epochs {

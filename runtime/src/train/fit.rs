@@ -10,7 +10,7 @@ use rand_chacha::ChaCha8Rng;
 use super::Rows;
 use super::checkpoint::{self, Checkpoint, EarlyState};
 use super::shards::{Shards, StepOutput, take};
-use crate::engine::{Engine, EngineTensor, Session};
+use crate::engine::{EngineTensor, Session, TrainingEngine};
 use crate::error::RuntimeError;
 use crate::tensor::HostTensor;
 
@@ -108,7 +108,7 @@ impl Plans {
     }
 
     /// The plan for `batch`, loaded on first use.
-    pub fn session(&mut self, engine: &dyn Engine, batch: usize) -> Result<&dyn Session, RuntimeError> {
+    pub fn session(&mut self, engine: &dyn TrainingEngine, batch: usize) -> Result<&dyn Session, RuntimeError> {
         if !self.loaded.contains_key(&batch) {
             let fixed = onyx_compiler::passes::fix_batch(&self.proto, batch);
             let session = if self.shard { engine.load_shard(&fixed)? } else { engine.load(&fixed)? };
@@ -141,14 +141,14 @@ pub(super) fn run_named(session: &dyn Session, named: &HashMap<&str, &EngineTens
 }
 
 /// The scalar an output holds (the loss, a metric sum).
-pub(super) fn scalar_of(engine: &dyn Engine, out: &mut HashMap<String, EngineTensor>, name: &str) -> Result<f64, RuntimeError> {
+pub(super) fn scalar_of(engine: &dyn TrainingEngine, out: &mut HashMap<String, EngineTensor>, name: &str) -> Result<f64, RuntimeError> {
     Ok(engine.download(&take(out, name)?)?.scalar())
 }
 
 /// Runs a model's training graphs on an engine, keeping parameters and optimizer state between steps.
 pub struct Trainer<'e> {
     graphs: TrainingGraphs,
-    engine: &'e dyn Engine,
+    engine: &'e dyn TrainingEngine,
     steps: Plans,
     evals: Plans,
     /// The gradient and update plans of data-parallel steps, when the model allows them.
@@ -166,7 +166,7 @@ pub struct Trainer<'e> {
     pub early: EarlyState,
 }
 
-fn initial(engine: &dyn Engine, slots: &[Slot]) -> Result<Vec<EngineTensor>, RuntimeError> {
+fn initial(engine: &dyn TrainingEngine, slots: &[Slot]) -> Result<Vec<EngineTensor>, RuntimeError> {
     slots
         .iter()
         .map(|s| {
@@ -180,7 +180,7 @@ fn scalar(v: f32) -> HostTensor {
 }
 
 impl<'e> Trainer<'e> {
-    pub fn new(graphs: TrainingGraphs, engine: &'e dyn Engine) -> Result<Trainer<'e>, RuntimeError> {
+    pub fn new(graphs: TrainingGraphs, engine: &'e dyn TrainingEngine) -> Result<Trainer<'e>, RuntimeError> {
         let steps = Plans::new(onyx_compiler::to_onnx(&graphs.step));
         let evals = Plans::new(onyx_compiler::to_onnx(&graphs.eval));
         let shards = graphs.sharded.as_ref().map(Shards::new);

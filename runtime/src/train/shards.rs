@@ -14,7 +14,7 @@ use onyx_compiler::train::{ShardedStep, TrainingGraphs};
 use onyx_proto::onnx::ModelProto;
 
 use super::fit::{Plans, run_named, scalar_of};
-use crate::engine::{Engine, EngineTensor, Session};
+use crate::engine::{EngineTensor, Session, TrainingEngine};
 use crate::error::RuntimeError;
 use crate::tensor::HostTensor;
 
@@ -111,7 +111,7 @@ impl Shards {
     }
 
     /// The update in `parts` parts, loaded.
-    fn update_plans(&self, engine: &dyn Engine, parts: usize) -> Result<Vec<UpdatePlan>, RuntimeError> {
+    fn update_plans(&self, engine: &dyn TrainingEngine, parts: usize) -> Result<Vec<UpdatePlan>, RuntimeError> {
         let parts = self.sharded.update_parts(parts)?;
         parts
             .into_iter()
@@ -123,7 +123,7 @@ impl Shards {
     /// (parameters, state, step, lr) is shared by every shard and the update.
     pub fn step(
         &mut self,
-        engine: &dyn Engine,
+        engine: &dyn TrainingEngine,
         graphs: &TrainingGraphs,
         resident: &HashMap<&str, &EngineTensor>,
         batched: &[(&str, &HostTensor)],
@@ -193,7 +193,7 @@ impl Shards {
 }
 
 /// `Σ weightᵢ · results[i][name]`, summed in shard order so that a run is reproducible.
-fn weighted_sum(engine: &dyn Engine, results: &[Named], name: &str, weights: &[f64]) -> Result<ArrayD<f32>, RuntimeError> {
+fn weighted_sum(engine: &dyn TrainingEngine, results: &[Named], name: &str, weights: &[f64]) -> Result<ArrayD<f32>, RuntimeError> {
     let mut acc: Option<ArrayD<f32>> = None;
     for (out, &weight) in results.iter().zip(weights) {
         let weight = weight as f32;
