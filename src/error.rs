@@ -65,6 +65,10 @@ pub enum Error {
     CannotMeasure { output: PathBuf, source: RuntimeError },
     #[error("input {0} has unknown dimensions; give --data")]
     UnknownInputSize(String),
+    #[error("{data}: {message}")]
+    Targets { data: String, message: String },
+    #[error("{what} hold NaN or an infinity at flat index {index}; training needs finite numbers")]
+    NonFinite { what: &'static str, index: usize },
     #[error("forecasting needs a model of one (window, 1) input, but it takes {0}")]
     NotAForecaster(String),
     #[error("the series has {values} values, fewer than the model's window of {window}")]
@@ -76,7 +80,7 @@ impl Error {
     /// for these, as for bad usage.
     pub fn is_bad_input(&self) -> bool {
         match self {
-            Error::Spec(_) | Error::Proto(_) | Error::Import { .. } | Error::Write { .. } => true,
+            Error::Spec(_) | Error::Proto(_) | Error::Import { .. } | Error::Write { .. } | Error::Targets { .. } => true,
             Error::Runtime(e) | Error::Features(e) | Error::Resume(e) => {
                 matches!(e, RuntimeError::Input { .. } | RuntimeError::Data { .. } | RuntimeError::DataCell { .. } | RuntimeError::Proto(_))
             }

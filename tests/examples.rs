@@ -5,14 +5,26 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-fn example(name: &str) -> PathBuf {
+/// The example's executable: `cargo build` writes `examples/NAME`, `cargo test --all-targets` only
+/// `examples/NAME-HASH`; the newest of them is the one just built.
+fn example(name: &str) -> Option<PathBuf> {
     let onyx = PathBuf::from(env!("CARGO_BIN_EXE_onyx"));
-    onyx.parent().expect("target dir").join("examples").join(name)
+    let dir = onyx.parent()?.join("examples");
+    let built = |file: &str| {
+        file == name
+            || file.strip_prefix(name).and_then(|r| r.strip_prefix('-')).is_some_and(|h| h.len() == 16 && h.chars().all(|c| c.is_ascii_hexdigit()))
+    };
+    std::fs::read_dir(&dir)
+        .ok()?
+        .flatten()
+        .filter(|e| built(&e.file_name().to_string_lossy()))
+        .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+        .max()
+        .map(|(_, path)| path)
 }
 
 fn run(name: &str) {
-    let path = example(name);
-    assert!(path.exists(), "{} is built by `cargo test --all-targets`", path.display());
+    let path = example(name).unwrap_or_else(|| panic!("{name} is built by `cargo test --all-targets`"));
     let out = Command::new(&path).output().expect("the example starts");
     let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     println!("{name}:\n{stdout}");

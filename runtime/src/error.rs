@@ -40,4 +40,6 @@ pub enum RuntimeError {
     Internal(String),
     #[error("training diverged: the loss is {loss} at epoch {epoch}, batch {batch}; the last checkpoint is kept")]
     Diverged { epoch: usize, batch: usize, loss: f64 },
+    #[error("training diverged: `{tensor}` holds NaN or an infinity after epoch {epoch}, batch {batch}; the last checkpoint is kept")]
+    NonFinite { epoch: usize, batch: usize, tensor: String },
 }

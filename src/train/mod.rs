@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 
 use onyx_proto::onnx::ModelProto;
-use onyx_runtime::data::{changes, read_image_folder_for, read_labelled, read_series, standardize, windows};
+use onyx_runtime::data::{changes, check_targets, read_image_folder_for, read_labelled, read_series, standardize, windows};
 use onyx_runtime::train::{Features, FitOptions, Trainer, features, load_checkpoint, split_frozen_base, write_history_csv, write_loss_plot};
 use onyx_runtime::{Engine, HostTensor, IoInfo, TractEngine, TrainingEngine};
 
@@ -215,7 +215,14 @@ pub fn train(
     let info = IoInfo { name: v.name.clone(), dtype: v.ty.dtype, shape: v.ty.shape.clone() };
     let mut read = |data: &Data, known: Option<&[String]>| -> Result<Labelled, Error> {
         let path = match data {
-            Data::Arrays(x, y) => return Ok((x.clone(), y.clone(), None)),
+            Data::Arrays(x, y) => {
+                for (what, t) in [("the features", x), ("the targets", y)] {
+                    if let Some(i) = t.first_non_finite() {
+                        return Err(Error::NonFinite { what, index: i });
+                    }
+                }
+                return Ok((x.clone(), y.clone(), None));
+            }
             Data::Path(path) => path.as_path(),
         };
         Ok(match opts.window {
@@ -244,6 +251,10 @@ pub fn train(
         })
     };
     let (x, y, classes) = read(data, None)?;
+    let output_width = graph.outputs.first().and_then(|&o| graph.value(o).ty.shape.get(1)?.fixed());
+    let check =
+        |data: &Data, y: &HostTensor| check_targets(graphs.loss, output_width, y).map_err(|message| Error::Targets { data: describe(data), message });
+    check(data, &y)?;
     // The exported model takes raw windows; its forecasts are checked on them.
     let raw = (x, y);
     let (x, y) = if opts.difference { changes(&raw.0, &raw.1) } else { raw.clone() };
@@ -253,6 +264,7 @@ pub fn train(
     let (n_val, (xt, yt), (xv, yv), raw_validation) = match &opts.validation_data {
         Some(validation) => {
             let (vx, vy, _) = read(validation, classes.as_deref())?;
+            check(validation, &vy)?;
             let raw_validation = (vx, vy);
             let validation = if opts.difference { changes(&raw_validation.0, &raw_validation.1) } else { raw_validation.clone() };
             (validation.1.shape()[0], (x, y), validation, raw_validation)
@@ -366,6 +378,14 @@ pub fn train(
     let loss_plot = write_loss_plot(&plot, &history).map(|()| plot).map_err(|e| e.to_string());
     let seconds = started.elapsed().as_secs_f64();
     Ok(Trained { name, model, output, history, history_csv, loss_plot, classes, method: Method::GradientDescent, forecast, seconds })
+}
+
+/// What the data is, for messages: its path, or the arrays given.
+fn describe(data: &Data) -> String {
+    match data {
+        Data::Path(path) => path.display().to_string(),
+        Data::Arrays(..) => "the arrays".into(),
+    }
 }
 
 /// `<model stem><suffix>` beside `model`.

@@ -22,6 +22,29 @@ pub fn read_labelled(
     target: &TensorType,
     target_column: Option<&str>,
 ) -> Result<(HostTensor, HostTensor), RuntimeError> {
+    let (x, y) = read_unchecked(path, input, target, target_column)?;
+    // NaN and infinities train a model of NaN without a word where pooling and Relu hide them from
+    // the loss; they are refused here, where they can be named.
+    for (what, t) in [("the features", &x), ("the targets", &y)] {
+        if let Some(i) = t.first_non_finite() {
+            let value = t.to_f64_vec()[i];
+            return Err(data_error(path, format!("{what} hold {value} at index {:?}; training needs finite numbers", unravel(i, t.shape()))));
+        }
+    }
+    Ok((x, y))
+}
+
+/// A flat index as one index per axis of `shape`.
+fn unravel(mut flat: usize, shape: &[usize]) -> Vec<usize> {
+    let mut index = vec![0; shape.len()];
+    for (axis, &n) in shape.iter().enumerate().rev() {
+        index[axis] = flat % n.max(1);
+        flat /= n.max(1);
+    }
+    index
+}
+
+fn read_unchecked(path: &Path, input: &IoInfo, target: &TensorType, target_column: Option<&str>) -> Result<(HostTensor, HostTensor), RuntimeError> {
     match path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase().as_str() {
         "csv" => read_table(path)?.split(path, input, target, target_column),
         "npy" => {
@@ -44,8 +67,14 @@ pub fn read_labelled(
             };
             let x_name = pick(&[input.name.as_str(), "x"])?;
             let y_name = pick(&["y", "target"])?;
+            // The arrays as NumPy names them (`np.savez(f, x=..., y=...)`), without the members' `.npy`.
+            let (x_shown, y_shown) = (x_name.strip_suffix(".npy").unwrap_or(&x_name), y_name.strip_suffix(".npy").unwrap_or(&y_name));
             let x = fit_samples(path, input, read_array(&mut npz, &x_name, input.dtype).map_err(|m| data_error(path, m))?)?;
             let y = read_array(&mut npz, &y_name, target.dtype).map_err(|m| data_error(path, m))?;
+            if y.shape().first() != x.shape().first() {
+                let (nx, ny) = (x.shape().first().copied().unwrap_or(0), y.shape().first().copied().unwrap_or(0));
+                return Err(data_error(path, format!("{nx} samples of `{x_shown}` but {ny} of `{y_shown}`")));
+            }
             let y = match (y, target.dtype) {
                 (HostTensor::I64(a), DType::I64) => {
                     HostTensor::I64(a.into_shape_with_order(IxDyn(&[x.shape()[0]])).map_err(|e| data_error(path, format!("`{y_name}`: {e}")))?)
@@ -68,7 +97,7 @@ pub fn read_labelled(
                 (other, _) => other,
             };
             if y.shape()[0] != x.shape()[0] {
-                return Err(data_error(path, format!("{} samples of `{x_name}` but {} of `{y_name}`", x.shape()[0], y.shape()[0])));
+                return Err(data_error(path, format!("{} samples of `{x_shown}` but {} of `{y_shown}`", x.shape()[0], y.shape()[0])));
             }
             Ok((x, y))
         }

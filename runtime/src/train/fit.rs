@@ -269,6 +269,19 @@ impl<'e> Trainer<'e> {
         })
     }
 
+    /// The first parameter or state (in the graph's order) holding a NaN or an infinity.
+    fn first_non_finite(&self) -> Result<Option<String>, RuntimeError> {
+        let slots = self.graphs.params.iter().zip(&self.params).chain(self.graphs.states.iter().zip(&self.states));
+        for (slot, t) in slots {
+            let mut bad = false;
+            self.engine.read_f32(t, &mut |a| bad = a.iter().any(|v| !v.is_finite()))?;
+            if bad {
+                return Ok(Some(slot.input.clone()));
+            }
+        }
+        Ok(None)
+    }
+
     /// One optimizer step on a batch; returns the loss and the metrics' batch sums (`metric_sums`).
     pub fn step(&mut self, x: &[HostTensor], y: &HostTensor, lr: f32, rng: &mut ChaCha8Rng) -> Result<(f64, Vec<f64>), RuntimeError> {
         let batch = y.shape()[0];
@@ -378,6 +391,11 @@ impl<'e> Trainer<'e> {
                 let (loss, metrics) = self.step(&xb, &yb, opts.lr, &mut rng)?;
                 if !loss.is_finite() {
                     return Err(RuntimeError::Diverged { epoch, batch: b + 1, loss });
+                }
+                // Relu and max pooling pass a NaN weight on as a finite activation, so the loss can
+                // look sound while the weights are not: they are checked too.
+                if let Some(tensor) = self.first_non_finite()? {
+                    return Err(RuntimeError::NonFinite { epoch, batch: b + 1, tensor });
                 }
                 loss_sum += loss * rows.len() as f64;
                 metric_sums.iter_mut().zip(metrics).for_each(|(s, m)| *s += m);
