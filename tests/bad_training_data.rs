@@ -103,3 +103,14 @@ fn weights_turning_non_finite_stop_training_at_that_step() {
     let e = trainer.fit(&[HostTensor::F32(x)], &y, None, &FitOptions::from_spec(&train, 1), &mut |_| {}).unwrap_err();
     assert!(matches!(&e, onyx_runtime::RuntimeError::NonFinite { epoch: 1, batch: 1, tensor } if tensor.starts_with("conv2d")), "{e}");
 }
+
+/// A 2-D NPY table of float32 (or any number type), not only NumPy's default float64, trains.
+#[test]
+fn an_npy_table_of_float32_trains() {
+    let dir = tempfile::tempdir().unwrap();
+    let table = ndarray::Array2::from_shape_fn((40, 6), |(r, c)| if c == 5 { (r % 2) as f32 } else { ((r * 3 + c * 5) % 7) as f32 / 7.0 });
+    let data = dir.path().join("table.npy");
+    ndarray_npy::write_npy(&data, &table).unwrap();
+    let (ok, err) = train(&support::repo().join("models/he_mlp.toml"), &data, dir.path());
+    assert!(ok, "{err}");
+}

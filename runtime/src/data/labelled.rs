@@ -48,11 +48,13 @@ fn read_unchecked(path: &Path, input: &IoInfo, target: &TensorType, target_colum
     match path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase().as_str() {
         "csv" => read_table(path)?.split(path, input, target, target_column),
         "npy" => {
-            let expected = |e: String| data_error(path, format!("{e} (expected a 2-D float64 table: one sample a row)"));
-            let array =
-                super::npy::read_npy::<f64>(path).map_err(expected)?.into_dimensionality::<ndarray::Ix2>().map_err(|e| expected(e.to_string()))?;
-            let columns: Vec<String> = (0..array.ncols()).map(|c| c.to_string()).collect();
-            let rows = array.outer_iter().map(|r| r.to_vec()).collect();
+            // A table of any numeric type, as NumPy saves one (float64 by default), read as numbers.
+            let t = super::npy::read_npy_tensor(path).map_err(|e| data_error(path, e))?;
+            let &[_, width] = t.shape() else {
+                return Err(data_error(path, format!("an array of shape {:?} (expected a 2-D table: one sample a row)", t.shape())));
+            };
+            let columns: Vec<String> = (0..width).map(|c| c.to_string()).collect();
+            let rows = t.to_f64_vec().chunks(width.max(1)).map(<[f64]>::to_vec).collect();
             Table { columns, rows }.split(path, input, target, target_column)
         }
         "npz" => {
