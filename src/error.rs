@@ -82,7 +82,14 @@ impl Error {
         match self {
             Error::Spec(_) | Error::Proto(_) | Error::Import { .. } | Error::Write { .. } | Error::Targets { .. } => true,
             Error::Runtime(e) | Error::Features(e) | Error::Resume(e) => {
-                matches!(e, RuntimeError::Input { .. } | RuntimeError::Data { .. } | RuntimeError::DataCell { .. } | RuntimeError::Proto(_))
+                matches!(
+                    e,
+                    RuntimeError::Input { .. }
+                        | RuntimeError::Data { .. }
+                        | RuntimeError::DataCell { .. }
+                        | RuntimeError::Proto(_)
+                        | RuntimeError::Load { .. }
+                )
             }
             _ => false,
         }

@@ -91,6 +91,8 @@ fn every_endpoint_answers_and_bad_requests_get_a_reason() {
     std::io::Write::write_all(&mut stream, b"POST /v2/models/mnist_cnn/infer HTTP/1.1\r\nHost: x\r\nContent-Length: 2097152\r\n\r\n").unwrap();
     refused(http::read_reply(stream).unwrap(), 413, &["limit of 1048576 bytes"]);
     refused(get(port, "/v1/models"), 404, &["Open Inference Protocol"]);
+    // A wrong method gets its reason in JSON too.
+    refused(get(port, "/v2/models/mnist_cnn/infer"), 405, &["POST for infer"]);
     // The server is still up, and counted all of it.
     let metrics = get(port, "/metrics").text();
     for line in [

@@ -139,6 +139,10 @@ fn router(app: Arc<App>) -> Router {
         .route("/v2/models/{name}/versions/{version}/infer", post(infer_versioned))
         .route("/metrics", get(metrics))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "no such endpoint; this server speaks the Open Inference Protocol v2 (/v2/...)") })
+        // Every error has a JSON body, a wrong method's too (axum answers it with an empty one).
+        .method_not_allowed_fallback(|| async {
+            error(StatusCode::METHOD_NOT_ALLOWED, "this endpoint takes another method: POST for infer, GET for everything else")
+        })
         .layer(middleware::from_fn_with_state(app.clone(), count))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| error(StatusCode::INTERNAL_SERVER_ERROR, "the server failed on this request")))
         .with_state(app)

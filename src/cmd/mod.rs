@@ -23,7 +23,13 @@ pub fn exit_code(e: &anyhow::Error) -> u8 {
             || c.downcast_ref::<onyx::Error>().is_some_and(onyx::Error::is_bad_input)
             || matches!(
                 c.downcast_ref::<RuntimeError>(),
-                Some(RuntimeError::Input { .. } | RuntimeError::Data { .. } | RuntimeError::DataCell { .. } | RuntimeError::Proto(_))
+                Some(
+                    RuntimeError::Input { .. }
+                        | RuntimeError::Data { .. }
+                        | RuntimeError::DataCell { .. }
+                        | RuntimeError::Proto(_)
+                        | RuntimeError::Load { .. }
+                )
             )
     });
     if bad_input { 2 } else { 1 }
