@@ -51,6 +51,8 @@ pub enum Error {
     Solver { solver: String, why: String },
     #[error("--resume continues gradient descent; [train] solver = \"{0}\" fits in one step")]
     ResumeExact(String),
+    #[error("--window {window} is beyond onyx's bound on a spec's sizes, {bound}")]
+    WindowTooLong { window: usize, bound: u64 },
     #[error("--difference needs --window 2 or more")]
     DifferenceWindow,
     #[error("--window {window} feeds ({reads}, 1) samples, but the model's input is {input}")]

@@ -345,3 +345,28 @@ fn json_unknown_activation() {
     );
     expect("x.json", &text, "relu6", Some("activation"), Some(2));
 }
+
+/// Every size a spec gives is bounded before anything is allocated: units, filters, kernels,
+/// strides, reshape and input sizes past 2²⁰ are refused where they are written, and a weight
+/// whose sizes multiply past 2³⁰ values names its layer (`filters = 4294967296` used to abort on a
+/// 154 GB allocation, `units = 2⁶³ − 1` to panic on an overflow).
+#[test]
+fn sizes_beyond_the_bounds_are_refused_before_allocating() {
+    let conv = |field: &str, value: &str| format!("{HEAD}\n[[layer]]\nkind = \"conv2d\"\nfilters = 4\nkernel = 3\n{field} = {value}  # HERE\n");
+    for (field, value) in [("filters", "4294967296"), ("kernel", "4294967296"), ("stride", "9223372036854775807")] {
+        let text = conv(field, value).replace(&format!("{field} = 4\n"), "").replace(&format!("{field} = 3\n"), "");
+        let e = expect("big.toml", &text, "HERE", Some(field), Some(1));
+        assert!(e.message.contains("1048576"), "{e}");
+    }
+    let dense = format!("{HEAD}\n[[layer]]\nkind = \"flatten\"\n\n[[layer]]\nkind = \"dense\"\nunits = 9223372036854775807  # HERE\n");
+    expect("big.toml", &dense, "HERE", Some("units"), Some(2));
+    let reshape = format!("{HEAD}\n[[layer]]\nkind = \"reshape\"\nshape = [4294967296, -1]  # HERE\n");
+    expect("big.toml", &reshape, "HERE", Some("shape"), Some(1));
+    let input = "[model]\nname = \"m\"\ninput = { name = \"x\", shape = [9223372036854775807] }  # HERE\n\n[[layer]]\nkind = \"dense\"\nunits = 1\n";
+    let e = expect("big.toml", input, "HERE", Some("input"), None);
+    assert!(e.message.contains("1048576"), "{e}");
+    // Each size within bounds, their product not.
+    let wide = "[model]\nname = \"m\"\ninput = { name = \"x\", shape = [1048576] }\n\n[[layer]]  # HERE\nkind = \"dense\"\nunits = 1048576\n";
+    let e = error("big.toml", wide);
+    assert!(e.layer == Some(1) && e.message.contains("1073741824"), "{e}");
+}

@@ -38,6 +38,9 @@ pub(super) fn start(source: &Path, opts: &TrainOptions, progress: &mut dyn FnMut
         let seed = meta(onyx_compiler::metadata::SEED_KEY).and_then(|s| s.parse().ok()).unwrap_or(onyx_compiler::spec::DEFAULT_SEED);
         return Ok(Start { name, seed, graph, train, spec: None });
     }
+    if let Some(window) = opts.window.filter(|&w| w as u64 > onyx_compiler::layers::MAX_SIZE) {
+        return Err(Error::WindowTooLong { window, bound: onyx_compiler::layers::MAX_SIZE });
+    }
     let mut spec = Spec::from_file(source)?;
     // A sequence model takes any length: --window sets the one the spec's input declares.
     if let (Some(window), [input]) = (opts.window, spec.inputs.as_mut_slice())

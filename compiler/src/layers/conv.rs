@@ -79,7 +79,7 @@ impl Layer for Conv {
         let per_group = channels / self.groups;
         let mut keras_shape = self.kernel.clone();
         keras_shape.extend([per_group, self.filters]);
-        let keras = cx.draw("kernel", &self.init, &keras_shape);
+        let keras = cx.draw("kernel", &self.init, &keras_shape)?;
         let window: usize = self.kernel.iter().product();
         let mut onnx = vec![0.0; keras.len()];
         for k in 0..window {
@@ -94,7 +94,7 @@ impl Layer for Conv {
         let w = cx.param("kernel", w_dims, &onnx, true, self.regularizer);
         let mut args = vec![x, w];
         if self.use_bias {
-            let bias = cx.draw("bias", &self.bias_init, &[self.filters]);
+            let bias = cx.draw("bias", &self.bias_init, &[self.filters])?;
             args.push(cx.param("bias", vec![self.filters], &bias, true, None));
         }
         let op =

@@ -40,12 +40,15 @@ impl Layer for Dense {
             Some(Dim::Fixed(n)) if ty.rank() >= 2 => *n,
             _ => return Err(LayerError { field: None, message: format!("needs an input with a known last axis, got {}", ty.keras_shape()) }),
         };
-        let kernel = cx.draw("kernel", &self.init, &[features, self.units]);
+        let kernel = cx.draw("kernel", &self.init, &[features, self.units])?;
         let w = cx.param("kernel", vec![features, self.units], &kernel, true, self.regularizer);
-        let b = self.use_bias.then(|| {
-            let bias = cx.draw("bias", &self.bias_init, &[self.units]);
-            cx.param("bias", vec![self.units], &bias, true, None)
-        });
+        let b = match self.use_bias {
+            true => {
+                let bias = cx.draw("bias", &self.bias_init, &[self.units])?;
+                Some(cx.param("bias", vec![self.units], &bias, true, None))
+            }
+            false => None,
+        };
         let y = match (ty.rank(), b) {
             (2, Some(b)) => cx.node(Arc::new(Gemm::default()), &[x, w, b])?,
             (2, None) => cx.node(Arc::new(Gemm::default()), &[x, w])?,

@@ -35,7 +35,7 @@ impl Layer for Embedding {
             return Err(LayerError { field: None, message: format!("needs integer ids (give the input dtype = \"int64\"), got {dtype}") });
         }
         let shape = [self.input_dim, self.output_dim];
-        let table = cx.draw("embeddings", &self.init, &shape);
+        let table = cx.draw("embeddings", &self.init, &shape)?;
         let w = cx.param("embeddings", shape.to_vec(), &table, true, None);
         cx.node(Arc::new(Gather { axis: 0 }), &[w, ids])
     }

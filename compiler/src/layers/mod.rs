@@ -16,6 +16,7 @@ mod dropout;
 mod embedding;
 mod merge;
 mod parse;
+pub use parse::MAX_SIZE;
 mod pool;
 mod recurrent;
 mod reshape;
@@ -62,6 +63,10 @@ pub trait Layer: Debug + Send + Sync {
     fn lower(&self, cx: &mut LayerCx, inputs: &[ValueId]) -> Result<ValueId, LayerError>;
 }
 
+/// The most values one weight may hold (2³⁰, 4 GiB of float32): a spec asking for more is a typo,
+/// and drawing it would exhaust the machine.
+pub const MAX_WEIGHT_ELEMENTS: usize = 1 << 30;
+
 /// What a layer's lowering works with: the graph being built, its name and the model's seed.
 pub struct LayerCx<'a> {
     pub b: &'a mut Builder,
@@ -72,9 +77,18 @@ pub struct LayerCx<'a> {
 }
 
 impl LayerCx<'_> {
-    /// Draws a weight in Keras layout, seeded by the model seed and the parameter's name.
-    pub fn draw(&self, suffix: &str, init: &Init, keras_shape: &[usize]) -> Vec<f32> {
-        init::generate(init, keras_shape, init::param_seed(self.seed, &format!("{}/{suffix}", self.name)))
+    /// Draws a weight in Keras layout, seeded by the model seed and the parameter's name; a weight
+    /// beyond [`MAX_WEIGHT_ELEMENTS`] is refused before anything is allocated.
+    pub fn draw(&self, suffix: &str, init: &Init, keras_shape: &[usize]) -> Result<Vec<f32>, LayerError> {
+        let elements = keras_shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d)).filter(|&n| n <= MAX_WEIGHT_ELEMENTS);
+        if elements.is_none() {
+            let shape = keras_shape.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(" × ");
+            return Err(LayerError {
+                field: None,
+                message: format!("its {suffix} of {shape} values is beyond onyx's bound of {MAX_WEIGHT_ELEMENTS} per weight"),
+            });
+        }
+        Ok(init::generate(init, keras_shape, init::param_seed(self.seed, &format!("{}/{suffix}", self.name))))
     }
 
     /// Adds a parameter named `<layer>/<suffix>`.

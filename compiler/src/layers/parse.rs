@@ -8,9 +8,16 @@ pub fn required<T: Clone>(value: &Option<T>, field: &'static str) -> Result<T, L
     value.clone().ok_or_else(|| LayerError::field(field, "is required"))
 }
 
+/// The largest size a spec may give (units, filters, kernels, strides, input dimensions): bounding
+/// each keeps every product of them within what checked arithmetic and memory can hold.
+pub const MAX_SIZE: u64 = 1 << 20;
+
 pub fn positive(value: u64, field: &'static str) -> Result<usize, LayerError> {
     if value == 0 {
         return Err(LayerError::field(field, "must be at least 1"));
+    }
+    if value > MAX_SIZE {
+        return Err(LayerError::field(field, format!("{value} is beyond onyx's bound on a spec's sizes, {MAX_SIZE}")));
     }
     usize::try_from(value).map_err(|_| LayerError::field(field, "is too large"))
 }

@@ -107,21 +107,21 @@ impl Recurrent {
     }
 
     /// Keras' bias in Keras gate order: (input bias, recurrent bias if Keras has one).
-    fn keras_bias(&self, cx: &LayerCx) -> (Vec<f32>, Option<Vec<f32>>) {
+    fn keras_bias(&self, cx: &LayerCx) -> Result<(Vec<f32>, Option<Vec<f32>>), LayerError> {
         let (g, u) = (self.kind.gates(), self.units);
-        match self.kind {
+        Ok(match self.kind {
             RecurrentKind::Lstm if self.unit_forget_bias => {
-                let mut b = cx.draw("bias_i", &self.bias_init, &[u]);
+                let mut b = cx.draw("bias_i", &self.bias_init, &[u])?;
                 b.extend(vec![1.0; u]);
-                b.extend(cx.draw("bias_co", &self.bias_init, &[2 * u]));
+                b.extend(cx.draw("bias_co", &self.bias_init, &[2 * u])?);
                 (b, None)
             }
             RecurrentKind::Gru if self.reset_after => {
-                let both = cx.draw("bias", &self.bias_init, &[2, g * u]);
+                let both = cx.draw("bias", &self.bias_init, &[2, g * u])?;
                 (both[..g * u].to_vec(), Some(both[g * u..].to_vec()))
             }
-            _ => (cx.draw("bias", &self.bias_init, &[g * u]), None),
-        }
+            _ => (cx.draw("bias", &self.bias_init, &[g * u])?, None),
+        })
     }
 }
 
@@ -142,12 +142,12 @@ impl Layer for Recurrent {
             _ => return Err(LayerError { field: None, message: format!("needs inputs shaped (timesteps, features), got {}", ty.keras_shape()) }),
         };
         let (g, u) = (self.kind.gates(), self.units);
-        let kernel = cx.draw("kernel", &self.init, &[features, g * u]);
-        let recurrent = cx.draw("recurrent_kernel", &self.recurrent_init, &[u, g * u]);
+        let kernel = cx.draw("kernel", &self.init, &[features, g * u])?;
+        let recurrent = cx.draw("recurrent_kernel", &self.recurrent_init, &[u, g * u])?;
         let w = cx.param("W", vec![1, g * u, features], &self.to_onnx(&kernel, features), true, self.regularizer);
         let r = cx.param("R", vec![1, g * u, u], &self.to_onnx(&recurrent, u), true, None);
-        let b = self.use_bias.then(|| {
-            let (input_bias, recurrent_bias) = self.keras_bias(cx);
+        let keras_bias = if self.use_bias { Some(self.keras_bias(cx)?) } else { None };
+        let b = keras_bias.map(|(input_bias, recurrent_bias)| {
             let reorder = |keras: &[f32]| self.to_onnx(keras, 1);
             let mut bias = reorder(&input_bias);
             match recurrent_bias {

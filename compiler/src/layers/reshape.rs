@@ -30,6 +30,9 @@ pub fn parse(raw: &RawLayer) -> Result<Box<dyn Layer>, LayerError> {
     if shape.is_empty() || shape.iter().any(|&d| d == 0 || d < -1) || shape.iter().filter(|&&d| d == -1).count() > 1 {
         return Err(LayerError::field("shape", "needs positive sizes, with at most one -1"));
     }
+    if let Some(d) = shape.iter().find(|&&d| d > parse::MAX_SIZE as i64) {
+        return Err(LayerError::field("shape", format!("{d} is beyond onyx's bound on a spec's sizes, {}", parse::MAX_SIZE)));
+    }
     Ok(Box::new(Reshape { shape }))
 }
 

@@ -279,6 +279,17 @@ fn build(raw: raw::RawSpec, source: Source) -> Result<Spec, SpecError> {
         if r.shape.is_empty() || r.shape.contains(&0) {
             return Err(at_model(input_field, format!("input `{}` needs a per-sample shape of positive sizes", r.name)));
         }
+        let max = crate::layers::MAX_SIZE;
+        if let Some(d) = r.shape.iter().find(|&&d| d > max) {
+            return Err(at_model(input_field, format!("input `{}`: size {d} is beyond onyx's bound on a spec's sizes, {max}", r.name)));
+        }
+        let elements = r.shape.iter().try_fold(1u64, |n, &d| n.checked_mul(d)).filter(|&n| n <= max * max);
+        if elements.is_none() {
+            return Err(at_model(
+                input_field,
+                format!("input `{}`: a sample of {:?} is beyond onyx's bound of {} values", r.name, r.shape, max * max),
+            ));
+        }
         if inputs.iter().any(|i: &InputSpec| i.name == r.name) {
             return Err(at_model(input_field, format!("two inputs are named `{}`", r.name)));
         }
