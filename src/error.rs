@@ -69,8 +69,10 @@ pub enum Error {
     UnknownInputSize(String),
     #[error("{data}: {message}")]
     Targets { data: String, message: String },
-    #[error("{what} hold NaN or an infinity at flat index {index}; training needs finite numbers")]
-    NonFinite { what: &'static str, index: usize },
+    #[error("{what} hold {value} at index {index:?}; training needs finite numbers")]
+    NonFinite { what: &'static str, value: f64, index: Vec<usize> },
+    #[error("{}: input `{input}` holds {value} at index {index:?}; give --allow-nan if the model handles it", path.display())]
+    NonFiniteInput { path: PathBuf, input: String, value: f64, index: Vec<usize> },
     #[error("forecasting needs a model of one (window, 1) input, but it takes {0}")]
     NotAForecaster(String),
     #[error("the series has {values} values, fewer than the model's window of {window}")]
@@ -82,7 +84,9 @@ impl Error {
     /// for these, as for bad usage.
     pub fn is_bad_input(&self) -> bool {
         match self {
-            Error::Spec(_) | Error::Proto(_) | Error::Import { .. } | Error::Write { .. } | Error::Targets { .. } => true,
+            Error::Spec(_) | Error::Proto(_) | Error::Import { .. } | Error::Write { .. } | Error::Targets { .. } | Error::NonFiniteInput { .. } => {
+                true
+            }
             Error::Runtime(e) | Error::Features(e) | Error::Resume(e) => {
                 matches!(
                     e,

@@ -47,9 +47,18 @@ impl Predictor {
     }
 
     /// The model's inputs from a CSV, NPY or NPZ file, converted to the types the model takes, with
-    /// a note for each conversion.
-    pub fn read_inputs(&self, path: &Path) -> Result<ReadInputs, Error> {
-        Ok(data::read_inputs_noted(path, self.session.inputs())?)
+    /// a note for each conversion. NaN and infinities are refused, naming the input and the index,
+    /// unless `allow_nan` (for a model that handles them).
+    pub fn read_inputs(&self, path: &Path, allow_nan: bool) -> Result<ReadInputs, Error> {
+        let read = data::read_inputs_noted(path, self.session.inputs())?;
+        if !allow_nan {
+            for (info, t) in self.session.inputs().iter().zip(&read.tensors) {
+                if let Some((value, index)) = t.first_non_finite_at() {
+                    return Err(Error::NonFiniteInput { path: path.to_path_buf(), input: info.name.clone(), value, index });
+                }
+            }
+        }
+        Ok(read)
     }
 
     /// The window a forecasting model reads: its one input is (window, 1) per sample.

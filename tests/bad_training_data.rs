@@ -114,3 +114,21 @@ fn an_npy_table_of_float32_trains() {
     let (ok, err) = train(&support::repo().join("models/he_mlp.toml"), &data, dir.path());
     assert!(ok, "{err}");
 }
+
+/// `predict` refuses NaN inputs as training does, naming the input and the index, unless told the
+/// model handles them (`--allow-nan`).
+#[test]
+fn predict_refuses_nan_inputs_unless_allowed() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("mlp.onnx");
+    let (ok, _, err) = run(&["compile", support::repo().join("models/he_mlp.toml").to_str().unwrap(), "-o", model.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    let mut x = ndarray::Array2::<f32>::zeros((4, 5));
+    x[[2, 3]] = f32::INFINITY;
+    let data = dir.path().join("x.npy");
+    ndarray_npy::write_npy(&data, &x).unwrap();
+    let (ok, _, err) = run(&["predict", model.to_str().unwrap(), "--input", data.to_str().unwrap()]);
+    assert!(!ok && err.contains("input `x` holds inf at index [2, 3]") && err.contains("--allow-nan"), "{err}");
+    let (ok, _, err) = run(&["predict", model.to_str().unwrap(), "--input", data.to_str().unwrap(), "--allow-nan"]);
+    assert!(ok, "{err}");
+}

@@ -354,6 +354,18 @@ impl HostTensor {
         each_host_tensor!(self, a => text(a))
     }
 
+    /// The first non-finite value, and its index along each axis, if any.
+    pub fn first_non_finite_at(&self) -> Option<(f64, Vec<usize>)> {
+        let mut flat = self.first_non_finite()?;
+        let value = self.to_f64_vec()[flat];
+        let mut index = vec![0; self.shape().len()];
+        for (axis, &n) in self.shape().iter().enumerate().rev() {
+            index[axis] = flat % n.max(1);
+            flat /= n.max(1);
+        }
+        Some((value, index))
+    }
+
     /// The first non-finite value's flat index, if any (integers and bools have none).
     pub fn first_non_finite(&self) -> Option<usize> {
         if !self.dtype().is_float() {

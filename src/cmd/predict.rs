@@ -42,6 +42,9 @@ pub struct Args {
     /// Format for stdout when no --output is given.
     #[arg(long, value_enum, default_value = "csv")]
     format: StdoutFormat,
+    /// Feed NaN and infinities to the model, for a model that handles them (refused otherwise).
+    #[arg(long)]
+    allow_nan: bool,
     /// With a folder of images: how many classes each row names, most probable first.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     top: u32,
@@ -59,7 +62,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if input.is_dir() {
         return classify_images(&args, input, &predictor);
     }
-    let read = predictor.read_inputs(input)?;
+    let read = predictor.read_inputs(input, args.allow_nan)?;
     for note in &read.notes {
         eprintln!("note: {note}");
     }

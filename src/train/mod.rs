@@ -217,8 +217,8 @@ pub fn train(
         let path = match data {
             Data::Arrays(x, y) => {
                 for (what, t) in [("the features", x), ("the targets", y)] {
-                    if let Some(i) = t.first_non_finite() {
-                        return Err(Error::NonFinite { what, index: i });
+                    if let Some((value, index)) = t.first_non_finite_at() {
+                        return Err(Error::NonFinite { what, value, index });
                     }
                 }
                 return Ok((x.clone(), y.clone(), None));

@@ -26,22 +26,11 @@ pub fn read_labelled(
     // NaN and infinities train a model of NaN without a word where pooling and Relu hide them from
     // the loss; they are refused here, where they can be named.
     for (what, t) in [("the features", &x), ("the targets", &y)] {
-        if let Some(i) = t.first_non_finite() {
-            let value = t.to_f64_vec()[i];
-            return Err(data_error(path, format!("{what} hold {value} at index {:?}; training needs finite numbers", unravel(i, t.shape()))));
+        if let Some((value, index)) = t.first_non_finite_at() {
+            return Err(data_error(path, format!("{what} hold {value} at index {index:?}; training needs finite numbers")));
         }
     }
     Ok((x, y))
-}
-
-/// A flat index as one index per axis of `shape`.
-fn unravel(mut flat: usize, shape: &[usize]) -> Vec<usize> {
-    let mut index = vec![0; shape.len()];
-    for (axis, &n) in shape.iter().enumerate().rev() {
-        index[axis] = flat % n.max(1);
-        flat /= n.max(1);
-    }
-    index
 }
 
 fn read_unchecked(path: &Path, input: &IoInfo, target: &TensorType, target_column: Option<&str>) -> Result<(HostTensor, HostTensor), RuntimeError> {
