@@ -128,3 +128,38 @@ fn ten_thousand_mixed_requests_all_answered_right_with_memory_flat() {
     assert!((after as f64) < before as f64 * 1.10, "resident memory grew from {before} KiB to {after} KiB");
     assert_eq!(get(port, "/v2/health/live").status, 200);
 }
+
+/// The server process' peak resident memory (VmHWM), in KiB.
+fn peak_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.split_whitespace().next()).and_then(|v| v.parse().ok()).unwrap()
+}
+
+/// Sixteen clients send a 24 MiB body each, all at once. With `--max-inflight-mb 48` the server
+/// holds at most two of them at a time (the others wait in the kernel's socket buffers), so its
+/// peak resident memory grows by a few bodies' worth, where holding all sixteen would take
+/// 384 MiB; every request gets an answer with a JSON reason (400: the body is no JSON).
+#[test]
+fn bodies_in_flight_stay_within_the_budget() {
+    let (_dir, model) = compiled_cnn();
+    let server = onyx_serve(&model, &["--max-inflight-mb", "48", "--timeout", "60"]);
+    let pid = server.child.id();
+    let before = peak_kib(pid);
+    let body = Arc::new([vec![b' '; 24 << 20], b"{".to_vec()].concat());
+    let clients: Vec<_> = (0..16)
+        .map(|_| {
+            let (port, body) = (server.port, body.clone());
+            std::thread::spawn(move || {
+                request(port, "POST", "/v2/models/mnist_cnn/infer", &[("Content-Type", "application/json".into())], &body).unwrap()
+            })
+        })
+        .collect();
+    for c in clients {
+        let reply = c.join().unwrap();
+        assert_eq!(reply.status, 400, "{}", reply.text());
+        assert!(reply.json()["error"].is_string(), "{}", reply.text());
+    }
+    let grown = (peak_kib(pid) - before) / 1024;
+    println!("16 bodies of 24 MiB under a 48 MiB budget: peak resident memory grew by {grown} MiB (from {} MiB)", before / 1024);
+    assert!(grown < 160, "the peak grew by {grown} MiB");
+}

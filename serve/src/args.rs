@@ -27,6 +27,10 @@ pub struct ServeArgs {
     /// Connections open at once; more wait in the kernel's backlog.
     #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=65536))]
     pub max_connections: u32,
+    /// MiB of request bodies held at once (a body counts from its first byte until its answer is
+    /// built); more requests wait, within --timeout, or get 503. Four 64 MiB bodies by default.
+    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..=65536))]
+    pub max_inflight_mb: u64,
 }
 
 impl ServeArgs {
@@ -43,6 +47,7 @@ impl ServeArgs {
             max_elements: usize::try_from(self.max_elements).unwrap_or(usize::MAX),
             timeout: Duration::from_secs_f64(self.timeout),
             max_connections: self.max_connections as usize,
+            max_inflight_bytes: (self.max_inflight_mb << 20) as usize,
             ..Limits::default()
         };
         if let Some(n) = self.max_concurrency {

@@ -34,12 +34,22 @@ pub struct Limits {
     pub timeout: Duration,
     /// Connections open at once; more wait in the kernel's backlog.
     pub max_connections: usize,
+    /// Bytes of request bodies held at once, from the first byte read until the answer is built:
+    /// what the server's memory follows. A request that would pass it waits, within `timeout`.
+    pub max_inflight_bytes: usize,
 }
 
 impl Default for Limits {
     fn default() -> Limits {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-        Limits { max_body_bytes: 64 << 20, max_elements: 16 << 20, max_concurrency: cores, timeout: Duration::from_secs(30), max_connections: 1024 }
+        Limits {
+            max_body_bytes: 64 << 20,
+            max_elements: 16 << 20,
+            max_concurrency: cores,
+            timeout: Duration::from_secs(30),
+            max_connections: 1024,
+            max_inflight_bytes: 256 << 20,
+        }
     }
 }
 
@@ -62,6 +72,8 @@ struct App {
     model: Model,
     limits: Limits,
     turns: Semaphore,
+    /// One permit per MiB of request bodies in flight (`Limits::max_inflight_bytes`).
+    inflight: Semaphore,
     metrics: Metrics,
 }
 
@@ -77,7 +89,13 @@ pub async fn serve(model: Model, addr: SocketAddr, limits: Limits, bound: impl F
     bound(listener.local_addr()?);
     let header_timeout = limits.timeout;
     let connections = Arc::new(Semaphore::new(limits.max_connections.max(1)));
-    let app = Arc::new(App { turns: Semaphore::new(limits.max_concurrency.max(1)), model, limits, metrics: Metrics::new() });
+    let app = Arc::new(App {
+        turns: Semaphore::new(limits.max_concurrency.max(1)),
+        inflight: Semaphore::new((limits.max_inflight_bytes >> 20).max(1)),
+        model,
+        limits,
+        metrics: Metrics::new(),
+    });
     let service = hyper_util::service::TowerToHyperService::new(router(app));
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut stop = std::pin::pin!(shutdown_signal());
@@ -247,6 +265,16 @@ async fn run_inference(app: Arc<App>, name: String, version: Option<String>, hea
     if declared.is_some_and(|n| n > limit as u64) {
         return error(StatusCode::PAYLOAD_TOO_LARGE, format!("the body is over the server's limit of {limit} bytes"));
     }
+    // The body's share of the in-flight budget, in MiB, held until the answer is built: a body
+    // of unknown length counts as the largest allowed.
+    let budget = (app.limits.max_inflight_bytes >> 20).max(1);
+    let share = declared.map_or(limit as u64, |n| n).div_ceil(1 << 20).clamp(1, budget as u64) as u32;
+    let Ok(Ok(_held)) = tokio::time::timeout_at(deadline.into(), app.inflight.acquire_many(share)).await else {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("the server is busy: no room for this body within {:?} (its budget is {budget} MiB of bodies at once)", app.limits.timeout),
+        );
+    };
     let bytes: Bytes = match tokio::time::timeout_at(deadline.into(), axum::body::to_bytes(body, limit)).await {
         Err(_) => return error(StatusCode::REQUEST_TIMEOUT, format!("the body did not arrive within {:?}", app.limits.timeout)),
         Ok(Err(e)) if is_length_limit(&e) => {
