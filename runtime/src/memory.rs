@@ -1,5 +1,5 @@
-//! The process's allocator, tuned for training: an opt-in for programs that train, since it is
-//! process-wide and a library should not change it behind its caller's back.
+//! The process's allocator, tuned for training or for serving: an opt-in for the program, since it
+//! is process-wide and a library should not change it behind its caller's back.
 
 /// Keeps memory that training frees for the next step instead of handing it back to the kernel.
 ///
@@ -17,5 +17,18 @@ pub fn keep_freed_memory() {
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
         libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30);
+    }
+}
+
+/// Hands memory a server frees back to the kernel: request bodies and their tensors, megabytes each
+/// and gone when the answer is sent, should not stay resident after a burst. glibc raises its mmap
+/// threshold each time an mmapped block is freed (up to 32 MiB), after which such blocks come from
+/// the heap and stay there; fixing the threshold at 1 MiB keeps every large block mmapped and
+/// returned on free. Elsewhere than glibc this does nothing.
+pub fn return_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes a threshold of the allocator, and is safe to call at any time.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
     }
 }

@@ -24,6 +24,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
+    onyx_runtime::memory::return_freed_memory();
     let proto = onyx_proto::read_model(&args.model).with_context(|| format!("reading {}", args.model.display()))?;
     let limits = args.serve.limits().map_err(anyhow::Error::msg)?;
     let session = args.engine.engine()?.load(&proto)?;

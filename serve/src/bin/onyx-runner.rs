@@ -81,6 +81,7 @@ fn run(cli: Cli) -> Result<(), String> {
         return Ok(());
     }
     if let Some(Command::Serve(args)) = cli.command {
+        onyx_runtime::memory::return_freed_memory();
         let limits = args.limits()?;
         let model = Model { name: info.name, session: Arc::from(session) };
         return onyx_serve::serve_blocking(model, args.addr(), limits).map_err(|e| e.to_string());
