@@ -1,12 +1,15 @@
 //! onyx as a library: what the `onyx` command does, callable from Rust.
 //!
-//! Training, as `onyx train` does it, is [`train::train`]: a spec or a `.onnx` model, a data file or
-//! folder, [`train::TrainOptions`] (the command's flags, with Keras' defaults), an engine, and a
-//! progress callback; it writes the trained model and returns its history.
+//! - [`train::train`] is `onyx train`: a spec or a `.onnx` model, data (a file, a folder or arrays),
+//!   [`train::TrainOptions`] (the command's flags, with Keras' defaults), an engine and a progress
+//!   callback; it writes the trained model and returns its history.
+//! - [`evaluate::evaluate`] is `onyx evaluate`, [`predict::Predictor`] `onyx predict` (files,
+//!   folders of images, forecasts), [`pack::pack`] `onyx pack`.
+//! - [`compile_file`] compiles a spec, [`weights`] reads a model's weights back.
 //!
 //! ```no_run
 //! use onyx::train::{Data, TrainOptions, train};
-//! use onyx_runtime::TractEngine;
+//! use onyx::TractEngine;
 //!
 //! let options = TrainOptions { epochs: Some(5), target: Some("benign".into()), standardize: true, ..TrainOptions::default() };
 //! let data = Data::Path("data/breast_cancer.csv".into());
