@@ -43,11 +43,9 @@ pub struct Evaluated {
 /// Evaluates the model at `model` on `data` (read as training reads it; a folder's images are
 /// labelled by the model's own classes), on `engine`.
 pub fn evaluate(model: &Path, data: &Data, opts: &EvaluateOptions, engine: &dyn TrainingEngine) -> Result<Evaluated, Error> {
-    let proto = onyx_proto::read_model(model)?;
-    let graph = onyx_compiler::import(&proto).map_err(|e| Error::Import { path: model.to_path_buf(), source: e })?;
-    let meta = |key: &str| graph.metadata.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
-    let mut train = match meta(onyx_compiler::metadata::TRAIN_KEY) {
-        Some(stored) => onyx_compiler::spec::parse_train(&PathBuf::from(format!("{} (metadata onyx.train).json", model.display())), stored)?,
+    let (proto, graph) = crate::model_file::import(model)?;
+    let mut train = match crate::model_file::stored_train(model, &graph)? {
+        Some(stored) => stored,
         None if opts.loss.is_some() => onyx_compiler::spec::parse_train(&PathBuf::from("--loss"), "{}".into())?,
         None => return Err(Error::NoLoss { model: model.to_path_buf() }),
     };

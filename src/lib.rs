@@ -22,6 +22,7 @@
 //! graphs), `onyx_runtime` (engines, the trainer, data) and `onyx_serve` (serving, apps).
 mod error;
 pub mod evaluate;
+mod model_file;
 pub mod pack;
 pub mod predict;
 pub mod train;

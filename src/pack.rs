@@ -53,8 +53,7 @@ pub struct Packed {
 /// Packs the model at `model` into `output` and measures the packed model against the original
 /// on `engine`.
 pub fn pack(model: &Path, output: &Path, packing: Packing, compare: &Compare, engine: &dyn Engine) -> Result<Packed, Error> {
-    let proto = onyx_proto::read_model(model)?;
-    let mut graph = onyx_compiler::import(&proto).map_err(|e| Error::Import { path: model.to_path_buf(), source: e })?;
+    let (proto, mut graph) = crate::model_file::import(model)?;
     let (what, notes) = match packing {
         Packing::Fp16Compute => {
             let report = onyx_compiler::passes::compute_fp16(&mut graph)?;

@@ -1,6 +1,6 @@
 //! What training starts from: a spec compiled now (warm-started from another model's weights when
 //! asked), or a model file with its weights and stored settings.
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use onyx_compiler::Spec;
 use onyx_compiler::ir::Graph;
@@ -24,18 +24,13 @@ pub(super) fn start(source: &Path, opts: &TrainOptions, progress: &mut dyn FnMut
         if opts.init_from.is_some() {
             return Err(Error::InitFromModel { model: source.to_path_buf() });
         }
-        let proto = onyx_proto::read_model(source)?;
-        let graph = onyx_compiler::import(&proto).map_err(|e| Error::Import { path: source.to_path_buf(), source: e })?;
-        let meta = |key: &str| graph.metadata.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
-        let train = match (config, meta(onyx_compiler::metadata::TRAIN_KEY)) {
-            (Some(train), _) => train,
-            (None, Some(stored)) => {
-                onyx_compiler::spec::parse_train(&PathBuf::from(format!("{} (metadata onyx.train).json", source.display())), stored)?
-            }
-            (None, None) => return Err(Error::NoStoredSettings { model: source.to_path_buf() }),
+        let (_, graph) = crate::model_file::import(source)?;
+        let train = match config {
+            Some(train) => train,
+            None => crate::model_file::stored_train(source, &graph)?.ok_or_else(|| Error::NoStoredSettings { model: source.to_path_buf() })?,
         };
         let name = source.file_stem().map_or_else(|| graph.name.clone(), |s| s.to_string_lossy().to_string());
-        let seed = meta(onyx_compiler::metadata::SEED_KEY).and_then(|s| s.parse().ok()).unwrap_or(onyx_compiler::spec::DEFAULT_SEED);
+        let seed = graph.metadata_value(onyx_compiler::metadata::SEED_KEY).and_then(|s| s.parse().ok()).unwrap_or(onyx_compiler::spec::DEFAULT_SEED);
         return Ok(Start { name, seed, graph, train, spec: None });
     }
     if let Some(window) = opts.window.filter(|&w| w as u64 > onyx_compiler::layers::MAX_SIZE) {

@@ -71,6 +71,11 @@ impl Graph {
         ValueId(self.values.len() - 1)
     }
 
+    /// The value of the metadata entry `key`, if the graph has one.
+    pub fn metadata_value(&self, key: &str) -> Option<&str> {
+        self.metadata.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+
     /// A metadata entry holding a JSON list of names (`onyx.constants`, `onyx.frozen`...); empty when
     /// absent or unreadable.
     pub fn metadata_names(&self, key: &str) -> std::collections::HashSet<String> {

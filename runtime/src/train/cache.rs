@@ -32,7 +32,7 @@ const RANDOM_OPS: [&str; 7] = ["Dropout", "RandomNormal", "RandomNormalLike", "R
 /// computed before any node reading a trainable weight or drawing random numbers and that alone
 /// carries the data past that point; `None` when the model has no base or no such tensor.
 pub fn split_frozen_base(model: &Graph) -> Option<FrozenBase> {
-    let base_cut = model.find_value(&model.metadata.iter().find(|(k, _)| k == BASE_CUT_KEY)?.1)?;
+    let base_cut = model.find_value(model.metadata_value(BASE_CUT_KEY)?)?;
     let cut = frozen_frontier(model, base_cut)?;
     let base = model.extract(&format!("{}_base", model.name), &model.inputs, &[cut]).ok()?;
     let head = model.extract(&model.name, &[cut], &model.outputs).ok()?;
