@@ -69,8 +69,8 @@ pub enum Error {
     UnknownInputSize(String),
     #[error("{data}: {message}")]
     Targets { data: String, message: String },
-    #[error("{what} hold {value} at index {index:?}; training needs finite numbers")]
-    NonFinite { what: &'static str, value: f64, index: Vec<usize> },
+    #[error("the arrays given: {0}")]
+    NonFinite(String),
     #[error("{}: input `{input}` holds {value} at index {index:?}; give --allow-nan if the model handles it", path.display())]
     NonFiniteInput { path: PathBuf, input: String, value: f64, index: Vec<usize> },
     #[error("forecasting needs a model of one (window, 1) input, but it takes {0}")]

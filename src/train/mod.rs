@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 
 use onyx_proto::onnx::ModelProto;
-use onyx_runtime::data::{changes, check_targets, read_image_folder_for, read_labelled, read_series, standardize, windows};
+use onyx_runtime::data::{changes, check_finite, check_targets, read_image_folder_for, read_labelled, read_series, standardize, windows};
 use onyx_runtime::train::{Features, FitOptions, Trainer, features, load_checkpoint, split_frozen_base, write_history_csv, write_loss_plot};
 use onyx_runtime::{Engine, HostTensor, IoInfo, TractEngine, TrainingEngine};
 
@@ -216,11 +216,7 @@ pub fn train(
     let mut read = |data: &Data, known: Option<&[String]>| -> Result<Labelled, Error> {
         let path = match data {
             Data::Arrays(x, y) => {
-                for (what, t) in [("the features", x), ("the targets", y)] {
-                    if let Some((value, index)) = t.first_non_finite_at() {
-                        return Err(Error::NonFinite { what, value, index });
-                    }
-                }
+                check_finite(x, y).map_err(Error::NonFinite)?;
                 return Ok((x.clone(), y.clone(), None));
             }
             Data::Path(path) => path.as_path(),

@@ -129,14 +129,7 @@ fn unknown_field_message(field: &str, kind: &str, allowed: &[&str]) -> String {
 
 impl Spec {
     pub fn from_file(path: &Path) -> Result<Spec, SpecError> {
-        let text = std::fs::read_to_string(path).map_err(|e| SpecError {
-            file: path.to_path_buf(),
-            line: None,
-            layer: None,
-            layer_name: None,
-            field: None,
-            message: format!("cannot read: {e}"),
-        })?;
+        let text = read_text(path)?;
         Spec::parse(path, text)
     }
 
@@ -159,16 +152,21 @@ impl Spec {
     }
 }
 
-/// Reads a file of training settings, a `[train]` table alone (TOML, or JSON by extension).
-pub fn train_from_file(path: &Path) -> Result<TrainSpec, SpecError> {
-    let text = std::fs::read_to_string(path).map_err(|e| SpecError {
+/// A spec file's text, or an error naming the file.
+fn read_text(path: &Path) -> Result<String, SpecError> {
+    std::fs::read_to_string(path).map_err(|e| SpecError {
         file: path.to_path_buf(),
         line: None,
         layer: None,
         layer_name: None,
         field: None,
         message: format!("cannot read: {e}"),
-    })?;
+    })
+}
+
+/// Reads a file of training settings, a `[train]` table alone (TOML, or JSON by extension).
+pub fn train_from_file(path: &Path) -> Result<TrainSpec, SpecError> {
+    let text = read_text(path)?;
     parse_train(path, text)
 }
 

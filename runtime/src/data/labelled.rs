@@ -23,14 +23,19 @@ pub fn read_labelled(
     target_column: Option<&str>,
 ) -> Result<(HostTensor, HostTensor), RuntimeError> {
     let (x, y) = read_unchecked(path, input, target, target_column)?;
-    // NaN and infinities train a model of NaN without a word where pooling and Relu hide them from
-    // the loss; they are refused here, where they can be named.
-    for (what, t) in [("the features", &x), ("the targets", &y)] {
+    check_finite(&x, &y).map_err(|m| data_error(path, m))?;
+    Ok((x, y))
+}
+
+/// Refuses NaN and infinities in training data, naming the first: they train a model of NaN without
+/// a word where pooling and Relu hide them from the loss.
+pub fn check_finite(x: &HostTensor, y: &HostTensor) -> Result<(), String> {
+    for (what, t) in [("the features", x), ("the targets", y)] {
         if let Some((value, index)) = t.first_non_finite_at() {
-            return Err(data_error(path, format!("{what} hold {value} at index {index:?}; training needs finite numbers")));
+            return Err(format!("{what} hold {value} at index {index:?}; training needs finite numbers"));
         }
     }
-    Ok((x, y))
+    Ok(())
 }
 
 fn read_unchecked(path: &Path, input: &IoInfo, target: &TensorType, target_column: Option<&str>) -> Result<(HostTensor, HostTensor), RuntimeError> {

@@ -11,7 +11,7 @@ mod targets;
 mod write;
 
 pub use images::{ImageFolder, image_files, read_image_folder, read_image_folder_for, read_images};
-pub use labelled::read_labelled;
+pub use labelled::{check_finite, read_labelled};
 pub use read::{ReadInputs, convert, read_inputs, read_inputs_noted};
 pub use scale::{feature_stats, overall_stats, standardize};
 pub use series::{changes, read_series, windows, windows_ending};
